@@ -1,0 +1,105 @@
+//! Test support shared by the black-box tests: `spawn_app` runs the real
+//! server (core's `App` behind `tradesense-server`'s accept loop) on
+//! `127.0.0.1:0` over a throwaway database.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use tokio::task::JoinHandle;
+use tradesense_core::app::App;
+use tradesense_core::config::Settings;
+use tradesense_core::store::testing::TestDatabase;
+use tradesense_server::{Server, ShutdownHandle};
+
+/// Which database a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        backends.push(Backend::Postgres);
+    }
+    backends
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub shutdown: ShutdownHandle,
+    pub task: Option<JoinHandle<()>>,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    /// A fresh database of `backend` and a server over it, with the default
+    /// test settings (rate limits off).
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As [`spawn`](Self::spawn), letting the test adjust the settings.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let database = match backend {
+            Backend::Sqlite => TestDatabase::sqlite().await,
+            Backend::Postgres => TestDatabase::postgres()
+                .await
+                .expect("TEST_DATABASE_URL is set for the Postgres backend"),
+        };
+        let mut settings = database.settings();
+        configure(&mut settings);
+        Self::spawn_on(database, settings, backend).await
+    }
+
+    /// A server over an existing test database (two instances can share one).
+    pub async fn spawn_on(database: TestDatabase, settings: Settings, backend: Backend) -> Self {
+        let app = App::with_store(settings, database.store.clone());
+        let server = Server::bind(app).await.expect("bind 127.0.0.1:0");
+        let addr = server.local_addr();
+        let shutdown = server.shutdown_handle();
+        let task = tokio::spawn(server.run_until(std::future::pending()));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            client: client(),
+            backend,
+            shutdown,
+            task: Some(task),
+            database,
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A client without a cookie jar (tests set cookies explicitly) that never
+/// follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("a reqwest client")
+}
+
+/// Reads a JSON body, asserting the content type.
+pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
+    response.json().await.expect("a JSON body")
+}

@@ -1,0 +1,97 @@
+//! The TradeSense API: every piece of the crate composed into one tower
+//! service from [`Settings`].
+//!
+//! Request flow (outermost first): request id -> access log and
+//! `X-Process-Time` -> timeout -> body buffering with the size limit ->
+//! router -> (per route group) `AuthLayer` -> handler. Errors become
+//! problem+json inside; the service itself never fails.
+
+use crate::config::Settings;
+use crate::health::Health;
+use crate::http::{Body, BufferBodyLayer, Router};
+use crate::store::{SqlStore, StoreError};
+use crate::telemetry::{AccessLogLayer, RequestIdLayer};
+use http::{Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tower::{Service, ServiceBuilder};
+use tower_http::timeout::TimeoutLayer;
+
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+}
+
+/// The composed application: its router plus the resources it owns.
+#[derive(Clone)]
+pub struct App {
+    settings: Arc<Settings>,
+    store: SqlStore,
+    router: Router,
+}
+
+impl App {
+    /// Opens the database, runs migrations, and composes every component.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = SqlStore::connect_and_migrate(&settings).await?;
+        Ok(Self::with_store(settings, store))
+    }
+
+    /// Composes the application over an already-open store.
+    pub fn with_store(settings: Settings, store: SqlStore) -> Self {
+        let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
+        let router = Router::new().merge(health.router()).compile();
+        Self {
+            settings: Arc::new(settings),
+            store,
+            router,
+        }
+    }
+
+    /// The settings the app was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// The router (for route listings, e.g. the OpenAPI coverage test).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The whole API as one tower service over any request body type.
+    pub fn service<B>(
+        &self,
+    ) -> impl Service<Request<B>, Response = Response<Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        ServiceBuilder::new()
+            .layer(RequestIdLayer)
+            .layer(AccessLogLayer)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                self.settings.request_timeout,
+            ))
+            .layer(BufferBodyLayer::new(self.settings.max_body_bytes))
+            .service(self.router.clone())
+    }
+
+    /// Releases resources: closes the database pool.
+    pub async fn shutdown(&self) {
+        self.store.close().await;
+    }
+}

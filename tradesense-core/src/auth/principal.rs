@@ -1,0 +1,26 @@
+//! Who a request is from, as the `AuthLayer` establishes it.
+
+use uuid::Uuid;
+
+/// How the request proved who it is. CSRF checks apply only to cookies:
+/// a browser attaches cookies to cross-site requests on its own, but never a
+/// bearer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The `auth-token` httpOnly cookie (the browser frontend).
+    Cookie,
+    /// `Authorization: Bearer` (API clients, other services).
+    Bearer,
+}
+
+/// The authenticated caller, inserted into request extensions by the
+/// `AuthLayer` for handlers (and the rate limiter) to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user (`sub`).
+    pub user_id: Uuid,
+    /// The session (`sid`): revoking it ends this token's life.
+    pub session_id: Uuid,
+    /// Where the token came from.
+    pub source: CredentialSource,
+}

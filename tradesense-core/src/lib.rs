@@ -1,0 +1,42 @@
+//! # tradesense-core
+//!
+//! The embeddable core of TradeSense: authentication, MFA, caching, health,
+//! metrics, request ids and rate limiting as ordinary [`tower`] layers and
+//! services, generic over `http::Request<B>` so they work under hyper, axum or
+//! anything tower-shaped; plus the trading domain (trades, portfolios,
+//! positions) on sqlx.
+//!
+//! ## Map
+//!
+//! | module | what it gives you |
+//! |---|---|
+//! | [`config`] | [`Settings`](config::Settings) from the environment, secrets redacted |
+//! | [`error`] | [`ApiError`](error::ApiError): every failure as RFC 9457 problem+json |
+//! | [`http`] | body buffering with a limit, JSON/form parsing, the router |
+//! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
+//! | [`health`] | `/health` and `/health/ready` with pluggable checks |
+//! | [`store`] | storage traits and their SQLite/PostgreSQL implementation |
+//! | [`auth`] | passwords, tokens, sessions, `AuthLayer`, CSRF, auth endpoints |
+//! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
+//! | [`cache`] | the tiered cache (moka, optional Redis) |
+//! | [`metrics`] | the metrics layer and `/metrics` |
+//! | [`ratelimit`] | the keyed rate-limiting layer |
+//! | [`trading`] | trades, portfolios, positions and the average-cost fold |
+//! | [`app`] | everything composed into the TradeSense API service |
+
+#![deny(unsafe_code, unreachable_pub)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod mfa;
+pub mod ratelimit;
+pub mod store;
+pub mod telemetry;
+pub mod trading;

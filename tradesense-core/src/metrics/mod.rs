@@ -1,0 +1,1 @@
+//! Request metrics and the Prometheus `/metrics` exposition.

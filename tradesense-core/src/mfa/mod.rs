@@ -1,0 +1,1 @@
+//! TOTP multi-factor authentication: setup, verification, MFA login, recovery codes.

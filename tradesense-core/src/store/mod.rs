@@ -1,0 +1,184 @@
+//! Storage: the traits the domain modules program against, and their one
+//! sqlx implementation, [`SqlStore`], over SQLite (the embedded default) or
+//! PostgreSQL (production).
+//!
+//! Why one implementation over an enum of pools rather than two structs or
+//! generic code over `sqlx::Database`: the queries are the same text on both
+//! (`$1` placeholders, `RETURNING`, `ON CONFLICT` all work on SQLite too), so
+//! each method body is written once and the [`with_pool!`](crate::with_pool)
+//! macro compiles it for each backend. Generic sqlx code would need a wall of
+//! `Encode`/`Decode`/`Executor` bounds on every method for no extra safety.
+//! Where the SQL really differs (locking), the body matches on the backend.
+
+mod decimal;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use decimal::DbDecimal;
+
+use crate::config::Settings;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A storage failure. Callers map `NotFound` to `404` and everything else to
+/// an internal error whose cause is logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or belongs to someone else).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness constraint was violated (e.g. the email is taken).
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// A stored value could not be decoded (corrupt or hand-edited data).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.constraint().unwrap_or("unique").to_owned())
+            }
+            other => Self::Database(other),
+        }
+    }
+}
+
+/// The pool of one of the two supported backends.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// The embedded default: one file, WAL journal, foreign keys on.
+    Sqlite(SqlitePool),
+    /// Production.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`, compiled
+/// once per backend. The body is written once; only the SQL text may differ,
+/// via `$backend` (a [`Backend`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Which backend a [`Db`] is, for the few queries whose text differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The storage implementation of every store trait.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// Connects to `settings.database_url` (creating the SQLite file if it
+    /// is missing), without running migrations.
+    pub async fn connect(settings: &Settings) -> Result<Self, StoreError> {
+        let url = settings.database_url.expose();
+        let max = settings.database_max_connections;
+        let acquire = settings.database_acquire_timeout;
+        let db = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                // Writers queue on SQLite's single write lock instead of
+                // failing at once with SQLITE_BUSY.
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await?;
+            Db::Sqlite(pool)
+        } else {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                // The pre-ping: a connection the server dropped (restart,
+                // failover, idle timeout) is replaced before a request sees it.
+                .test_before_acquire(true)
+                .connect_with(options)
+                .await?;
+            Db::Postgres(pool)
+        };
+        Ok(Self { db })
+    }
+
+    /// Wraps an existing pool.
+    pub fn from_db(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn connect_and_migrate(settings: &Settings) -> Result<Self, StoreError> {
+        let store = Self::connect(settings).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+        };
+        result.map_err(|err| StoreError::Database(err.into()))
+    }
+
+    /// The pool.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A trivial round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for checked-out connections to return.
+    pub async fn close(&self) {
+        with_pool!(&self.db, |pool| pool.close().await)
+    }
+}
+
+/// Truncates a timestamp to the microsecond: what PostgreSQL stores, so a
+/// value reads back equal on both backends.
+pub fn to_micros(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
+}

@@ -1,0 +1,134 @@
+//! Throwaway databases for tests: a SQLite file in a temp dir always, and a
+//! fresh PostgreSQL database (created from `TEST_DATABASE_URL`, dropped
+//! after) when that variable is set.
+//!
+//! When `TEST_DATABASE_URL` is set and the server cannot be reached, the
+//! helpers panic: a configured backend that is down is a failure, not a skip.
+
+use super::{SqlStore, StoreError};
+use crate::config::Settings;
+use sqlx::Connection;
+
+/// The variable naming the PostgreSQL server tests use.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// A migrated, empty database that is deleted when dropped.
+pub struct TestDatabase {
+    /// The store over it.
+    pub store: SqlStore,
+    /// Its URL (with a fresh database name for Postgres).
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+impl TestDatabase {
+    /// A fresh SQLite database file in a temp dir.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = connect(&url).await.expect("sqlite test database");
+        Self {
+            store,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is
+    /// unset.
+    ///
+    /// # Panics
+    /// When the variable is set and the server is unreachable.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var(TEST_DATABASE_URL).ok()?;
+        let name = format!("tradesense_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("{TEST_DATABASE_URL} is set but unreachable: {err}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        let url = url.to_string();
+        let store = connect(&url).await.expect("postgres test database");
+        Some(Self {
+            store,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    /// SQLite, plus PostgreSQL when configured: what a contract test runs on.
+    pub async fn all() -> Vec<Self> {
+        let mut databases = vec![Self::sqlite().await];
+        databases.extend(Self::postgres().await);
+        databases
+    }
+
+    /// Settings pointing at this database (test keys, limits off).
+    pub fn settings(&self) -> Settings {
+        Settings::for_tests(&self.url)
+    }
+}
+
+async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    SqlStore::connect_and_migrate(&Settings::for_tests(url)).await
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // A private runtime on another thread: the test's runtime is
+            // blocked in this drop, so nothing registered with it (the pool's
+            // sockets) may be awaited here. `WITH (FORCE)` ends the pool's
+            // server-side connections instead.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async move {
+                    let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_backend_migrates_and_answers() {
+        for db in TestDatabase::all().await {
+            db.store.ping().await.unwrap();
+            // Migrations are idempotent: running them again is a no-op.
+            db.store.migrate().await.unwrap();
+        }
+    }
+}

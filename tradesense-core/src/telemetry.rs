@@ -1,0 +1,299 @@
+//! Telemetry: tracing setup, request ids, `X-Process-Time` and the access log.
+//!
+//! [`RequestIdLayer`] gives every request an id (the client's own when it is
+//! sane, else a fresh UUID), stores it as a [`RequestId`] extension and echoes
+//! it in `X-Request-ID`. [`AccessLogLayer`] times the request, adds
+//! `X-Process-Time` and logs one line with id, method, route template, status
+//! and duration.
+
+use crate::config::LogFormat;
+use crate::http::MatchedRoute;
+use http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+use tower::{Layer, Service};
+
+/// `X-Request-ID`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Process-Time`.
+pub static X_PROCESS_TIME: HeaderName = HeaderName::from_static("x-process-time");
+
+/// Installs the global tracing subscriber: pretty or JSON lines, filtered by
+/// `RUST_LOG` (default `info`). Safe to call twice (the second is a no-op).
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    let builder = fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+/// The id of a request, as a request extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ever built from ASCII (validated or a UUID).
+        self.0.to_str().unwrap_or("")
+    }
+
+    fn from_request_header(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let sane = (1..=128).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        sane.then(|| Self(value.clone()))
+    }
+
+    fn generate() -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        Self(HeaderValue::from_str(&id).expect("a UUID is a valid header value"))
+    }
+}
+
+/// Sets a [`RequestId`] on every request and echoes it in `X-Request-ID`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tradesense_core::telemetry::{RequestId, RequestIdLayer};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let service = ServiceBuilder::new().layer(RequestIdLayer).service(service_fn(
+///     |req: Request<Full<Bytes>>| async move {
+///         let id = req.extensions().get::<RequestId>().unwrap().as_str().to_owned();
+///         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(id))))
+///     },
+/// ));
+/// let request = Request::builder().header("x-request-id", "abc-123").body(Full::default()).unwrap();
+/// let response = service.oneshot(request).await.unwrap();
+/// assert_eq!(response.headers()["x-request-id"], "abc-123");
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = SetRequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SetRequestId { inner }
+    }
+}
+
+/// The service of [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub struct SetRequestId<S> {
+    inner: S,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for SetRequestId<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = request
+            .headers()
+            .get(&X_REQUEST_ID)
+            .and_then(RequestId::from_request_header)
+            .unwrap_or_else(RequestId::generate);
+        request
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), id.0.clone());
+        request.extensions_mut().insert(id.clone());
+        RequestIdFuture {
+            inner: self.inner.call(request),
+            id: Some(id),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`SetRequestId`].
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: F,
+        id: Option<RequestId>,
+    }
+}
+
+impl<F, ResBody, E> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.id.take() {
+            response
+                .headers_mut()
+                .insert(X_REQUEST_ID.clone(), id.0.clone());
+            response.extensions_mut().insert(id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Times each request: adds `X-Process-Time` (seconds) and logs one access
+/// line. Place it inside [`RequestIdLayer`] so the line carries the id.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+/// use tradesense_core::telemetry::AccessLogLayer;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let service = ServiceBuilder::new().layer(AccessLogLayer).service(service_fn(
+///     |_req: Request<Full<Bytes>>| async { Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default())) },
+/// ));
+/// let response = service.oneshot(Request::new(Full::default())).await.unwrap();
+/// assert!(response.headers().contains_key("x-process-time"));
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLogLayer;
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog { inner }
+    }
+}
+
+/// The service of [`AccessLogLayer`].
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for AccessLog<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = AccessLogFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let request_id = request.extensions().get::<RequestId>().cloned();
+        AccessLogFuture {
+            method: request.method().clone(),
+            request_id,
+            start: Instant::now(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AccessLog`].
+    pub struct AccessLogFuture<F> {
+        #[pin]
+        inner: F,
+        method: http::Method,
+        request_id: Option<RequestId>,
+        start: Instant,
+    }
+}
+
+impl<F, ResBody, E> Future for AccessLogFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        let elapsed = this.start.elapsed();
+        let seconds = format!("{:.6}", elapsed.as_secs_f64());
+        if let Ok(value) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(X_PROCESS_TIME.clone(), value);
+        }
+        let route = response
+            .extensions()
+            .get::<MatchedRoute>()
+            .map(MatchedRoute::as_str)
+            .unwrap_or("-");
+        let request_id = this
+            .request_id
+            .as_ref()
+            .map(RequestId::as_str)
+            .unwrap_or("-");
+        let status = response.status().as_u16();
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(target: "access", request_id, method = %this.method, route, status, duration_ms, "request");
+        } else {
+            tracing::info!(target: "access", request_id, method = %this.method, route, status, duration_ms, "request");
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    async fn id_for(header: Option<&str>) -> String {
+        let service = ServiceBuilder::new()
+            .layer(RequestIdLayer)
+            .service(service_fn(|_req: Request<Full<Bytes>>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default()))
+            }));
+        let mut request = Request::builder();
+        if let Some(value) = header {
+            request = request.header("x-request-id", value);
+        }
+        let response = service
+            .oneshot(request.body(Full::default()).unwrap())
+            .await
+            .unwrap();
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn sane_ids_are_echoed_and_others_replaced() {
+        assert_eq!(id_for(Some("req.42_a-b")).await, "req.42_a-b");
+        for bad in ["has space", "semi;colon", &"x".repeat(129), ""] {
+            let id = id_for(Some(bad)).await;
+            assert_ne!(id, bad);
+            assert!(uuid::Uuid::parse_str(&id).is_ok());
+        }
+        assert!(uuid::Uuid::parse_str(&id_for(None).await).is_ok());
+    }
+}

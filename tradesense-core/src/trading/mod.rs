@@ -1,0 +1,1 @@
+//! The trading domain: trades, portfolios, positions.
