@@ -2,13 +2,15 @@
 //! service from [`Settings`].
 //!
 //! Request flow (outermost first): request id -> access log and
-//! `X-Process-Time` -> timeout -> body buffering with the size limit ->
-//! router -> (per route group) `AuthLayer` -> handler. Errors become
+//! `X-Process-Time` -> metrics -> timeout -> body buffering with the size
+//! limit -> rate limit -> router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
+use crate::metrics::{Metrics, MetricsLayer};
+use crate::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
 use crate::store::{SqlStore, StoreError};
 use crate::telemetry::{AccessLogLayer, RequestIdLayer};
 use http::{Request, Response, StatusCode};
@@ -31,6 +33,8 @@ pub struct App {
     settings: Arc<Settings>,
     store: SqlStore,
     router: Router,
+    rate_limit: RateLimitLayer,
+    login_throttle: LoginThrottle,
 }
 
 impl App {
@@ -43,12 +47,39 @@ impl App {
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
         let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
-        let router = Router::new().merge(health.router()).compile();
+        let metrics = Metrics::global();
+        let rate_limit = RateLimitLayer::from_settings(&settings);
+        let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
+        if let Some(redis) = settings
+            .redis_url
+            .as_ref()
+            .and_then(|url| SharedRedis::open(url.expose()).ok())
+        {
+            login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
+        }
+        let router = Router::new()
+            .merge(health.router())
+            .merge(crate::metrics::router(metrics))
+            .compile();
         Self {
             settings: Arc::new(settings),
             store,
             router,
+            rate_limit,
+            login_throttle,
         }
+    }
+
+    /// Adjusts the rate-limiting layer (tests give the Redis-shared limits
+    /// a private key prefix with [`RateLimitLayer::shared_via`]).
+    pub fn map_rate_limit(mut self, f: impl FnOnce(RateLimitLayer) -> RateLimitLayer) -> Self {
+        self.rate_limit = f(self.rate_limit);
+        self
+    }
+
+    /// The per-account failed-login throttle the login endpoints consult.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.login_throttle
     }
 
     /// The settings the app was built with.
@@ -82,11 +113,13 @@ impl App {
         ServiceBuilder::new()
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
+            .layer(MetricsLayer::new())
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 self.settings.request_timeout,
             ))
             .layer(BufferBodyLayer::new(self.settings.max_body_bytes))
+            .layer(self.rate_limit.clone())
             .service(self.router.clone())
     }
 

@@ -31,7 +31,7 @@ async fn scrape(metrics: &'static Metrics, request: Request) -> Result<Response,
             "application": {
                 "active_connections": active_connections(),
                 "total_requests": metrics.total_requests(),
-                "uptime_seconds": round2(metrics.uptime().as_secs_f64()),
+                "uptime_seconds": metrics.uptime().as_secs_f64(),
             },
         })));
     }

@@ -1,0 +1,198 @@
+//! Black-box tests of the rate limits of API.md on the real server: one
+//! instance in process, two instances sharing limits through the real
+//! Redis (`TEST_REDIS_URL`), and the fallback when Redis is unreachable.
+
+mod common;
+
+use common::{Backend, TestApp, backends};
+use tradesense_core::app::App;
+use tradesense_core::config::{RedactedUrl, Settings};
+use tradesense_core::ratelimit::SharedRedis;
+use tradesense_core::store::testing::TestDatabase;
+
+const LOGIN: &str = "/api/v1/auth/login";
+
+async fn post(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sixth_login_in_a_minute_is_429_with_retry_after() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.auth_rate_limit_per_minute = 5;
+            s.rate_limit_per_minute = 100;
+        })
+        .await;
+        for remaining in (0..5).rev() {
+            let response = post(&app, LOGIN).await;
+            assert_ne!(response.status(), 429);
+            assert_eq!(response.headers()["ratelimit-limit"], "5");
+            assert_eq!(
+                response.headers()["ratelimit-remaining"],
+                remaining.to_string().as_str()
+            );
+            assert!(response.headers().contains_key("ratelimit-reset"));
+        }
+        let response = post(&app, LOGIN).await;
+        assert_eq!(response.status(), 429, "{backend:?}");
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=12).contains(&retry), "{retry}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited");
+        // The other credential endpoints share the per-IP budget...
+        assert_eq!(post(&app, "/api/v1/auth/register").await.status(), 429);
+        // ...the rest of the API has its own.
+        let response = app
+            .client
+            .get(app.url("/api/v1/trades"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), 429);
+        assert_eq!(response.headers()["ratelimit-limit"], "100");
+    }
+}
+
+#[tokio::test]
+async fn health_and_metrics_are_exempt_and_zero_disables() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.rate_limit_per_minute = 1;
+        s.auth_rate_limit_per_minute = 0;
+    })
+    .await;
+    for path in ["/health", "/health/ready", "/metrics"] {
+        for _ in 0..3 {
+            let response = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert!(!response.headers().contains_key("ratelimit-limit"));
+        }
+    }
+    // AUTH_RATE_LIMIT_PER_MINUTE=0: the credential endpoints are unlimited.
+    for _ in 0..10 {
+        let response = post(&app, LOGIN).await;
+        assert_ne!(response.status(), 429);
+        assert!(!response.headers().contains_key("ratelimit-limit"));
+    }
+}
+
+#[tokio::test]
+async fn forwarded_for_only_from_trusted_proxies() {
+    // Trusted: the test client (127.0.0.1) is the proxy; each forwarded
+    // client gets its own bucket.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.rate_limit_per_minute = 1;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let get = |client: &'static str| {
+        app.client
+            .get(app.url("/api/v1/x"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    assert_ne!(get("198.51.100.1").await.unwrap().status(), 429);
+    assert_ne!(get("198.51.100.2").await.unwrap().status(), 429);
+    assert_eq!(get("198.51.100.1").await.unwrap().status(), 429);
+
+    // Untrusted: the header is ignored; all share the peer's bucket.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.rate_limit_per_minute = 1).await;
+    let get = |client: &'static str| {
+        app.client
+            .get(app.url("/api/v1/x"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    assert_ne!(get("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(get("198.51.100.2").await.unwrap().status(), 429);
+}
+
+/// An instance whose limits live in Redis under `prefix`.
+async fn instance_on(database: TestDatabase, settings: Settings, prefix: &str) -> TestApp {
+    let url = settings.redis_url.as_ref().unwrap().expose().to_owned();
+    let app = App::with_store(settings.clone(), database.store.clone())
+        .map_rate_limit(|layer| layer.shared_via(SharedRedis::open(&url).unwrap(), prefix));
+    TestApp::spawn_app(database, app, Backend::Sqlite).await
+}
+
+fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
+    let mut settings = database.settings();
+    settings.redis_url = Some(RedactedUrl::new(url));
+    settings.auth_rate_limit_per_minute = 5;
+    settings.rate_limit_per_minute = 100;
+    settings
+}
+
+#[tokio::test]
+async fn two_instances_share_limits_through_redis() {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL unset: the shared-limit test needs a real Redis");
+        return;
+    };
+    // Set but unreachable is a failure, not a skip.
+    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("TEST_REDIS_URL is set but Redis is unreachable");
+    let _: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &url);
+    let a = instance_on(database, settings, &prefix).await;
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &url);
+    let b = instance_on(database, settings, &prefix).await;
+    let mut remaining = Vec::new();
+    for app in [&a, &b, &a, &b, &a] {
+        let response = post(app, LOGIN).await;
+        assert_ne!(response.status(), 429);
+        remaining.push(
+            response.headers()["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(remaining, ["4", "3", "2", "1", "0"], "one budget for both");
+    assert_eq!(post(&b, LOGIN).await.status(), 429);
+    assert_eq!(post(&a, LOGIN).await.status(), 429);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys, [format!("{prefix}auth:ip:127.0.0.1")]);
+}
+
+#[tokio::test]
+async fn unreachable_redis_falls_back_to_in_process_limits() {
+    let database = TestDatabase::sqlite().await;
+    // Nothing listens on port 1.
+    let settings = redis_settings(&database, "redis://127.0.0.1:1");
+    let app = instance_on(database, settings, "test:down:").await;
+    for _ in 0..5 {
+        assert_ne!(post(&app, LOGIN).await.status(), 429);
+    }
+    assert_eq!(post(&app, LOGIN).await.status(), 429);
+    // And the API still answers (readiness is the cache's business).
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
