@@ -5,20 +5,15 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# Build dependencies first so source edits do not rebuild them.
-COPY Cargo.toml Cargo.lock ./
-COPY tradesense-core/Cargo.toml tradesense-core/
-COPY tradesense-server/Cargo.toml tradesense-server/
-RUN mkdir -p src tradesense-core/src tradesense-server/src \
-    && echo '' > src/lib.rs \
-    && echo '' > tradesense-core/src/lib.rs \
-    && echo 'fn main() {}' > tradesense-server/src/main.rs \
-    && cargo build --release -p tradesense-server || true
 COPY . .
-# Touch the sources so cargo sees them newer than the dependency-only build.
-RUN touch src/lib.rs tradesense-core/src/lib.rs tradesense-server/src/main.rs tradesense-server/src/lib.rs \
-    && cargo build --release --locked -p tradesense-server \
-    && strip target/release/tradesense-server
+# BuildKit cache mounts keep the registry and target dir between builds, so
+# a source edit does not recompile every dependency.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p tradesense-server \
+    && mkdir -p /out \
+    && cp target/release/tradesense-server /out/ \
+    && strip /out/tradesense-server
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
@@ -26,13 +21,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --create-home tradesense
 WORKDIR /app
-COPY --from=build /src/target/release/tradesense-server /usr/local/bin/tradesense-server
+COPY --from=build /out/tradesense-server /usr/local/bin/tradesense-server
 COPY --from=build /src/migrations /app/migrations
+RUN mkdir -p /app/data && chown tradesense /app/data
 USER tradesense
 ENV BIND_ADDR=0.0.0.0:8000 \
     ENVIRONMENT=production \
     DATABASE_URL=sqlite:///app/data/tradesense.db
-RUN mkdir -p /app/data
 VOLUME ["/app/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
