@@ -17,7 +17,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --create-home tradesense
 WORKDIR /app
@@ -31,6 +31,6 @@ ENV BIND_ADDR=0.0.0.0:8000 \
 VOLUME ["/app/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8000/health || exit 1
+    CMD ["/usr/local/bin/tradesense-server", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/tradesense-server"]
 CMD ["serve"]
