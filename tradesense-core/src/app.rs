@@ -60,6 +60,7 @@ impl App {
         let router = Router::new()
             .merge(health.router())
             .merge(crate::metrics::router(metrics))
+            .merge(crate::openapi::router())
             .compile();
         Self {
             settings: Arc::new(settings),
