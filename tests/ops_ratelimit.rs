@@ -15,7 +15,12 @@ const LOGIN: &str = "/api/v1/auth/login";
 async fn post(app: &TestApp, path: &str) -> reqwest::Response {
     app.client
         .post(app.url(path))
-        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong"}))
+        // A fresh account each time: the per-account throttle must not be
+        // what answers these per-IP tests.
+        .json(&serde_json::json!({
+            "email": format!("{}@example.com", uuid::Uuid::new_v4()),
+            "password": "wrong",
+        }))
         .send()
         .await
         .unwrap()
@@ -195,4 +200,95 @@ async fn unreachable_redis_falls_back_to_in_process_limits() {
     // And the API still answers (readiness is the cache's business).
     let health = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+}
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+async fn register_and_login(app: &TestApp, email: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD, "full_name": "Test User"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    login(app, email, PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(LOGIN))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn authenticated_users_are_limited_per_user_not_per_ip() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| s.rate_limit_per_minute = 2).await;
+        // Registering and logging in are under the (off) auth limit.
+        let alice = register_and_login(&app, "alice@example.com").await;
+        let bob = register_and_login(&app, "bob@example.com").await;
+        let me = |token: Option<&str>| {
+            let mut request = app.client.get(app.url("/api/v1/users/me"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 200);
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 200);
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 429, "{backend:?}");
+        // Same IP: Bob and the anonymous IP bucket are untouched.
+        assert_eq!(me(Some(&bob)).await.unwrap().status(), 200);
+        assert_eq!(me(None).await.unwrap().status(), 401);
+        // A forged token is no user: it counts against the IP.
+        assert_eq!(me(Some("not.a.token")).await.unwrap().status(), 401);
+        assert_eq!(me(Some("not.a.token")).await.unwrap().status(), 429);
+    }
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_account_for_a_while() {
+    for backend in backends() {
+        // Per-IP limits off: this is the per-account protection alone.
+        let app = TestApp::spawn(backend).await;
+        register_and_login(&app, "carol@example.com").await;
+        register_and_login(&app, "dave@example.com").await;
+        for _ in 0..5 {
+            let response = login(&app, "carol@example.com", "wrong password guess").await;
+            assert_eq!(response.status(), 401);
+        }
+        // Locked: even the right password waits, and says how long.
+        let response = login(&app, "Carol@Example.com", PASSWORD).await;
+        assert_eq!(response.status(), 429, "{backend:?}");
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=15).contains(&retry), "{retry}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited");
+        // Unknown accounts lock the same way (no enumeration by behaviour).
+        for _ in 0..5 {
+            assert_eq!(login(&app, "ghost@example.com", "x").await.status(), 401);
+        }
+        assert_eq!(login(&app, "ghost@example.com", "x").await.status(), 429);
+        // Other accounts are unaffected.
+        assert_eq!(
+            login(&app, "dave@example.com", PASSWORD).await.status(),
+            200
+        );
+    }
 }

@@ -2,10 +2,13 @@
 //! service from [`Settings`].
 //!
 //! Request flow (outermost first): request id -> access log and
-//! `X-Process-Time` -> metrics -> timeout -> body buffering with the size
-//! limit -> rate limit -> router -> (per route group) `AuthLayer` -> handler. Errors become
-//! problem+json inside; the service itself never fails.
+//! `X-Process-Time` -> metrics -> CORS -> timeout -> body buffering with
+//! the size limit -> rate limit -> router -> (per route group) `AuthLayer`
+//! -> handler. Errors become problem+json inside; the service itself never
+//! fails.
 
+use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::cache::{Cache, CacheConfig};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -17,7 +20,73 @@ use http::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
+
+/// The auth endpoints' state from the settings, store and cache.
+fn auth_state(
+    settings: &Settings,
+    store: &SqlStore,
+    cache: &Cache,
+    login_throttle: LoginThrottle,
+) -> AuthState {
+    let sessions = Sessions::new(Arc::new(store.clone()), cache);
+    AuthState {
+        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
+        users: Arc::new(store.clone()),
+        hasher: PasswordHasher::default(),
+        secure_cookies: settings.is_production(),
+        trusted_origins: settings.cors_origins.clone(),
+        login_throttle,
+    }
+}
+
+/// The rate limiter's key for a request carrying a valid access token: its
+/// user. Only signature and expiry are checked (no session lookup on this
+/// path): a revoked token is refused by the `AuthLayer` anyway, and it can
+/// only spend its own user's budget, never buy a fresh one.
+fn rate_limit_user_key(keys: TokenKeys) -> crate::ratelimit::UserKeyFn {
+    Arc::new(move |parts: &http::request::Parts| {
+        let (token, _) = crate::auth::extract_token(&parts.headers)?;
+        let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
+        Some(claims.sub.to_string())
+    })
+}
+
+/// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
+/// the auth cookie). Credentials forbid wildcards, so methods and headers
+/// are listed; an empty list allows no cross-origin caller.
+fn cors_layer(settings: &Settings) -> CorsLayer {
+    use http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-process-time"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
 
 /// Why the application could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +117,6 @@ impl App {
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
         let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
         let metrics = Metrics::global();
-        let rate_limit = RateLimitLayer::from_settings(&settings);
         let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
         if let Some(redis) = settings
             .redis_url
@@ -57,10 +125,17 @@ impl App {
         {
             login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
         }
+        // The in-process cache; the cache issue swaps in the tiered one.
+        let cache = Cache::in_process(CacheConfig::default());
+        let auth = auth_state(&settings, &store, &cache, login_throttle.clone());
+        let rate_limit = RateLimitLayer::from_settings(&settings)
+            .user_key(rate_limit_user_key(auth.auth.keys().clone()));
         let router = Router::new()
             .merge(health.router())
             .merge(crate::metrics::router(metrics))
             .merge(crate::openapi::router())
+            .merge(auth.auth_router())
+            .merge(auth.users_router())
             .compile();
         Self {
             settings: Arc::new(settings),
@@ -115,6 +190,7 @@ impl App {
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
             .layer(MetricsLayer::new())
+            .layer(cors_layer(&self.settings))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 self.settings.request_timeout,
