@@ -292,3 +292,109 @@ async fn repeated_failed_logins_lock_the_account_for_a_while() {
         );
     }
 }
+
+/// A private `redis-server` on a free port, killed on drop.
+struct PrivateRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (the Redis test suite starts private instances)");
+        // Owned at once, so a failed start still kills and reaps it.
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        for _ in 0..100 {
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut connection).await;
+                if pong.is_ok() {
+                    return redis;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn redis_dying_mid_way_degrades_to_in_process_limits() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("TEST_REDIS_URL unset: the Redis suite (private instances) is off");
+        return;
+    }
+    let mut redis = PrivateRedis::start().await;
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &redis.url);
+    let app = instance_on(database, settings, "test:dying:").await;
+    for _ in 0..3 {
+        assert_ne!(post(&app, LOGIN).await.status(), 429);
+    }
+    redis.kill();
+    // No 5xx: the in-process limit takes over (it starts afresh, having
+    // not seen the requests Redis counted) and still holds.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(post(&app, LOGIN).await.status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn account_lockout_is_shared_through_redis() {
+    use tradesense_core::ratelimit::{LoginThrottle, ThrottlePolicy};
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL unset: the shared-lockout test needs a real Redis");
+        return;
+    };
+    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("TEST_REDIS_URL is set but Redis is unreachable");
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let instance = || {
+        LoginThrottle::new(ThrottlePolicy::default())
+            .shared_via(SharedRedis::open(&url).unwrap(), &prefix)
+    };
+    let (a, b) = (instance(), instance());
+    for _ in 0..4 {
+        a.record_failure("erin@example.com").await;
+    }
+    assert_eq!(b.check("erin@example.com").await, Ok(()));
+    b.record_failure("ERIN@example.com").await;
+    let retry = a.check("erin@example.com").await.unwrap_err();
+    assert!(
+        retry.as_secs() <= 15 && retry.as_millis() > 14_000,
+        "{retry:?}"
+    );
+    a.record_success("erin@example.com").await;
+    assert_eq!(b.check("erin@example.com").await, Ok(()));
+}

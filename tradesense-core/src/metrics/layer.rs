@@ -4,11 +4,13 @@
 use super::{HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT, HTTP_REQUESTS_TOTAL, RUNTIME};
 use crate::http::{MatchedRoute, UNMATCHED_ROUTE};
 use http::{Method, Request, Response};
-use metrics::{Label, SharedString};
+use metrics::{Counter, Gauge, Histogram, Label, SharedString};
 use pin_project_lite::pin_project;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 use tower::{Layer, Service};
@@ -23,9 +25,11 @@ use tower::{Layer, Service};
 /// bounded whatever paths clients send. Methods outside the standard nine
 /// are labelled `OTHER` for the same reason.
 ///
-/// The layer writes to whatever `metrics` recorder is installed; install
-/// ours with [`Metrics::global`](super::Metrics::global) to expose them at
-/// `/metrics`.
+/// The layer writes to whatever `metrics` recorder is installed when it is
+/// created (it registers its series handles once, so a request costs a map
+/// lookup and a few atomic adds, not a registry lookup per figure): install
+/// ours with [`Metrics::global`](super::Metrics::global) first to expose
+/// them at `/metrics`.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -45,13 +49,89 @@ use tower::{Layer, Service};
 /// assert!(metrics.render().contains("http_requests_total"));
 /// # });
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MetricsLayer;
+#[derive(Clone)]
+pub struct MetricsLayer {
+    handles: Arc<Handles>,
+}
+
+impl std::fmt::Debug for MetricsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsLayer").finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl MetricsLayer {
-    /// A new layer.
+    /// A new layer, bound to the currently installed recorder.
     pub fn new() -> Self {
-        Self
+        Self {
+            handles: Arc::new(Handles {
+                in_flight: metrics::gauge!(HTTP_REQUESTS_IN_FLIGHT),
+                series: RwLock::default(),
+            }),
+        }
+    }
+}
+
+/// The metric handles of one series: `(method, endpoint, status)`.
+type SeriesKey = (&'static str, SharedString, SharedString);
+
+/// Registered handles, so the hot path skips the recorder's registry. The
+/// map is as bounded as the label sets (methods x route templates x
+/// statuses).
+struct Handles {
+    in_flight: Gauge,
+    series: RwLock<HashMap<SeriesKey, (Counter, Histogram)>>,
+}
+
+impl Handles {
+    fn record(
+        &self,
+        method: &'static str,
+        endpoint: SharedString,
+        status: SharedString,
+        secs: f64,
+    ) {
+        let key = (method, endpoint, status);
+        let found = self
+            .series
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(&key)
+            .map(|(counter, histogram)| {
+                counter.increment(1);
+                histogram.record(secs);
+            });
+        if found.is_some() {
+            return;
+        }
+        let (method, endpoint, status) = key.clone();
+        let counter = metrics::counter!(
+            HTTP_REQUESTS_TOTAL,
+            vec![
+                Label::from_static_parts("method", method),
+                Label::new("endpoint", endpoint.clone()),
+                Label::new("status", status),
+            ]
+        );
+        let histogram = metrics::histogram!(
+            HTTP_REQUEST_DURATION,
+            vec![
+                Label::from_static_parts("method", method),
+                Label::new("endpoint", endpoint),
+            ]
+        );
+        counter.increment(1);
+        histogram.record(secs);
+        self.series
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(key, (counter, histogram));
     }
 }
 
@@ -59,14 +139,26 @@ impl<S> Layer<S> for MetricsLayer {
     type Service = RecordMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RecordMetrics { inner }
+        RecordMetrics {
+            inner,
+            handles: self.handles.clone(),
+        }
     }
 }
 
 /// The service of [`MetricsLayer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RecordMetrics<S> {
     inner: S,
+    handles: Arc<Handles>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for RecordMetrics<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordMetrics")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, B, ResBody> Service<Request<B>> for RecordMetrics<S>
@@ -83,10 +175,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = method_label(request.method());
-        metrics::gauge!(HTTP_REQUESTS_IN_FLIGHT).increment(1.0);
+        self.handles.in_flight.increment(1.0);
         MetricsFuture {
             inner: self.inner.call(request),
             guard: InFlight {
+                handles: self.handles.clone(),
                 method,
                 start: Instant::now(),
                 done: false,
@@ -99,6 +192,7 @@ where
 /// future is dropped unfinished (client gone, timeout): otherwise the
 /// gauge would drift upwards forever.
 struct InFlight {
+    handles: Arc<Handles>,
     method: &'static str,
     start: Instant,
     done: bool,
@@ -107,7 +201,7 @@ struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if !self.done {
-            metrics::gauge!(HTTP_REQUESTS_IN_FLIGHT).decrement(1.0);
+            self.handles.in_flight.decrement(1.0);
         }
     }
 }
@@ -134,7 +228,7 @@ where
         if !guard.done {
             guard.done = true;
             let elapsed = guard.start.elapsed().as_secs_f64();
-            metrics::gauge!(HTTP_REQUESTS_IN_FLIGHT).decrement(1.0);
+            guard.handles.in_flight.decrement(1.0);
             RUNTIME.total_requests.fetch_add(1, Ordering::Relaxed);
             // An inner error never reaches a client as a status of ours;
             // count it as a 500 so it is not invisible.
@@ -145,24 +239,9 @@ where
                 ),
                 Err(_) => (status_label(500), endpoint_label(None)),
             };
-            let method = SharedString::const_str(guard.method);
-            metrics::counter!(
-                HTTP_REQUESTS_TOTAL,
-                vec![
-                    Label::from_static_parts("method", guard.method),
-                    Label::new("endpoint", endpoint.clone()),
-                    Label::new("status", status),
-                ]
-            )
-            .increment(1);
-            metrics::histogram!(
-                HTTP_REQUEST_DURATION,
-                vec![
-                    Label::new("method", method),
-                    Label::new("endpoint", endpoint)
-                ]
-            )
-            .record(elapsed);
+            guard
+                .handles
+                .record(guard.method, endpoint, status, elapsed);
         }
         Poll::Ready(result)
     }

@@ -118,6 +118,7 @@ impl Metrics {
                     "a metrics recorder was already installed; /metrics shows only ours"
                 );
             }
+            describe();
             let metrics = Metrics {
                 handle,
                 started: Instant::now(),
@@ -153,6 +154,51 @@ impl Metrics {
 }
 
 pub use exposition::{PROMETHEUS_TEXT, router};
+
+/// The `# HELP` lines of our own figures.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        Unit::Count,
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request duration by method and route template"
+    );
+    describe_gauge!(
+        HTTP_REQUESTS_IN_FLIGHT,
+        Unit::Count,
+        "HTTP requests being served"
+    );
+    describe_gauge!(
+        HTTP_CONNECTIONS_ACTIVE,
+        Unit::Count,
+        "Open client connections"
+    );
+    describe_gauge!(
+        PROCESS_UPTIME,
+        Unit::Seconds,
+        "Time since the metrics registry started"
+    );
+    describe_gauge!(
+        "process_cpu_usage_percent",
+        Unit::Percent,
+        "CPU used by this process, percent of one core"
+    );
+    describe_gauge!(
+        "process_resident_memory_bytes",
+        Unit::Bytes,
+        "Resident memory of this process"
+    );
+    describe_counter!(
+        RATE_LIMIT_REJECTIONS,
+        Unit::Count,
+        "Requests refused by a rate limit, by scope"
+    );
+}
 pub use process::SystemSample;
 
 /// Counts an open connection for as long as it lives: the accept loop holds

@@ -15,7 +15,7 @@ use super::redis::SharedRedis;
 use moka::future::Cache;
 use moka::ops::compute::Op;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// The numbers of the policy.
@@ -93,6 +93,9 @@ end
 return n
 ";
 
+/// Built once: `Script::new` hashes the source (SHA-1) for `EVALSHA`.
+static FAILURE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FAILURE_SCRIPT));
+
 impl LoginThrottle {
     /// An in-process throttle. Memory is bounded: at most 100,000 accounts
     /// are remembered, each for at most the window plus the longest lock.
@@ -165,8 +168,7 @@ impl LoginThrottle {
             })
             .await;
         if let Some((redis, prefix)) = &self.shared {
-            let script = redis::Script::new(FAILURE_SCRIPT);
-            let mut invocation = script.prepare_invoke();
+            let mut invocation = FAILURE.prepare_invoke();
             invocation
                 .key(format!("{prefix}fail:{key}"))
                 .key(format!("{prefix}lock:{key}"))

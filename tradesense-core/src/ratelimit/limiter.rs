@@ -8,7 +8,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 /// Keys kept in process before idle ones are swept (checked every
@@ -81,6 +81,9 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
 return {1, math.floor((tau - (new_tat - now)) / t), 0, new_tat - now}
 ";
 
+/// Built once: `Script::new` hashes the source (SHA-1) for `EVALSHA`.
+static GCRA: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(GCRA_SCRIPT));
+
 impl Limiter {
     /// A limit of `per_minute` requests per key; `None` when `0` (limit
     /// off). `scope` names it in keys and in `rate_limit_rejections_total`.
@@ -118,8 +121,7 @@ impl Limiter {
     pub async fn check(&self, key: &str) -> Decision {
         if let Some((redis, prefix)) = &self.shared {
             let period_ms = 60_000 / u64::from(self.per_minute.get());
-            let script = redis::Script::new(GCRA_SCRIPT);
-            let mut invocation = script.prepare_invoke();
+            let mut invocation = GCRA.prepare_invoke();
             invocation
                 .key(format!("{prefix}{}:{key}", self.scope))
                 .arg(period_ms.max(1))
