@@ -11,6 +11,7 @@
 //! Where the SQL really differs (locking), the body matches on the backend.
 
 mod decimal;
+pub mod mfa;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
