@@ -12,8 +12,10 @@
 
 mod decimal;
 pub mod mfa;
+pub mod sessions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod users;
 
 pub use decimal::DbDecimal;
 
