@@ -43,7 +43,9 @@ fn stack(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| {
             let service = service.clone();
             async move {
-                let request = http::Request::get("/no/such/path").body(Full::default()).unwrap();
+                let request = http::Request::get("/no/such/path")
+                    .body(Full::default())
+                    .unwrap();
                 black_box(service.oneshot(request).await.unwrap())
             }
         })
