@@ -600,3 +600,43 @@ async fn arbitrary_codes_are_refused_cleanly() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_logins_with_one_code_let_exactly_one_in() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let email = "grace@example.com";
+        let (_, mut phone, codes) = enable_mfa(&app, email).await;
+        let code = phone.fresh_code().await;
+        let mut tokens = Vec::new();
+        for _ in 0..4 {
+            tokens.push(mfa_token(&app, email).await);
+        }
+        // The same TOTP code raced on four MFA tokens: one step, one login.
+        let attempts = tokens.iter().map(|token| mfa_login(&app, token, &code));
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+            .await
+            .iter()
+            .map(|r| r.status())
+            .collect();
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(ok, 1, "{statuses:?}");
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED)
+        );
+        // The same recovery code raced on fresh tokens: one login.
+        let mut tokens = Vec::new();
+        for _ in 0..3 {
+            tokens.push(mfa_token(&app, email).await);
+        }
+        let attempts = tokens.iter().map(|token| mfa_login(&app, token, &codes[5]));
+        let ok = futures_util::future::join_all(attempts)
+            .await
+            .iter()
+            .filter(|r| r.status() == StatusCode::OK)
+            .count();
+        assert_eq!(ok, 1);
+    }
+}
