@@ -7,6 +7,29 @@
 //! [`service`] (the rules: pending setup, replay guard, lockout), over the
 //! [`MfaStore`] trait. [`endpoints`] serves them under `/api/v1/auth/mfa/`
 //! on top of `auth`'s public pieces; `auth` never imports this module.
+//!
+//! ```
+//! use tradesense_core::mfa::totp::{TotpCode, TotpSecret, step_of};
+//! use tradesense_core::mfa::SecretCipher;
+//! use secrecy::SecretString;
+//! use uuid::Uuid;
+//!
+//! // Setup: a fresh secret, shown to its owner once, stored sealed.
+//! let secret = TotpSecret::generate();
+//! let shown = secret.provisioning("alice@example.com").unwrap();
+//! assert!(shown.uri.starts_with("otpauth://totp/TradeSense:alice%40example.com?secret="));
+//! assert!(shown.qr_code.starts_with("data:image/png;base64,"));
+//! let cipher = SecretCipher::from_secret_key(&SecretString::from("x".repeat(32)));
+//! let user = Uuid::now_v7();
+//! let sealed = cipher.seal(user, secret.as_bytes());
+//!
+//! // Login: open the secret, check the code, remember the matched step so
+//! // the same code is refused next time.
+//! let secret = TotpSecret::from_bytes(&cipher.open(user, &sealed).unwrap()).unwrap();
+//! let now = 1_800_000_000;
+//! let code = TotpCode::parse(&secret.code_at(now)).unwrap();
+//! assert_eq!(secret.verify(&code, now), Some(step_of(now)));
+//! ```
 
 pub mod crypto;
 pub mod endpoints;
