@@ -19,6 +19,13 @@ use uuid::Uuid;
 pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(10);
 
 /// When wrong codes lock a user's MFA challenge.
+///
+/// The count is per user, in the database, so neither a fresh MFA token, a
+/// second server instance nor another client IP buys more guesses (the
+/// per-IP auth rate limit on `/mfa/login` is a separate, earlier brake).
+/// The trade-off: someone who already has the password (for `/mfa/login`)
+/// or a session (for `/mfa/verify`, `/mfa/disable`) can keep the owner's
+/// second factor locked; a lock-out is preferred to a guessable factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
     /// Wrong codes allowed in one window; the next attempt is refused.
