@@ -13,7 +13,6 @@
 mod decimal;
 pub mod mfa;
 pub mod sessions;
-#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod users;
 
