@@ -6,14 +6,12 @@ use super::Principal;
 use super::cookie::{auth_cookie, clear_auth_cookie};
 use super::layer::{AuthLayer, Authenticator};
 use super::password::{Email, Password, PasswordHasher};
-use super::token::token_hash;
 use crate::error::{ApiError, FieldError};
 use crate::http::{
     ClientAddr, MethodRouter, Request, Response, Router, handler, json, json_with_status,
     no_content, parse_form, parse_json,
 };
 use crate::store::StoreError;
-use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserStore};
 use chrono::Utc;
 use http::{StatusCode, header};
@@ -256,28 +254,16 @@ pub async fn complete_login(
     user_id: Uuid,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let now = Utc::now();
-    let session_id = Uuid::now_v7();
-    let keys = state.auth.keys();
-    let token = keys.issue_access(user_id, session_id, now);
-    let ttl = keys.access_ttl();
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .and_then(|ua| ua.to_str().ok())
         .map(|ua| ua.chars().take(512).collect());
-    state
+    let token = state
         .auth
-        .sessions()
-        .create(NewSession {
-            id: session_id,
-            user_id,
-            token_hash: token_hash(&token),
-            user_agent,
-            ip: client_ip(request),
-            expires_at: now + chrono::TimeDelta::seconds(ttl.as_secs() as i64),
-        })
+        .start_session(user_id, user_agent, client_ip(request))
         .await?;
+    let ttl = state.auth.keys().access_ttl();
     let mut response = json(&TokenResponse {
         access_token: token.clone(),
         token_type: "bearer".to_owned(),

@@ -33,9 +33,11 @@
 //! ```
 
 use super::session::Sessions;
-use super::token::TokenKeys;
+use super::token::{TokenKeys, token_hash};
 use super::{CredentialSource, Principal};
 use crate::error::ApiError;
+use crate::store::StoreError;
+use crate::store::sessions::NewSession;
 use bytes::Bytes;
 use chrono::Utc;
 use http::{HeaderMap, Method, Request, Response, header};
@@ -44,6 +46,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
+use uuid::Uuid;
 
 /// The name of the auth cookie.
 pub const AUTH_COOKIE: &str = "auth-token";
@@ -73,6 +76,33 @@ impl Authenticator {
     /// The sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// Starts a fresh session for `user_id` (whose credentials the caller
+    /// has fully checked) and returns its access token. What a login does
+    /// after the password (and second factor) passed; also how an embedding
+    /// service with its own login issues tokens.
+    pub async fn start_session(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Result<String, StoreError> {
+        let now = Utc::now();
+        let session_id = Uuid::now_v7();
+        let token = self.keys.issue_access(user_id, session_id, now);
+        let ttl = chrono::TimeDelta::seconds(self.keys.access_ttl().as_secs() as i64);
+        self.sessions
+            .create(NewSession {
+                id: session_id,
+                user_id,
+                token_hash: token_hash(&token),
+                user_agent,
+                ip,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok(token)
     }
 
     /// Verifies an access token and checks its session is live.
