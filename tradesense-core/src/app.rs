@@ -6,7 +6,7 @@
 //! router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
-use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::auth::AuthState;
 use crate::cache::{Cache, CacheConfig};
 use crate::config::Settings;
 use crate::health::Health;
@@ -19,18 +19,6 @@ use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
-
-/// The auth endpoints' state from the settings, store and cache.
-fn auth_state(settings: &Settings, store: &SqlStore, cache: &Cache) -> AuthState {
-    let sessions = Sessions::new(Arc::new(store.clone()), cache);
-    AuthState {
-        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
-        users: Arc::new(store.clone()),
-        hasher: PasswordHasher::default(),
-        secure_cookies: settings.is_production(),
-        trusted_origins: settings.cors_origins.clone(),
-    }
-}
 
 /// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
 /// the auth cookie). Credentials forbid wildcards, so methods and headers
@@ -95,7 +83,7 @@ impl App {
         let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
         // The in-process cache; the cache issue swaps in the tiered one.
         let cache = Cache::in_process(CacheConfig::default());
-        let auth = auth_state(&settings, &store, &cache);
+        let auth = AuthState::from_settings(&settings, &store, &cache);
         let router = Router::new()
             .merge(health.router())
             .merge(auth.auth_router())

@@ -6,11 +6,16 @@ use super::Principal;
 use super::cookie::{auth_cookie, clear_auth_cookie};
 use super::layer::{AuthLayer, Authenticator};
 use super::password::{Email, Password, PasswordHasher};
+use super::session::Sessions;
+use super::token::TokenKeys;
+use crate::cache::Cache;
+use crate::config::Settings;
 use crate::error::{ApiError, FieldError};
 use crate::http::{
     ClientAddr, MethodRouter, Request, Response, Router, handler, json, json_with_status,
     no_content, parse_form, parse_json,
 };
+use crate::store::SqlStore;
 use crate::store::StoreError;
 use crate::store::users::{NewUser, UserStore};
 use chrono::Utc;
@@ -46,6 +51,20 @@ impl std::fmt::Debug for AuthState {
 }
 
 impl AuthState {
+    /// The state the TradeSense server runs with: keys from the settings,
+    /// users and sessions in `store`, session liveness in `cache`, two
+    /// concurrent argon2 hashes, `Secure` cookies in production.
+    pub fn from_settings(settings: &Settings, store: &SqlStore, cache: &Cache) -> Self {
+        let sessions = Sessions::new(Arc::new(store.clone()), cache);
+        Self {
+            auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
+            users: Arc::new(store.clone()),
+            hasher: PasswordHasher::default(),
+            secure_cookies: settings.is_production(),
+            trusted_origins: settings.cors_origins.clone(),
+        }
+    }
+
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.auth.clone()).with_trusted_origins(self.trusted_origins.clone())
