@@ -17,14 +17,15 @@
 //! use tradesense_core::cache::{Cache, CacheConfig};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! # let db = tradesense_core::store::testing::TestDatabase::sqlite().await;
-//! # let store = Arc::new(db.store.clone());
+//! # let mut settings = tradesense_core::config::Settings::for_tests("sqlite::memory:");
+//! # settings.database_max_connections = 1;
+//! # let store = Arc::new(tradesense_core::store::SqlStore::connect_and_migrate(&settings).await.unwrap());
 //! let keys = TokenKeys::new(b"a-secret-of-at-least-32-bytes!!!", &[], std::time::Duration::from_secs(3600));
 //! let sessions = Sessions::new(store, &Cache::in_process(CacheConfig::default()));
 //! let layer = AuthLayer::new(Authenticator::new(keys, sessions));
 //! let service = layer.layer(service_fn(|req: Request<Full<Bytes>>| async move {
 //!     let who = req.extensions().get::<Principal>().map(|p| p.user_id.to_string());
-//!     Ok::<_, Infallible>(Response::new(Full::from(who.unwrap_or_default())))
+//!     Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(who.unwrap_or_default())))
 //! }));
 //! let response = service.oneshot(Request::new(Full::default())).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
