@@ -7,7 +7,7 @@
 //! -> handler. Errors become problem+json inside; the service itself never
 //! fails.
 
-use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::auth::{AuthState, TokenKeys};
 use crate::cache::{Cache, CacheConfig};
 use crate::config::Settings;
 use crate::health::Health;
@@ -22,24 +22,6 @@ use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
-
-/// The auth endpoints' state from the settings, store and cache.
-fn auth_state(
-    settings: &Settings,
-    store: &SqlStore,
-    cache: &Cache,
-    login_throttle: LoginThrottle,
-) -> AuthState {
-    let sessions = Sessions::new(Arc::new(store.clone()), cache);
-    AuthState {
-        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
-        users: Arc::new(store.clone()),
-        hasher: PasswordHasher::default(),
-        secure_cookies: settings.is_production(),
-        trusted_origins: settings.cors_origins.clone(),
-        login_throttle,
-    }
-}
 
 /// The rate limiter's key for a request carrying a valid access token: its
 /// user. Only signature and expiry are checked (no session lookup on this
@@ -127,7 +109,7 @@ impl App {
         }
         // The in-process cache; the cache issue swaps in the tiered one.
         let cache = Cache::in_process(CacheConfig::default());
-        let auth = auth_state(&settings, &store, &cache, login_throttle.clone());
+        let auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
         let rate_limit = RateLimitLayer::from_settings(&settings)
             .user_key(rate_limit_user_key(auth.auth.keys().clone()));
         let router = Router::new()
