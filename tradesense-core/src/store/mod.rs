@@ -13,6 +13,7 @@
 mod decimal;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod trading;
 
 pub use decimal::DbDecimal;
 
