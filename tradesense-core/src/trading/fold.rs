@@ -63,44 +63,76 @@ impl Position {
     pub fn is_reportable(&self) -> bool {
         !self.quantity.is_zero() || !self.realized_pnl.is_zero()
     }
+}
 
-    /// Applies one trade, or refuses it.
-    pub fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {
+/// The running state of one symbol. It keeps the exact total cost `Q*A`
+/// beside the average, so each average is one division of exact sums (a
+/// run of buys at 124 and 125 averages to exactly 124.5), instead of
+/// compounding a rounded average into the next: 28 significant digits make
+/// the difference tiny, but a position must not read `124.50000000000000000000000001`.
+#[derive(Debug, Clone)]
+struct Book {
+    position: Position,
+    /// Exact (or, after a sell of a non-terminating share, once-rounded)
+    /// total cost of the quantity held.
+    cost: Decimal,
+}
+
+impl Book {
+    fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {
+        let symbol = &self.position.symbol;
         let overflow = || FoldError::Overflow {
-            symbol: self.symbol.clone(),
+            symbol: symbol.clone(),
         };
         let (q, p, f) = (leg.quantity.get(), leg.price.get(), leg.fees.get());
+        let held = self.position.quantity;
         match leg.side {
             Side::Buy => {
-                let cost = self
-                    .quantity
-                    .checked_mul(self.average_cost)
-                    .and_then(|held| held.checked_add(q.checked_mul(p)?))
+                let cost = q
+                    .checked_mul(p)
                     .and_then(|c| c.checked_add(f))
+                    .and_then(|c| c.checked_add(self.cost))
                     .ok_or_else(overflow)?;
-                let quantity = self.quantity.checked_add(q).ok_or_else(overflow)?;
-                self.average_cost = cost.checked_div(quantity).ok_or_else(overflow)?.normalize();
-                self.quantity = quantity.normalize();
+                let quantity = held.checked_add(q).ok_or_else(overflow)?;
+                // A = (Q*A + q*p + f) / (Q + q), with Q*A carried exactly.
+                self.position.average_cost =
+                    cost.checked_div(quantity).ok_or_else(overflow)?.normalize();
+                self.position.quantity = quantity.normalize();
+                self.cost = cost;
             }
             Side::Sell => {
-                if q > self.quantity {
+                if q > held {
                     return Err(FoldError::InsufficientPosition {
-                        symbol: self.symbol.clone(),
-                        held: self.quantity,
+                        symbol: symbol.clone(),
+                        held,
                         sold: q,
                     });
                 }
+                // The cost of the units sold, A*q, computed as cost*q/Q: one
+                // rounding at most, and exact whenever A*q terminates.
+                let removed = self
+                    .cost
+                    .checked_mul(q)
+                    .and_then(|c| c.checked_div(held))
+                    .ok_or_else(overflow)?;
+                // realized += (p - A)*q - f  ==  p*q - A*q - f
                 let gain = p
-                    .checked_sub(self.average_cost)
-                    .and_then(|unit| unit.checked_mul(q))
+                    .checked_mul(q)
+                    .and_then(|g| g.checked_sub(removed))
                     .and_then(|g| g.checked_sub(f))
                     .ok_or_else(overflow)?;
-                self.realized_pnl = self
+                let realized = self
+                    .position
                     .realized_pnl
                     .checked_add(gain)
-                    .ok_or_else(overflow)?
-                    .normalize();
-                self.quantity = (self.quantity - q).normalize();
+                    .ok_or_else(overflow)?;
+                self.position.realized_pnl = realized.normalize();
+                self.position.quantity = (held - q).normalize();
+                self.cost = if self.position.quantity.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    self.cost - removed
+                };
             }
         }
         Ok(())
@@ -145,14 +177,17 @@ pub enum FoldError {
 pub fn fold_positions<'a>(
     trades: impl IntoIterator<Item = &'a TradeLeg>,
 ) -> Result<Vec<Position>, FoldError> {
-    let mut positions: BTreeMap<&Symbol, Position> = BTreeMap::new();
+    let mut books: BTreeMap<&Symbol, Book> = BTreeMap::new();
     for leg in trades {
-        positions
+        books
             .entry(&leg.symbol)
-            .or_insert_with(|| Position::empty(leg.symbol.clone()))
+            .or_insert_with(|| Book {
+                position: Position::empty(leg.symbol.clone()),
+                cost: Decimal::ZERO,
+            })
             .apply(leg)?;
     }
-    Ok(positions.into_values().collect())
+    Ok(books.into_values().map(|book| book.position).collect())
 }
 
 #[cfg(test)]
@@ -190,6 +225,17 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(err, FoldError::InsufficientPosition { .. }));
+    }
+
+    #[test]
+    fn averages_do_not_compound_rounding() {
+        let buys: Vec<TradeLeg> = (0..50)
+            .map(|i| leg(Side::Buy, "1", &(100 + (i * 37) % 50).to_string(), "0"))
+            .collect();
+        assert_eq!(
+            fold_positions(&buys).unwrap()[0].average_cost.to_string(),
+            "124.5"
+        );
     }
 
     #[test]

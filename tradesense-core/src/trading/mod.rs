@@ -1,6 +1,6 @@
 //! The trading domain: trades, portfolios, positions.
 //!
-//! - [`money`]-style newtypes ([`Quantity`], [`Price`], [`Fees`]) and
+//! - newtypes ([`Quantity`], [`Price`], [`Fees`]) and
 //!   [`Symbol`]/[`Side`] that cannot hold bad values, parsing JSON numbers
 //!   exactly;
 //! - the average-cost fold ([`fold_positions`]), pure and property-tested;
@@ -8,11 +8,14 @@
 //! - the HTTP endpoints ([`routes`]), owner-scoped, over
 //!   [`TradingStore`](crate::store::trading::TradingStore).
 
+mod api;
+mod fields;
 mod fold;
 mod model;
 mod money;
 mod symbol;
 
+pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,

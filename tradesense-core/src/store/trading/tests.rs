@@ -323,7 +323,7 @@ async fn listing_pages_newest_first_with_filters() {
         }
         // Expected order: executed_at desc, id desc (ties share a minute).
         let mut expected = ids.clone();
-        expected.sort_by(|a, b| (b.executed_at, b.id).cmp(&(a.executed_at, a.id)));
+        expected.sort_by_key(|t| std::cmp::Reverse((t.executed_at, t.id)));
         let mut seen = Vec::new();
         let mut q = query(3);
         loop {
