@@ -1,9 +1,12 @@
 //! Contract tests of [`TradingStore`] on every configured backend.
 
 use super::*;
+use crate::store::SqlStore;
 use crate::store::testing::TestDatabase;
+use crate::trading::Cursor;
 use crate::trading::{Fees, Side, recompute_position};
 use chrono::TimeZone;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
