@@ -6,6 +6,8 @@
 //! router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
+use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::cache::{Cache, CacheConfig};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -15,7 +17,55 @@ use http::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
+
+/// The auth endpoints' state from the settings, store and cache.
+fn auth_state(settings: &Settings, store: &SqlStore, cache: &Cache) -> AuthState {
+    let sessions = Sessions::new(Arc::new(store.clone()), cache);
+    AuthState {
+        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
+        users: Arc::new(store.clone()),
+        hasher: PasswordHasher::default(),
+        secure_cookies: settings.is_production(),
+        trusted_origins: settings.cors_origins.clone(),
+    }
+}
+
+/// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
+/// the auth cookie). Credentials forbid wildcards, so methods and headers
+/// are listed; an empty list allows no cross-origin caller.
+fn cors_layer(settings: &Settings) -> CorsLayer {
+    use http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-process-time"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
 
 /// Why the application could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +93,16 @@ impl App {
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
         let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
-        let router = Router::new().merge(health.router()).compile();
+        // The in-process cache; the cache issue swaps in the tiered one.
+        let cache = Cache::in_process(CacheConfig::default());
+        let auth = auth_state(&settings, &store, &cache);
+        let router = Router::new()
+            .merge(health.router())
+            .merge(crate::openapi::router())
+            .merge(auth.auth_router())
+            .merge(auth.users_router())
+            .merge(crate::trading::routes(Arc::new(store.clone())).layer(auth.layer()))
+            .compile();
         Self {
             settings: Arc::new(settings),
             store,
@@ -82,6 +141,7 @@ impl App {
         ServiceBuilder::new()
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
+            .layer(cors_layer(&self.settings))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 self.settings.request_timeout,
