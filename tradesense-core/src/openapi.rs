@@ -18,6 +18,7 @@ use utoipa::openapi::security::{
 };
 
 mod paths;
+mod schemas;
 
 /// The generated document.
 #[derive(OpenApi)]
@@ -34,6 +35,10 @@ mod paths;
         paths::mfa_setup, paths::mfa_verify, paths::mfa_disable, paths::mfa_login,
         paths::get_me, paths::patch_me, paths::change_password,
         paths::list_sessions, paths::delete_session,
+        paths::create_portfolio, paths::list_portfolios, paths::get_portfolio,
+        paths::rename_portfolio, paths::delete_portfolio, paths::list_positions,
+        paths::create_trade, paths::list_trades, paths::get_trade,
+        paths::update_trade, paths::delete_trade,
     ),
     components(schemas(crate::auth::endpoints::MfaRequiredResponse)),
     modifiers(&SecuritySchemes),
@@ -41,6 +46,8 @@ mod paths;
         (name = "auth", description = "Register, log in (JSON or OAuth2 password form), log out"),
         (name = "mfa", description = "TOTP multi-factor authentication"),
         (name = "users", description = "The current user, password and sessions"),
+        (name = "portfolios", description = "Portfolios and their positions"),
+        (name = "trades", description = "Recorded trades"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "documentation", description = "This document and its page"),
     )

@@ -180,3 +180,131 @@ pub(super) fn list_sessions() {}
         (status = 404, description = "Not one of the user's sessions", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(super) fn delete_session() {}
+
+use super::schemas::{CreatePortfolio, CreateTrade, RenamePortfolio, UpdateTrade};
+use crate::trading::api::{Items, PortfolioWithPositions, TradePage};
+use crate::trading::{Portfolio, Position, Trade};
+
+/// Create a portfolio.
+#[utoipa::path(post, path = "/api/v1/portfolios", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CreatePortfolio,
+    responses(
+        (status = 201, description = "The portfolio", body = Portfolio),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn create_portfolio() {}
+
+/// The user's portfolios.
+#[utoipa::path(get, path = "/api/v1/portfolios", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 200, description = "`{\"items\": [portfolio...]}`", body = Items<Portfolio>),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn list_portfolios() {}
+
+/// A portfolio with its positions.
+#[utoipa::path(get, path = "/api/v1/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 200, description = "The portfolio and its positions", body = PortfolioWithPositions),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn get_portfolio() {}
+
+/// Rename a portfolio.
+#[utoipa::path(patch, path = "/api/v1/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    request_body = RenamePortfolio,
+    responses(
+        (status = 200, description = "The portfolio", body = Portfolio),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn rename_portfolio() {}
+
+/// Delete a portfolio with its trades and positions.
+#[utoipa::path(delete, path = "/api/v1/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn delete_portfolio() {}
+
+/// A portfolio's positions (average-cost method).
+#[utoipa::path(get, path = "/api/v1/portfolios/{id}/positions", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 200, description = "Symbols with a non-zero quantity or realized P&L", body = Items<Position>),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn list_positions() {}
+
+/// Record a trade.
+#[utoipa::path(post, path = "/api/v1/trades", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CreateTrade,
+    responses(
+        (status = 201, description = "The trade", body = Trade),
+        (status = 404, description = "`portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `insufficient_position`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn create_trade() {}
+
+/// The user's trades, newest `executed_at` first.
+#[utoipa::path(get, path = "/api/v1/trades", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(
+        ("symbol" = Option<String>, Query, description = "Only this symbol"),
+        ("portfolio_id" = Option<Uuid>, Query, description = "Only this portfolio"),
+        ("from" = Option<DateTime<Utc>>, Query, description = "Executed at or after"),
+        ("to" = Option<DateTime<Utc>>, Query, description = "Executed at or before"),
+        ("limit" = Option<u32>, Query, description = "1-500, default 50"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = TradePage),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn list_trades() {}
+
+/// One trade.
+#[utoipa::path(get, path = "/api/v1/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    responses(
+        (status = 200, description = "The trade", body = Trade),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn get_trade() {}
+
+/// Edit a trade; positions are recomputed.
+#[utoipa::path(patch, path = "/api/v1/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    request_body = UpdateTrade,
+    responses(
+        (status = 200, description = "The trade", body = Trade),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `insufficient_position` for a later sell", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn update_trade() {}
+
+/// Delete a trade; positions are recomputed.
+#[utoipa::path(delete, path = "/api/v1/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`insufficient_position` for a later sell", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) fn delete_trade() {}

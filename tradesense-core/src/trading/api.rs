@@ -161,8 +161,8 @@ async fn create_portfolio(store: Store, request: Request) -> Result<Response, Ap
     Ok(json_with_status(StatusCode::CREATED, &portfolio))
 }
 
-#[derive(Serialize)]
-struct Items<T> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Items<T> {
     items: Vec<T>,
 }
 
@@ -171,8 +171,8 @@ async fn list_portfolios(store: Store, request: Request) -> Result<Response, Api
     Ok(json(&Items { items }))
 }
 
-#[derive(Serialize)]
-struct PortfolioWithPositions {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PortfolioWithPositions {
     #[serde(flatten)]
     portfolio: Portfolio,
     positions: Vec<Position>,
@@ -272,8 +272,8 @@ async fn create_trade(store: Store, request: Request) -> Result<Response, ApiErr
     Ok(json_with_status(StatusCode::CREATED, &trade))
 }
 
-#[derive(Serialize)]
-struct TradePage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TradePage {
     items: Vec<Trade>,
     next_cursor: Option<String>,
 }

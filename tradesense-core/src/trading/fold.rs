@@ -33,18 +33,22 @@ pub struct TradeLeg {
 }
 
 /// One symbol's position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Position {
     /// The instrument.
+    #[schema(value_type = String)]
     pub symbol: Symbol,
     /// Quantity held (never negative).
     #[serde(serialize_with = "serialize_decimal")]
+    #[schema(value_type = String)]
     pub quantity: Decimal,
     /// Average cost per unit, fees included.
     #[serde(serialize_with = "serialize_decimal")]
+    #[schema(value_type = String)]
     pub average_cost: Decimal,
     /// Realized profit and loss, after fees.
     #[serde(serialize_with = "serialize_decimal")]
+    #[schema(value_type = String)]
     pub realized_pnl: Decimal,
 }
 

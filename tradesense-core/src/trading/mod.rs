@@ -8,7 +8,7 @@
 //! - the HTTP endpoints ([`routes`]), owner-scoped, over
 //!   [`TradingStore`](crate::store::trading::TradingStore).
 
-mod api;
+pub(crate) mod api;
 mod fields;
 mod fold;
 mod model;

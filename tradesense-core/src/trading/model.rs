@@ -89,7 +89,7 @@ impl FromStr for Notes {
 }
 
 /// A portfolio, as stored and sent (`user_id` is never sent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Portfolio {
     /// Id.
     pub id: Uuid,
@@ -97,15 +97,17 @@ pub struct Portfolio {
     #[serde(skip)]
     pub user_id: Uuid,
     /// Display name.
+    #[schema(value_type = String)]
     pub name: PortfolioName,
     /// Currency the portfolio is valued in.
+    #[schema(value_type = String)]
     pub base_currency: Currency,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
 
 /// A trade, as stored and sent (`user_id` is never sent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Trade {
     /// Id (UUID v7).
     pub id: Uuid,
@@ -113,20 +115,25 @@ pub struct Trade {
     #[serde(skip)]
     pub user_id: Uuid,
     /// Instrument.
+    #[schema(value_type = String)]
     pub symbol: Symbol,
     /// Buy or sell.
     pub side: Side,
     /// How much.
+    #[schema(value_type = String)]
     pub quantity: Quantity,
     /// Unit price.
+    #[schema(value_type = String)]
     pub price: Price,
     /// Fees.
+    #[schema(value_type = String)]
     pub fees: Fees,
     /// When it executed: its place in the fold.
     pub executed_at: DateTime<Utc>,
     /// The portfolio whose positions it moves, if any.
     pub portfolio_id: Option<Uuid>,
     /// Free text.
+    #[schema(value_type = Option<String>)]
     pub notes: Option<Notes>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,

@@ -65,7 +65,7 @@ impl<'de> Deserialize<'de> for Symbol {
 }
 
 /// Whether a trade bought or sold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// Adds quantity at a cost.
