@@ -14,8 +14,14 @@ env -i PATH="$PATH" HOME="$HOME" BIND_ADDR="127.0.0.1:$port" DATABASE_URL="sqlit
   RUST_LOG=warn "$server" >"$workdir/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+up=no
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=yes; break; fi
   sleep 0.1
 done
+if [ "$up" != yes ]; then
+  echo "docs-browser: the server did not come up:" >&2
+  cat "$workdir/server.log" >&2
+  exit 1
+fi
 node "$root/scripts/browser/docs-check.mjs" "http://127.0.0.1:$port"

@@ -51,9 +51,11 @@ try {
   await operation.locator(".opblock-summary").click();
   await operation.locator("button.try-out__btn").click();
   await operation.locator("button.execute").click();
-  await operation.locator(".live-responses-table .response-col_status").first().waitFor({ timeout: 15000 });
-  const status = (await operation.locator(".live-responses-table .response-col_status").first().textContent()).trim();
-  const body = await operation.locator(".live-responses-table .microlight").first().textContent();
+  const statusCell = operation.locator(".live-responses-table tbody tr.response .response-col_status").first();
+  await statusCell.waitFor({ timeout: 15000 });
+  const status = (await statusCell.textContent()).trim();
+  const body = await operation.locator(".live-responses-table tbody .microlight").first().textContent();
+  if (process.env.DOCS_SCREENSHOT) await page.screenshot({ path: process.env.DOCS_SCREENSHOT, fullPage: false });
   if (!status.startsWith("200")) failures.push(`Try it out on /api/v1/users/me answered ${status}`);
   if (!body.includes(email)) failures.push("Try it out did not show the user");
 } finally {
