@@ -43,7 +43,10 @@ impl App {
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
         let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
-        let router = Router::new().merge(health.router()).compile();
+        let router = Router::new()
+            .merge(health.router())
+            .merge(crate::openapi::router())
+            .compile();
         Self {
             settings: Arc::new(settings),
             store,

@@ -22,6 +22,7 @@
 //! | [`metrics`] | the metrics layer and `/metrics` |
 //! | [`ratelimit`] | the keyed rate-limiting layer |
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
+//! | [`openapi`] | the generated OpenAPI document and the offline `/docs` page |
 //! | [`app`] | everything composed into the TradeSense API service |
 
 #![deny(unsafe_code, unreachable_pub)]
@@ -36,6 +37,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod mfa;
+pub mod openapi;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;

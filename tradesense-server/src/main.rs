@@ -22,10 +22,16 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Exit 0 when `GET /health` on `BIND_ADDR` answers 200 (for container
+    /// health checks: the runtime image needs no curl).
+    Healthcheck,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Healthcheck)) {
+        return healthcheck();
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -57,6 +63,7 @@ fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 Command::Serve => serve(settings).await,
+                Command::Healthcheck => unreachable!("handled before settings are loaded"),
             }
         })
 }
@@ -95,4 +102,28 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// A minimal HTTP/1.0 probe of `/health` over loopback, with std only.
+fn healthcheck() -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+    let bind: SocketAddr = std::env::var("BIND_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8000".into())
+        .parse()
+        .context("BIND_ADDR must be an address like 127.0.0.1:8000")?;
+    // A wildcard bind is reached on loopback.
+    let target = if bind.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], bind.port()))
+    } else {
+        bind
+    };
+    let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    anyhow::ensure!(head.ends_with(b" 200"), "health check failed");
+    Ok(())
 }

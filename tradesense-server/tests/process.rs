@@ -112,3 +112,34 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn healthcheck_subcommand_reports_the_servers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let probe = || {
+        server()
+            .arg("healthcheck")
+            .env("BIND_ADDR", &bind)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!probe(), "nothing listens yet");
+    let mut child = server()
+        .env("BIND_ADDR", &bind)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(connect(port));
+    assert!(probe());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
