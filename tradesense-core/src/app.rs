@@ -6,6 +6,7 @@
 //! router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
+use crate::cache::{Cache, CacheConfig};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -30,6 +31,7 @@ pub enum StartupError {
 pub struct App {
     settings: Arc<Settings>,
     store: SqlStore,
+    cache: Cache,
     router: Router,
 }
 
@@ -42,7 +44,11 @@ impl App {
 
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
-        let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
+        // One cache per app; components get clones (they share the tiers).
+        let cache = connect_cache(&settings);
+        let health = Health::new(env!("CARGO_PKG_VERSION"))
+            .with_check("database", store.clone())
+            .with_check("cache", cache.clone());
         let router = Router::new()
             .merge(health.router())
             .merge(crate::openapi::router())
@@ -50,6 +56,7 @@ impl App {
         Self {
             settings: Arc::new(settings),
             store,
+            cache,
             router,
         }
     }
@@ -62,6 +69,11 @@ impl App {
     /// The store.
     pub fn store(&self) -> &SqlStore {
         &self.store
+    }
+
+    /// The cache shared by every component.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     /// The router (for route listings, e.g. the OpenAPI coverage test).
@@ -97,4 +109,14 @@ impl App {
     pub async fn shutdown(&self) {
         self.store.close().await;
     }
+}
+
+/// The cache `settings` ask for. A `REDIS_URL` the redis crate cannot parse
+/// must not take the API down (the database is the source of truth): log it
+/// loudly and run in-process only.
+fn connect_cache(settings: &Settings) -> Cache {
+    Cache::connect(settings).unwrap_or_else(|error| {
+        tracing::error!(%error, "cache: running in-process only");
+        Cache::in_process(CacheConfig::default())
+    })
 }
