@@ -52,7 +52,11 @@ async fn two_instances(backend: Backend, redis: &str) -> (TestApp, Sibling) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(b.app.cache().redis_status(), RedisStatus::Up, "redis reachable");
+    assert_eq!(
+        b.app.cache().redis_status(),
+        RedisStatus::Up,
+        "redis reachable"
+    );
     (a, b)
 }
 
@@ -62,9 +66,11 @@ async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
 
 /// Registers on A and logs in there; the bearer token.
 async fn login(a: &TestApp, email: &str) -> String {
-    let response = send(a.client.post(a.url("/api/v1/auth/register")).json(
-        &json!({"email": email, "password": PASSWORD, "full_name": "Ada Lovelace"}),
-    ))
+    let response = send(
+        a.client
+            .post(a.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD, "full_name": "Ada Lovelace"})),
+    )
     .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let response = send(
@@ -86,7 +92,9 @@ async fn get(url: String, token: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn logout_on_a_refuses_the_token_on_b_at_once() {
-    let Ok(redis) = std::env::var("TEST_REDIS_URL") else { return };
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
     for backend in backends() {
         let (a, b) = two_instances(backend, &redis).await;
         let token = login(&a, "ada@example.com").await;
@@ -96,7 +104,12 @@ async fn logout_on_a_refuses_the_token_on_b_at_once() {
             assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
         }
         // ...A revokes it...
-        let response = send(a.client.post(a.url("/api/v1/auth/logout")).bearer_auth(&token)).await;
+        let response = send(
+            a.client
+                .post(a.url("/api/v1/auth/logout"))
+                .bearer_auth(&token),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         // ...and B's very next request is refused.
         let response = get(b.url("/api/v1/users/me"), &token).await;
@@ -108,7 +121,9 @@ async fn logout_on_a_refuses_the_token_on_b_at_once() {
 
 #[tokio::test]
 async fn a_profile_edit_on_a_is_read_fresh_on_b() {
-    let Ok(redis) = std::env::var("TEST_REDIS_URL") else { return };
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
     for backend in backends() {
         let (a, b) = two_instances(backend, &redis).await;
         let token = login(&a, "ada@example.com").await;

@@ -6,7 +6,8 @@
 //! router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
-use crate::cache::{Cache, CacheConfig};
+use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::cache::{Cache, CacheConfig, CachedUsers};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -16,7 +17,56 @@ use http::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
+
+/// The auth endpoints' state from the settings, store and cache.
+fn auth_state(settings: &Settings, store: &SqlStore, cache: &Cache) -> AuthState {
+    let sessions = Sessions::new(Arc::new(store.clone()), cache);
+    AuthState {
+        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
+        // `/users/me` on every request: read through the cache.
+        users: Arc::new(CachedUsers::new(Arc::new(store.clone()), cache)),
+        hasher: PasswordHasher::default(),
+        secure_cookies: settings.is_production(),
+        trusted_origins: settings.cors_origins.clone(),
+    }
+}
+
+/// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
+/// the auth cookie). Credentials forbid wildcards, so methods and headers
+/// are listed; an empty list allows no cross-origin caller.
+fn cors_layer(settings: &Settings) -> CorsLayer {
+    use http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-process-time"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
 
 /// Why the application could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +99,12 @@ impl App {
         let health = Health::new(env!("CARGO_PKG_VERSION"))
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
+        let auth = auth_state(&settings, &store, &cache);
         let router = Router::new()
             .merge(health.router())
             .merge(crate::openapi::router())
+            .merge(auth.auth_router())
+            .merge(auth.users_router())
             .compile();
         Self {
             settings: Arc::new(settings),
@@ -97,6 +150,7 @@ impl App {
         ServiceBuilder::new()
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
+            .layer(cors_layer(&self.settings))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 self.settings.request_timeout,

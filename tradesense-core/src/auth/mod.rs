@@ -1,6 +1,37 @@
 //! Authentication: password hashing, tokens, the auth cookie, sessions with
 //! revocation, the `AuthLayer`, CSRF protection and the auth endpoints.
+//!
+//! The pieces stand alone: [`TokenKeys`] signs and verifies tokens,
+//! [`Sessions`] answers "is this session live" from the cache,
+//! [`AuthLayer`] puts both in front of any tower service, and [`AuthState`]
+//! serves `/api/v1/auth/*` and `/api/v1/users/me*`.
+//!
+//! For the MFA module (which builds on this one, never the reverse):
+//! [`TokenKeys::verify_mfa`] checks the MFA-pending token, [`complete_login`]
+//! issues the session, token and cookie once the second factor passed, and
+//! [`Sessions::revoke_all_except`] ends the user's other sessions.
 
+mod cookie;
+mod endpoints;
+mod layer;
+mod password;
 mod principal;
+mod session;
+mod token;
+mod users;
 
+pub use cookie::{auth_cookie, clear_auth_cookie};
+pub use endpoints::{AuthState, MfaRequiredResponse, TokenResponse, complete_login};
+pub use layer::{
+    AUTH_COOKIE, AuthFuture, AuthLayer, AuthService, Authenticator, csrf_allows, extract_token,
+};
+pub use password::{
+    Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,
+    PasswordHasher,
+};
 pub use principal::{CredentialSource, Principal};
+pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use token::{
+    ACCESS_AUDIENCE, ACCESS_TYP, AccessClaims, ISSUER, LEEWAY_SECS, MFA_AUDIENCE, MFA_TOKEN_TTL,
+    MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,
+};

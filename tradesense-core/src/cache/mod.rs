@@ -46,9 +46,11 @@ mod local;
 mod metrics;
 mod namespace;
 mod redis;
+mod users;
 
 pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
+pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
 use self::local::{Entry, Local};
 use self::redis::RedisTier;

@@ -1,0 +1,319 @@
+//! Signed tokens: access tokens (`typ: at+jwt`) and MFA-pending tokens
+//! (`typ: mfa+jwt`), HS256 with the algorithm pinned, `kid` naming the key.
+//!
+//! The two kinds are validated by mutually exclusive rules (RFC 8725
+//! §3.12): a different `typ` header *and* a different audience, and the
+//! MFA kind carries no `sid`, so neither can ever pass as the other.
+//! Issuing takes the time explicitly: the claims are a pure function of
+//! their inputs, which keeps tests (expired tokens) and benches honest.
+
+use crate::config::Settings;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TYP: &str = "at+jwt";
+/// The `typ` header of MFA-pending tokens.
+pub const MFA_TYP: &str = "mfa+jwt";
+/// The issuer of every token.
+pub const ISSUER: &str = "tradesense";
+/// The audience of access tokens.
+pub const ACCESS_AUDIENCE: &str = "tradesense-api";
+/// The audience of MFA-pending tokens: only `/auth/mfa/login` accepts it.
+pub const MFA_AUDIENCE: &str = "tradesense-mfa-login";
+/// How long an MFA-pending token lives (API.md: 5 minutes).
+pub const MFA_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// Clock skew tolerated between instances, in seconds ("a few seconds").
+pub const LEEWAY_SECS: u64 = 5;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The session id: revoking the session kills the token.
+    pub sid: Uuid,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// Always [`ACCESS_AUDIENCE`].
+    pub aud: String,
+}
+
+/// The claims of an MFA-pending token: who passed the password step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaClaims {
+    /// The user id.
+    pub sub: Uuid,
+    /// A unique id, so a consumer can refuse reuse if it wants to.
+    pub jti: Uuid,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// Always [`MFA_AUDIENCE`].
+    pub aud: String,
+}
+
+/// Why a token was refused. Deliberately coarse: callers answer 401
+/// whatever the reason, and the reason is only logged at debug level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, wrong `typ`, wrong algorithm, unknown `kid`, bad
+    /// signature or claims.
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    /// Past `exp` (or issued in the future).
+    #[error("token expired")]
+    Expired,
+}
+
+/// The signing key and every key still accepted for verification, by `kid`.
+///
+/// A `kid` is the first 8 bytes (hex) of SHA-256 of the key: stable, short,
+/// and reveals nothing usable about the key.
+#[derive(Clone)]
+pub struct TokenKeys {
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    access_ttl: Duration,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("signing_kid", &self.signing_kid)
+            .field("verifying_kids", &self.verifying.keys().collect::<Vec<_>>())
+            .field("access_ttl", &self.access_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn kid_of(secret: &[u8]) -> String {
+    hex::encode(&Sha256::digest(secret)[..8])
+}
+
+impl TokenKeys {
+    /// Keys from a signing secret and older secrets still accepted.
+    pub fn new(signing_secret: &[u8], previous: &[&[u8]], access_ttl: Duration) -> Self {
+        let signing_kid = kid_of(signing_secret);
+        let mut verifying = HashMap::new();
+        verifying.insert(
+            signing_kid.clone(),
+            DecodingKey::from_secret(signing_secret),
+        );
+        for secret in previous {
+            verifying.insert(kid_of(secret), DecodingKey::from_secret(secret));
+        }
+        Self {
+            signing_kid,
+            signing: EncodingKey::from_secret(signing_secret),
+            verifying,
+            access_ttl,
+        }
+    }
+
+    /// Keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
+    /// `ACCESS_TOKEN_TTL_SECONDS`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let previous: Vec<&[u8]> = settings
+            .jwt_previous_secret_keys
+            .iter()
+            .map(|key| key.expose_secret().as_bytes())
+            .collect();
+        Self::new(
+            settings.jwt_secret_key.expose_secret().as_bytes(),
+            &previous,
+            settings.access_token_ttl,
+        )
+    }
+
+    /// The access token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    /// The `kid` new tokens are signed with.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing_kid
+    }
+
+    fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(self.signing_kid.clone());
+        // HMAC over serialisable claims with a key of our own family cannot fail.
+        jsonwebtoken::encode(&header, claims, &self.signing).expect("HS256 signing cannot fail")
+    }
+
+    /// Issues an access token for a session, issued at `now`.
+    pub fn issue_access(&self, user_id: Uuid, session_id: Uuid, now: DateTime<Utc>) -> String {
+        let iat = now.timestamp();
+        let claims = AccessClaims {
+            sub: user_id,
+            sid: session_id,
+            iat,
+            exp: iat + self.access_ttl.as_secs() as i64,
+            iss: ISSUER.to_owned(),
+            aud: ACCESS_AUDIENCE.to_owned(),
+        };
+        self.sign(ACCESS_TYP, &claims)
+    }
+
+    /// Issues an MFA-pending token (5 minutes) for a user who passed the
+    /// password step.
+    pub fn issue_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> String {
+        let iat = now.timestamp();
+        let claims = MfaClaims {
+            sub: user_id,
+            jti: Uuid::new_v4(),
+            iat,
+            exp: iat + MFA_TOKEN_TTL.as_secs() as i64,
+            iss: ISSUER.to_owned(),
+            aud: MFA_AUDIENCE.to_owned(),
+        };
+        self.sign(MFA_TYP, &claims)
+    }
+
+    fn verify<T: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        typ: &str,
+        audience: &str,
+        now: DateTime<Utc>,
+    ) -> Result<T, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
+        // Pinned: the header's `alg` must be HS256 before any key is touched
+        // (no `none`, no switching to a public-key algorithm).
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid("alg"));
+        }
+        if header.typ.as_deref() != Some(typ) {
+            return Err(TokenError::Invalid("typ"));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenError::Invalid("kid"))?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Expiry is checked below against the caller's `now`, so the check
+        // and issuing share one clock.
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
+            .map_err(|_| TokenError::Invalid("signature or claims"))?;
+        let iat = data.claims.get("iat").and_then(serde_json::Value::as_i64);
+        let exp = data.claims.get("exp").and_then(serde_json::Value::as_i64);
+        let (Some(iat), Some(exp)) = (iat, exp) else {
+            return Err(TokenError::Invalid("iat/exp"));
+        };
+        let now = now.timestamp();
+        let leeway = LEEWAY_SECS as i64;
+        if exp <= now - leeway || iat > now + leeway {
+            return Err(TokenError::Expired);
+        }
+        serde_json::from_value(data.claims).map_err(|_| TokenError::Invalid("claims shape"))
+    }
+
+    /// Verifies an access token at `now`: signature by a known `kid`,
+    /// HS256, `typ: at+jwt`, issuer, audience, `iat`/`exp`. Says nothing
+    /// about revocation: the session check does that.
+    pub fn verify_access(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenError> {
+        self.verify(token, ACCESS_TYP, ACCESS_AUDIENCE, now)
+    }
+
+    /// Verifies an MFA-pending token at `now` (`typ: mfa+jwt`, its own
+    /// audience). An access token never passes.
+    pub fn verify_mfa(&self, token: &str, now: DateTime<Utc>) -> Result<MfaClaims, TokenError> {
+        self.verify(token, MFA_TYP, MFA_AUDIENCE, now)
+    }
+}
+
+/// SHA-256 (hex) of a token, as stored in `sessions.token_hash`.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            &[],
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn access_round_trip_and_kinds_are_exclusive() {
+        let keys = keys();
+        let now = Utc::now();
+        let (user, sid) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = keys.issue_access(user, sid, now);
+        let claims = keys.verify_access(&token, now).unwrap();
+        assert_eq!((claims.sub, claims.sid), (user, sid));
+        assert!(keys.verify_mfa(&token, now).is_err());
+        let mfa = keys.issue_mfa(user, now);
+        assert_eq!(keys.verify_mfa(&mfa, now).unwrap().sub, user);
+        assert!(keys.verify_access(&mfa, now).is_err());
+    }
+
+    #[test]
+    fn expiry_other_keys_rotation_and_alg_none() {
+        let keys = keys();
+        let now = Utc::now();
+        let token = keys.issue_access(Uuid::now_v7(), Uuid::now_v7(), now);
+        let later = now + chrono::TimeDelta::seconds(66);
+        assert_eq!(keys.verify_access(&token, later), Err(TokenError::Expired));
+
+        let other = TokenKeys::new(
+            b"another-key-another-key-another-key!",
+            &[],
+            Duration::from_secs(60),
+        );
+        assert!(other.verify_access(&token, now).is_err());
+        // Rotation: the new keys still accept tokens of the previous key.
+        let rotated = TokenKeys::new(
+            b"another-key-another-key-another-key!",
+            &[b"0123456789abcdef0123456789abcdef"],
+            Duration::from_secs(60),
+        );
+        assert!(rotated.verify_access(&token, now).is_ok());
+
+        let payload = token.split('.').nth(1).unwrap();
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
+            keys.signing_kid()
+        ));
+        assert!(
+            keys.verify_access(&format!("{header}.{payload}."), now)
+                .is_err()
+        );
+    }
+}

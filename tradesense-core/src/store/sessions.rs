@@ -1,0 +1,187 @@
+//! Login sessions: one row per login, revocable. The storage trait the
+//! auth layer and endpoints use, and its implementation on [`SqlStore`].
+//!
+//! Liveness (not revoked, not expired) is decided in Rust rather than in SQL:
+//! SQLite keeps timestamps as text, and comparing them in Rust keeps one
+//! definition of "live" for both backends.
+
+use super::{SqlStore, StoreError, to_micros};
+use crate::with_pool;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// What a login stores.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session id (the token's `sid`), fresh for every login.
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// SHA-256 (hex) of the issued token: the token itself is never stored.
+    pub token_hash: String,
+    /// The `User-Agent` the login sent.
+    pub user_agent: Option<String>,
+    /// The client address of the login.
+    pub ip: Option<String>,
+    /// When the session (and its token) expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session as `GET /users/me/sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// The session id (`sid`).
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// The login's user agent.
+    pub user_agent: Option<String>,
+    /// The login's client address.
+    pub ip: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When a request last used it (precision: the session cache TTL).
+    pub last_seen_at: DateTime<Utc>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl SessionRecord {
+    /// Not revoked and not expired at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Storage of login sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a new session.
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError>;
+    /// Marks the session as seen now and returns it (live or not); `None` if
+    /// there is no such session.
+    async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// The user's live sessions, oldest first.
+    async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Revokes one of the user's sessions; `false` if the user has no such
+    /// live session.
+    async fn revoke_session(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
+    /// Revokes every live session of the user except `keep`, returning the
+    /// ids revoked (so caches can forget them).
+    async fn revoke_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<Vec<Uuid>, StoreError>;
+}
+
+// A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
+macro_rules! session_columns {
+    () => {
+        "id, user_id, user_agent, ip, created_at, last_seen_at, expires_at, revoked_at"
+    };
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
+        let now = to_micros(Utc::now());
+        let record = SessionRecord {
+            id: new.id,
+            user_id: new.user_id,
+            user_agent: new.user_agent,
+            ip: new.ip,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: to_micros(new.expires_at),
+            revoked_at: None,
+        };
+        with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+            )
+            .bind(record.id)
+            .bind(record.user_id)
+            .bind(&new.token_hash)
+            .bind(&record.user_agent)
+            .bind(&record.ip)
+            .bind(now)
+            .bind(record.expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(record)
+    }
+
+    async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 RETURNING ",
+            session_columns!(),
+            ""
+        );
+        with_pool!(self.db(), |pool| {
+            Ok(sqlx::query_as::<_, SessionRecord>(sql)
+                .bind(id)
+                .bind(to_micros(Utc::now()))
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id"
+        );
+        let rows: Vec<SessionRecord> = with_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, SessionRecord>(sql)
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+        });
+        let now = Utc::now();
+        Ok(rows.into_iter().filter(|s| s.is_live(now)).collect())
+    }
+
+    async fn revoke_session(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let done = with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $3 \
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(to_micros(Utc::now()))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        // `keep` None -> compare against the nil uuid, which no session has.
+        let keep = keep.unwrap_or(Uuid::nil());
+        let ids: Vec<(Uuid,)> = with_pool!(self.db(), |pool| {
+            sqlx::query_as(
+                "UPDATE sessions SET revoked_at = $3 \
+                 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .bind(to_micros(Utc::now()))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+}

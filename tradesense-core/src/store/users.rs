@@ -1,0 +1,180 @@
+//! User accounts: the storage trait the auth (and MFA) modules program
+//! against, and its implementation on [`SqlStore`].
+//!
+//! Emails arrive here already normalised (trimmed, lower-cased) by the
+//! `Email` newtype; the unique index on `lower(email)` makes uniqueness
+//! case-insensitive even for rows written by other means.
+
+use super::{SqlStore, StoreError, to_micros};
+use crate::with_pool;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A user as the API shows it (never the password hash or MFA secrets).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct User {
+    /// The user id.
+    pub id: Uuid,
+    /// The normalised email.
+    pub email: String,
+    /// The display name.
+    pub full_name: String,
+    /// Whether logins need a second factor.
+    pub mfa_enabled: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user with the PHC string of their password, for login and password
+/// change only. Deliberately not `Debug`: the hash must not reach logs.
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserCredentials {
+    /// The account.
+    #[sqlx(flatten)]
+    pub user: User,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// What registration stores.
+#[derive(Clone)]
+pub struct NewUser {
+    /// The normalised email.
+    pub email: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// The display name.
+    pub full_name: String,
+}
+
+/// Storage of user accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user. A taken email (case-insensitively) is
+    /// [`StoreError::Conflict`].
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
+    /// The user with this id.
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    /// The user with this normalised email, with the password hash.
+    async fn credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    /// The user with this id, with the password hash.
+    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError>;
+    /// Changes the display name; [`StoreError::NotFound`] if there is no such user.
+    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError>;
+    /// Replaces the password hash.
+    async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
+}
+
+// A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
+macro_rules! user_columns {
+    () => {
+        "id, email, full_name, mfa_enabled, created_at"
+    };
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let now = to_micros(Utc::now());
+        let user = User {
+            id: Uuid::now_v7(),
+            email: new.email,
+            full_name: new.full_name,
+            mfa_enabled: false,
+            created_at: now,
+        };
+        with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, full_name, mfa_enabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(user.id)
+            .bind(&user.email)
+            .bind(&new.password_hash)
+            .bind(&user.full_name)
+            .bind(false)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(user)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        with_pool!(self.db(), |pool| {
+            Ok(sqlx::query_as::<_, User>(sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    async fn credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE lower(email) = $1"
+        );
+        with_pool!(self.db(), |pool| {
+            Ok(sqlx::query_as::<_, UserCredentials>(sql)
+                .bind(email.to_lowercase())
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE id = $1"
+        );
+        with_pool!(self.db(), |pool| {
+            Ok(sqlx::query_as::<_, UserCredentials>(sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
+    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError> {
+        let sql = concat!(
+            "UPDATE users SET full_name = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            user_columns!(),
+            ""
+        );
+        with_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, User>(sql)
+                .bind(id)
+                .bind(full_name)
+                .bind(to_micros(Utc::now()))
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound)
+        })
+    }
+
+    async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+        with_pool!(self.db(), |pool| {
+            let done =
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(password_hash)
+                    .bind(to_micros(Utc::now()))
+                    .execute(pool)
+                    .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        });
+        Ok(())
+    }
+}
