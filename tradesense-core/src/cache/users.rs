@@ -109,3 +109,83 @@ pub(crate) fn clone_error(error: &StoreError) -> StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CacheConfig;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// One user in memory, counting reads.
+    struct OneUser {
+        user: Mutex<User>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl UserStore for OneUser {
+        async fn create_user(&self, _new: NewUser) -> Result<User, StoreError> {
+            Err(StoreError::Conflict("users_email".into()))
+        }
+        async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let user = self.user.lock().unwrap().clone();
+            Ok((user.id == id).then_some(user))
+        }
+        async fn credentials_by_email(
+            &self,
+            _email: &str,
+        ) -> Result<Option<UserCredentials>, StoreError> {
+            Ok(None)
+        }
+        async fn credentials_by_id(
+            &self,
+            _id: Uuid,
+        ) -> Result<Option<UserCredentials>, StoreError> {
+            Ok(None)
+        }
+        async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError> {
+            let mut user = self.user.lock().unwrap();
+            if user.id != id {
+                return Err(StoreError::NotFound);
+            }
+            user.full_name = full_name.to_owned();
+            Ok(user.clone())
+        }
+        async fn update_password_hash(&self, _id: Uuid, _hash: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_are_cached_and_writes_invalidate() {
+        let id = Uuid::now_v7();
+        let store = Arc::new(OneUser {
+            user: Mutex::new(User {
+                id,
+                email: "ada@example.com".into(),
+                full_name: "Ada".into(),
+                mfa_enabled: false,
+                created_at: chrono::Utc::now(),
+            }),
+            reads: AtomicUsize::new(0),
+        });
+        let users = CachedUsers::new(store.clone(), &Cache::in_process(CacheConfig::default()));
+        for _ in 0..3 {
+            let user = users.user_by_id(id).await.unwrap().unwrap();
+            assert_eq!(user.full_name, "Ada");
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+
+        users.update_full_name(id, "Ada King").await.unwrap();
+        let user = users.user_by_id(id).await.unwrap().unwrap();
+        assert_eq!(user.full_name, "Ada King");
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+
+        // A write behind the decorator's back, then the explicit hook.
+        store.user.lock().unwrap().mfa_enabled = true;
+        users.invalidate(id).await;
+        assert!(users.user_by_id(id).await.unwrap().unwrap().mfa_enabled);
+    }
+}
