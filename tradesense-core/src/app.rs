@@ -105,6 +105,11 @@ impl App {
             .merge(crate::openapi::router())
             .merge(auth.auth_router())
             .merge(auth.users_router())
+            .merge(crate::mfa::router(
+                &auth,
+                &settings,
+                Arc::new(store.clone()),
+            ))
             .compile();
         Self {
             settings: Arc::new(settings),

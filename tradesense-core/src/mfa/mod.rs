@@ -1,1 +1,55 @@
-//! TOTP multi-factor authentication: setup, verification, MFA login, recovery codes.
+//! TOTP multi-factor authentication: setup, verification, MFA login,
+//! recovery codes, replay guard and lockout.
+//!
+//! The building blocks are independent of HTTP: [`totp`] (codes, secrets,
+//! provisioning), [`crypto`] (secrets sealed at rest under a key derived
+//! from `SECRET_KEY`), [`recovery`] (single-use recovery codes) and
+//! [`service`] (the rules: pending setup, replay guard, lockout), over the
+//! [`MfaStore`] trait. [`endpoints`] serves them under `/api/v1/auth/mfa/`
+//! on top of `auth`'s public pieces; `auth` never imports this module.
+//!
+//! ```
+//! use tradesense_core::mfa::totp::{TotpCode, TotpSecret, step_of};
+//! use tradesense_core::mfa::SecretCipher;
+//! use secrecy::SecretString;
+//! use uuid::Uuid;
+//!
+//! // Setup: a fresh secret, shown to its owner once, stored sealed.
+//! let secret = TotpSecret::generate();
+//! let shown = secret.provisioning("alice@example.com").unwrap();
+//! assert!(shown.uri.starts_with("otpauth://totp/TradeSense:alice%40example.com?secret="));
+//! assert!(shown.qr_code.starts_with("data:image/png;base64,"));
+//! let cipher = SecretCipher::from_secret_key(&SecretString::from("x".repeat(32)));
+//! let user = Uuid::now_v7();
+//! let sealed = cipher.seal(user, secret.as_bytes());
+//!
+//! // Login: open the secret, check the code, remember the matched step so
+//! // the same code is refused next time.
+//! let secret = TotpSecret::from_bytes(&cipher.open(user, &sealed).unwrap()).unwrap();
+//! let now = 1_800_000_000;
+//! let code = TotpCode::parse(&secret.code_at(now)).unwrap();
+//! assert_eq!(secret.verify(&code, now), Some(step_of(now)));
+//! ```
+
+pub mod crypto;
+pub mod endpoints;
+pub mod recovery;
+pub mod service;
+pub mod totp;
+
+pub use crypto::SecretCipher;
+pub use endpoints::MfaEndpoints;
+pub use service::{LockoutPolicy, MfaError, MfaService};
+
+use crate::auth::AuthState;
+use crate::config::Settings;
+use crate::http::Router;
+use crate::store::mfa::MfaStore;
+use std::sync::Arc;
+
+/// The MFA routes for the application: secrets sealed under
+/// `settings.secret_key`, state in `store`, tokens and sessions from `auth`.
+pub fn router(auth: &AuthState, settings: &Settings, store: Arc<dyn MfaStore>) -> Router {
+    let service = MfaService::new(store, SecretCipher::from_secret_key(&settings.secret_key));
+    MfaEndpoints::new(auth.clone(), service).router()
+}

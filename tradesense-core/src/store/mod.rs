@@ -11,8 +11,8 @@
 //! Where the SQL really differs (locking), the body matches on the backend.
 
 mod decimal;
+pub mod mfa;
 pub mod sessions;
-#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod users;
 

@@ -1,0 +1,342 @@
+//! The MFA rules over [`MfaStore`]: setup with a pending secret held
+//! server-side, verification that enables MFA and issues recovery codes,
+//! disabling, and the code check of the MFA login, with the replay guard
+//! and the lockout after repeated wrong codes.
+//!
+//! Time is a parameter (`now`) of every operation rather than read inside,
+//! so expiry, skew and lockout windows are testable without sleeping.
+
+use super::crypto::SecretCipher;
+use super::recovery::RecoveryCode;
+use super::totp::{Provisioning, TotpCode, TotpError, TotpSecret};
+use crate::store::StoreError;
+use crate::store::mfa::{MfaState, MfaStore};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How long a setup waits for its `/mfa/verify`.
+pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(10);
+
+/// When wrong codes lock a user's MFA challenge.
+///
+/// The count is per user, in the database, so neither a fresh MFA token, a
+/// second server instance nor another client IP buys more guesses (the
+/// per-IP auth rate limit on `/mfa/login` is a separate, earlier brake).
+/// The trade-off: someone who already has the password (for `/mfa/login`)
+/// or a session (for `/mfa/verify`, `/mfa/disable`) can keep the owner's
+/// second factor locked; a lock-out is preferred to a guessable factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Wrong codes allowed in one window; the next attempt is refused.
+    pub max_failures: u32,
+    /// The window length, which is also the longest lock.
+    pub window: TimeDelta,
+}
+
+impl Default for LockoutPolicy {
+    /// 5 wrong codes per 15 minutes: a 6-digit code guessed at that rate
+    /// has a 3-in-a-million chance per window (3 codes are live at once).
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window: TimeDelta::minutes(15),
+        }
+    }
+}
+
+/// Why an MFA operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    /// Setup or verify while MFA is already on.
+    #[error("MFA is already enabled")]
+    AlreadyEnabled,
+    /// Disable or MFA login while MFA is off.
+    #[error("MFA is not enabled")]
+    NotEnabled,
+    /// Verify without a live pending setup (none, expired, or replaced).
+    #[error("no MFA setup is pending")]
+    SetupRequired,
+    /// The code is malformed, wrong, already used or out of the window.
+    #[error("invalid MFA code")]
+    InvalidCode,
+    /// The MFA-pending token was already exchanged for a session.
+    #[error("the MFA token was already used")]
+    TokenUsed,
+    /// Too many wrong codes: refused until the window ends.
+    #[error("too many wrong MFA codes")]
+    LockedOut {
+        /// Seconds until the lock lifts.
+        retry_after_secs: u64,
+    },
+    /// The stored secret cannot be decrypted (`SECRET_KEY` changed, or
+    /// the row was tampered with).
+    #[error("the stored MFA secret cannot be decrypted")]
+    Undecryptable,
+    /// Provisioning data could not be built.
+    #[error(transparent)]
+    Provisioning(#[from] TotpError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A code that matched, before it is spent.
+enum Matched {
+    Totp(u64),
+    Recovery(Uuid),
+}
+
+/// The MFA-pending token presented to the MFA login, for its single use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginChallenge {
+    /// The token's unique id.
+    pub token_id: Uuid,
+    /// Its expiry, unix seconds.
+    pub expires_at: i64,
+}
+
+/// The MFA operations. Cheap to clone.
+#[derive(Clone)]
+pub struct MfaService {
+    store: Arc<dyn MfaStore>,
+    cipher: SecretCipher,
+    lockout: LockoutPolicy,
+}
+
+impl std::fmt::Debug for MfaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaService")
+            .field("lockout", &self.lockout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp()).unwrap_or(0)
+}
+
+impl MfaService {
+    /// The service over `store`, sealing secrets with `cipher`.
+    pub fn new(store: Arc<dyn MfaStore>, cipher: SecretCipher) -> Self {
+        Self {
+            store,
+            cipher,
+            lockout: LockoutPolicy::default(),
+        }
+    }
+
+    /// Replaces the lockout policy.
+    pub fn with_lockout(mut self, lockout: LockoutPolicy) -> Self {
+        self.lockout = lockout;
+        self
+    }
+
+    /// Whether MFA is on for the user.
+    pub async fn is_enabled(&self, user_id: Uuid) -> Result<bool, MfaError> {
+        Ok(self.store.mfa_state(user_id).await?.enabled)
+    }
+
+    /// Starts (or restarts) a setup: a fresh secret held server-side, sealed,
+    /// for [`PENDING_TTL`]. Returns what the user scans, shown this once.
+    pub async fn setup(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Provisioning, MfaError> {
+        if self.store.mfa_state(user_id).await?.enabled {
+            return Err(MfaError::AlreadyEnabled);
+        }
+        let secret = TotpSecret::generate();
+        let provisioning = secret.provisioning(email)?;
+        let sealed = self.cipher.seal(user_id, secret.as_bytes());
+        if !self
+            .store
+            .set_pending_secret(user_id, &sealed, now + PENDING_TTL)
+            .await?
+        {
+            // Enabled between the read and the write.
+            return Err(MfaError::AlreadyEnabled);
+        }
+        Ok(provisioning)
+    }
+
+    /// Checks `code` against the pending setup and, if right, enables MFA.
+    /// Returns the recovery codes: the only time they exist in clear.
+    pub async fn verify(
+        &self,
+        user_id: Uuid,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RecoveryCode>, MfaError> {
+        self.check_lockout(user_id, now).await?;
+        let state = self.store.mfa_state(user_id).await?;
+        if state.enabled {
+            return Err(MfaError::AlreadyEnabled);
+        }
+        let pending = match state.pending {
+            Some(pending) if pending.expires_at > now => pending,
+            _ => return Err(MfaError::SetupRequired),
+        };
+        let secret = self.open(user_id, &pending.sealed)?;
+        // Only a TOTP code can prove the app has the secret.
+        let Some(step) = TotpCode::parse(code).and_then(|c| secret.verify(&c, unix(now))) else {
+            return Err(self.failure(user_id, now).await);
+        };
+        let codes = RecoveryCode::generate_set();
+        let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !self
+            .store
+            .enable_mfa(user_id, &pending.sealed, step, &hashes, now)
+            .await?
+        {
+            return Err(MfaError::SetupRequired);
+        }
+        self.store.clear_mfa_failures(user_id).await?;
+        Ok(codes)
+    }
+
+    /// Turns MFA off after a TOTP or recovery code.
+    pub async fn disable(
+        &self,
+        user_id: Uuid,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), MfaError> {
+        self.check_lockout(user_id, now).await?;
+        let state = self.store.mfa_state(user_id).await?;
+        if !state.enabled {
+            return Err(MfaError::NotEnabled);
+        }
+        let matched = self.match_code(user_id, &state, code, now).await?;
+        self.spend(user_id, matched, now).await?;
+        if !self.store.disable_mfa(user_id, now).await? {
+            return Err(MfaError::NotEnabled);
+        }
+        self.store.clear_mfa_failures(user_id).await?;
+        Ok(())
+    }
+
+    /// The second factor of a login: checks `code` (TOTP or recovery) and
+    /// spends `challenge`, the MFA-pending token, so it works once.
+    pub async fn complete_login(
+        &self,
+        user_id: Uuid,
+        challenge: LoginChallenge,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), MfaError> {
+        self.check_lockout(user_id, now).await?;
+        let state = self.store.mfa_state(user_id).await?;
+        if !state.enabled {
+            return Err(MfaError::NotEnabled);
+        }
+        let matched = self.match_code(user_id, &state, code, now).await?;
+        // The token is spent before the code: a reused token must not burn
+        // the user's code, and only a right code may spend a token (a typo
+        // must not force a new password login).
+        if !self
+            .store
+            .consume_mfa_token(
+                challenge.token_id,
+                user_id,
+                challenge.expires_at,
+                now.timestamp(),
+            )
+            .await?
+        {
+            return Err(MfaError::TokenUsed);
+        }
+        self.spend(user_id, matched, now).await?;
+        self.store.clear_mfa_failures(user_id).await?;
+        Ok(())
+    }
+
+    fn open(&self, user_id: Uuid, sealed: &[u8]) -> Result<TotpSecret, MfaError> {
+        let bytes = self
+            .cipher
+            .open(user_id, sealed)
+            .map_err(|_| MfaError::Undecryptable)?;
+        TotpSecret::from_bytes(&bytes).ok_or(MfaError::Undecryptable)
+    }
+
+    /// Finds what `input` is (a TOTP code in the window, or an unused
+    /// recovery code) without spending it; a miss counts as a failure.
+    async fn match_code(
+        &self,
+        user_id: Uuid,
+        state: &MfaState,
+        input: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Matched, MfaError> {
+        if let Some(code) = TotpCode::parse(input) {
+            let sealed = state.secret.as_deref().ok_or(MfaError::NotEnabled)?;
+            let secret = self.open(user_id, sealed)?;
+            if let Some(step) = secret.verify(&code, unix(now)) {
+                // Checked early so a replay is refused before anything is
+                // spent; `spend` re-checks atomically.
+                if state.last_step.is_none_or(|last| (step as i64) > last) {
+                    return Ok(Matched::Totp(step));
+                }
+            }
+        } else if let Some(code) = RecoveryCode::parse(input) {
+            let unused = self.store.unused_recovery_codes(user_id).await?;
+            if let Some(id) = code.find_in(&unused) {
+                return Ok(Matched::Recovery(id));
+            }
+        }
+        Err(self.failure(user_id, now).await)
+    }
+
+    /// Spends a matched code with one conditional write: of two concurrent
+    /// requests with the same code, exactly one passes.
+    async fn spend(
+        &self,
+        user_id: Uuid,
+        matched: Matched,
+        now: DateTime<Utc>,
+    ) -> Result<(), MfaError> {
+        let spent = match matched {
+            Matched::Totp(step) => {
+                let step = i64::try_from(step).unwrap_or(i64::MAX);
+                self.store.accept_totp_step(user_id, step).await?
+            }
+            Matched::Recovery(id) => self.store.consume_recovery_code(user_id, id, now).await?,
+        };
+        if spent {
+            Ok(())
+        } else {
+            Err(self.failure(user_id, now).await)
+        }
+    }
+
+    async fn check_lockout(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), MfaError> {
+        if let Some(window) = self.store.mfa_failures(user_id).await? {
+            let ends = window.window_start + self.lockout.window.num_seconds();
+            if window.failures >= self.lockout.max_failures && ends > now.timestamp() {
+                return Err(MfaError::LockedOut {
+                    retry_after_secs: u64::try_from(ends - now.timestamp()).unwrap_or(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a wrong code and returns the error to answer with.
+    async fn failure(&self, user_id: Uuid, now: DateTime<Utc>) -> MfaError {
+        match self
+            .store
+            .record_mfa_failure(user_id, now.timestamp(), self.lockout.window.num_seconds())
+            .await
+        {
+            Ok(_) => MfaError::InvalidCode,
+            Err(err) => MfaError::Store(err),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

@@ -1,0 +1,434 @@
+//! Storage of MFA state: the pending and active (encrypted) TOTP secrets,
+//! the replay guard, recovery code hashes, single-use MFA-pending tokens and
+//! the failure window behind the MFA lockout.
+//!
+//! Every "use once" rule is a single conditional write whose affected-row
+//! count decides, so two concurrent requests can never both pass: the
+//! database arbitrates, not a read-then-write in the application.
+
+use super::{SqlStore, StoreError};
+use crate::with_pool;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::fmt;
+use uuid::Uuid;
+
+/// A user's MFA columns. The secrets are sealed (see `mfa::crypto`);
+/// `Debug` still shows only their presence.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaState {
+    /// Whether MFA is on.
+    pub enabled: bool,
+    /// The sealed active secret, when enabled.
+    pub secret: Option<Vec<u8>>,
+    /// The sealed secret of a setup not yet verified, with its expiry.
+    pub pending: Option<PendingSecret>,
+    /// The last TOTP step accepted.
+    pub last_step: Option<i64>,
+}
+
+/// A setup awaiting `/mfa/verify`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingSecret {
+    /// The sealed secret.
+    pub sealed: Vec<u8>,
+    /// When the setup lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaState")
+            .field("enabled", &self.enabled)
+            .field("has_secret", &self.secret.is_some())
+            .field(
+                "pending_expires_at",
+                &self.pending.as_ref().map(|p| p.expires_at),
+            )
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PendingSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingSecret")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The current failure window of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureWindow {
+    /// Wrong codes in the window.
+    pub failures: u32,
+    /// Unix seconds of the window's first failure.
+    pub window_start: i64,
+}
+
+/// MFA storage.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's MFA columns; `NotFound` when the user does not exist.
+    async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError>;
+
+    /// Stores (or replaces) the pending secret. `false` when MFA is already
+    /// enabled or the user does not exist.
+    async fn set_pending_secret(
+        &self,
+        user_id: Uuid,
+        sealed: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// In one transaction: promotes the pending secret `expected_pending`
+    /// to the active one, records `step` as the last step used, and
+    /// replaces the user's recovery codes with `recovery_hashes`. `false`
+    /// (nothing changed) when MFA is already on or the pending secret is no
+    /// longer `expected_pending` (a concurrent setup replaced it).
+    async fn enable_mfa(
+        &self,
+        user_id: Uuid,
+        expected_pending: &[u8],
+        step: i64,
+        recovery_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Turns MFA off: clears the secrets and the last step, deletes the
+    /// recovery codes. `false` when it was not on.
+    async fn disable_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The replay guard: records `step` as used if it is later than the last
+    /// used step. `true` only for the one caller whose write happened.
+    async fn accept_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError>;
+
+    /// `(id, code_hash)` of the user's unused recovery codes.
+    async fn unused_recovery_codes(&self, user_id: Uuid)
+    -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    /// Marks a recovery code used. `true` only for the one caller that did.
+    async fn consume_recovery_code(
+        &self,
+        user_id: Uuid,
+        code_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records that an MFA-pending token was exchanged. `true` the first
+    /// time, `false` on every later attempt (until `expires_at`, after which
+    /// the token is refused by its own expiry and the row is swept).
+    async fn consume_mfa_token(
+        &self,
+        token_id: Uuid,
+        user_id: Uuid,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a wrong code: starts a new window at `now` when the current
+    /// one began `window_secs` or more ago. Returns the updated window.
+    async fn record_mfa_failure(
+        &self,
+        user_id: Uuid,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureWindow, StoreError>;
+
+    /// The user's failure window, if any failure was recorded.
+    async fn mfa_failures(&self, user_id: Uuid) -> Result<Option<FailureWindow>, StoreError>;
+
+    /// Forgets the user's failures (after a correct code).
+    async fn clear_mfa_failures(&self, user_id: Uuid) -> Result<(), StoreError>;
+}
+
+type StateRow = (
+    bool,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+);
+
+fn window((failures, window_start): (i32, i64)) -> FailureWindow {
+    FailureWindow {
+        failures: u32::try_from(failures).unwrap_or(0),
+        window_start,
+    }
+}
+
+#[async_trait]
+impl MfaStore for SqlStore {
+    async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError> {
+        let (enabled, secret, pending, pending_expires_at, last_step): StateRow =
+            with_pool!(self.db(), |pool| {
+                sqlx::query_as(
+                    "SELECT mfa_enabled, mfa_secret, mfa_pending_secret, \
+                     mfa_pending_expires_at, mfa_last_step FROM users WHERE id = $1",
+                )
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+            });
+        let pending = match (pending, pending_expires_at) {
+            (Some(sealed), Some(expires_at)) => Some(PendingSecret { sealed, expires_at }),
+            _ => None,
+        };
+        Ok(MfaState {
+            enabled,
+            secret,
+            pending,
+            last_step,
+        })
+    }
+
+    async fn set_pending_secret(
+        &self,
+        user_id: Uuid,
+        sealed: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let rows = with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE users SET mfa_pending_secret = $2, mfa_pending_expires_at = $3 \
+                 WHERE id = $1 AND mfa_enabled = FALSE",
+            )
+            .bind(user_id)
+            .bind(sealed)
+            .bind(super::to_micros(expires_at))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    async fn enable_mfa(
+        &self,
+        user_id: Uuid,
+        expected_pending: &[u8],
+        step: i64,
+        recovery_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = super::to_micros(now);
+        with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin().await?;
+            // Comparing the pending ciphertext makes the promotion
+            // conditional on the exact setup the code was checked against.
+            let rows = sqlx::query(
+                "UPDATE users SET mfa_enabled = TRUE, mfa_secret = mfa_pending_secret, \
+                 mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
+                 mfa_last_step = $3, updated_at = $4 \
+                 WHERE id = $1 AND mfa_enabled = FALSE AND mfa_pending_secret = $2",
+            )
+            .bind(user_id)
+            .bind(expected_pending)
+            .bind(step)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if rows != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            for hash in recovery_hashes {
+                sqlx::query(
+                    "INSERT INTO recovery_codes (id, user_id, code_hash, used_at, created_at) \
+                     VALUES ($1, $2, $3, NULL, $4)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(user_id)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn disable_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query(
+                "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, \
+                 mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
+                 mfa_last_step = NULL, updated_at = $2 \
+                 WHERE id = $1 AND mfa_enabled = TRUE",
+            )
+            .bind(user_id)
+            .bind(super::to_micros(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if rows != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn accept_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError> {
+        let rows = with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE users SET mfa_last_step = $2 \
+                 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+            )
+            .bind(user_id)
+            .bind(step)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    async fn unused_recovery_codes(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        Ok(with_pool!(self.db(), |pool| {
+            sqlx::query_as(
+                "SELECT id, code_hash FROM recovery_codes \
+                 WHERE user_id = $1 AND used_at IS NULL ORDER BY id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        user_id: Uuid,
+        code_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let rows = with_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE recovery_codes SET used_at = $3 \
+                 WHERE id = $1 AND user_id = $2 AND used_at IS NULL",
+            )
+            .bind(code_id)
+            .bind(user_id)
+            .bind(super::to_micros(now))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    async fn consume_mfa_token(
+        &self,
+        token_id: Uuid,
+        user_id: Uuid,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let rows = with_pool!(self.db(), |pool| {
+            // Sweeping here keeps the table at the tokens of the last few
+            // minutes without a background job.
+            sqlx::query("DELETE FROM mfa_used_tokens WHERE expires_at < $1")
+                .bind(now)
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "INSERT INTO mfa_used_tokens (token_id, user_id, expires_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(token_id)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    async fn record_mfa_failure(
+        &self,
+        user_id: Uuid,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureWindow, StoreError> {
+        let row: (i32, i64) = with_pool!(self.db(), |pool| {
+            // One statement, so concurrent wrong codes all count.
+            sqlx::query_as(
+                "INSERT INTO mfa_failures (user_id, failures, window_start) VALUES ($1, 1, $2) \
+                 ON CONFLICT (user_id) DO UPDATE SET \
+                 failures = CASE WHEN mfa_failures.window_start <= $3 THEN 1 \
+                                 ELSE mfa_failures.failures + 1 END, \
+                 window_start = CASE WHEN mfa_failures.window_start <= $3 THEN $2 \
+                                     ELSE mfa_failures.window_start END \
+                 RETURNING failures, window_start",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(now - window_secs)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(window(row))
+    }
+
+    async fn mfa_failures(&self, user_id: Uuid) -> Result<Option<FailureWindow>, StoreError> {
+        let row: Option<(i32, i64)> = with_pool!(self.db(), |pool| {
+            sqlx::query_as("SELECT failures, window_start FROM mfa_failures WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(window))
+    }
+
+    async fn clear_mfa_failures(&self, user_id: Uuid) -> Result<(), StoreError> {
+        with_pool!(self.db(), |pool| {
+            sqlx::query("DELETE FROM mfa_failures WHERE user_id = $1")
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
+/// Inserts a bare user row for tests of MFA storage (the auth module owns
+/// user creation; these tests need only the row).
+#[cfg(test)]
+pub(crate) async fn insert_bare_user(store: &SqlStore) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = super::to_micros(Utc::now());
+    with_pool!(store.db(), |pool| {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
+             VALUES ($1, $2, 'x', 'Test', $3, $3)",
+        )
+        .bind(id)
+        .bind(format!("{id}@example.com"))
+        .bind(now)
+        .execute(pool)
+        .await
+        .expect("insert a user");
+    });
+    id
+}
+
+#[cfg(test)]
+#[path = "mfa_tests.rs"]
+mod tests;

@@ -1,0 +1,215 @@
+//! The MFA storage contract, run on SQLite and (when configured) PostgreSQL.
+use super::*;
+use crate::store::testing::TestDatabase;
+use std::sync::Arc;
+
+async fn user(store: &SqlStore) -> Uuid {
+    insert_bare_user(store).await
+}
+
+fn hashes(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("hash-{i}")).collect()
+}
+
+#[tokio::test]
+async fn pending_setup_enable_and_disable() {
+    for db in TestDatabase::all().await {
+        let store = &db.store;
+        let id = user(store).await;
+        let fresh = store.mfa_state(id).await.unwrap();
+        assert!(!fresh.enabled && fresh.secret.is_none() && fresh.pending.is_none());
+        assert!(matches!(
+            store.mfa_state(Uuid::now_v7()).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let expires = Utc::now() + chrono::TimeDelta::minutes(10);
+        assert!(
+            store
+                .set_pending_secret(id, b"first", expires)
+                .await
+                .unwrap()
+        );
+        // A second setup replaces the first.
+        assert!(
+            store
+                .set_pending_secret(id, b"second", expires)
+                .await
+                .unwrap()
+        );
+        let state = store.mfa_state(id).await.unwrap();
+        let pending = state.pending.unwrap();
+        assert_eq!(pending.sealed, b"second");
+        assert_eq!(pending.expires_at, crate::store::to_micros(expires));
+
+        // Enabling against a replaced setup changes nothing.
+        assert!(
+            !store
+                .enable_mfa(id, b"first", 7, &hashes(10), Utc::now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .enable_mfa(id, b"second", 7, &hashes(10), Utc::now())
+                .await
+                .unwrap()
+        );
+        let state = store.mfa_state(id).await.unwrap();
+        assert!(state.enabled);
+        assert_eq!(state.secret.as_deref(), Some(&b"second"[..]));
+        assert!(state.pending.is_none());
+        assert_eq!(state.last_step, Some(7));
+        assert_eq!(store.unused_recovery_codes(id).await.unwrap().len(), 10);
+        // Enabled: no new setup, no second enable.
+        assert!(
+            !store
+                .set_pending_secret(id, b"third", expires)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .enable_mfa(id, b"second", 8, &hashes(10), Utc::now())
+                .await
+                .unwrap()
+        );
+
+        assert!(store.disable_mfa(id, Utc::now()).await.unwrap());
+        assert!(!store.disable_mfa(id, Utc::now()).await.unwrap());
+        let state = store.mfa_state(id).await.unwrap();
+        assert!(!state.enabled && state.secret.is_none() && state.last_step.is_none());
+        assert!(store.unused_recovery_codes(id).await.unwrap().is_empty());
+        assert!(format!("{state:?}").contains("has_secret"));
+    }
+}
+
+#[tokio::test]
+async fn a_step_is_accepted_once_even_concurrently() {
+    for db in TestDatabase::all().await {
+        let store = Arc::new(db.store.clone());
+        let id = user(&store).await;
+        assert!(store.accept_totp_step(id, 100).await.unwrap());
+        assert!(!store.accept_totp_step(id, 100).await.unwrap());
+        assert!(!store.accept_totp_step(id, 99).await.unwrap());
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.accept_totp_step(id, 101).await.unwrap() })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1);
+    }
+}
+
+#[tokio::test]
+async fn recovery_codes_are_single_use_even_concurrently() {
+    for db in TestDatabase::all().await {
+        let store = Arc::new(db.store.clone());
+        let id = user(&store).await;
+        let other = user(&store).await;
+        store
+            .set_pending_secret(id, b"s", Utc::now())
+            .await
+            .unwrap();
+        store
+            .enable_mfa(id, b"s", 1, &hashes(10), Utc::now())
+            .await
+            .unwrap();
+        let codes = store.unused_recovery_codes(id).await.unwrap();
+        let (code_id, _) = codes[3].clone();
+        // Another user cannot burn it.
+        assert!(
+            !store
+                .consume_recovery_code(other, code_id, Utc::now())
+                .await
+                .unwrap()
+        );
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .consume_recovery_code(id, code_id, Utc::now())
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1);
+        let left = store.unused_recovery_codes(id).await.unwrap();
+        assert_eq!(left.len(), 9);
+        assert!(left.iter().all(|(c, _)| *c != code_id));
+    }
+}
+
+#[tokio::test]
+async fn mfa_tokens_are_single_use_and_swept_after_expiry() {
+    for db in TestDatabase::all().await {
+        let store = &db.store;
+        let id = user(store).await;
+        let token = Uuid::now_v7();
+        assert!(
+            store
+                .consume_mfa_token(token, id, 1_000, 700)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .consume_mfa_token(token, id, 1_000, 800)
+                .await
+                .unwrap()
+        );
+        // Past its expiry the row is swept (the token itself is refused
+        // by its `exp` before this is ever asked).
+        assert!(
+            store
+                .consume_mfa_token(token, id, 2_000, 1_001)
+                .await
+                .unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_count_within_a_window_and_reset() {
+    for db in TestDatabase::all().await {
+        let store = &db.store;
+        let id = user(store).await;
+        assert_eq!(store.mfa_failures(id).await.unwrap(), None);
+        for n in 1..=5u32 {
+            let w = store
+                .record_mfa_failure(id, 1_000 + i64::from(n), 900)
+                .await
+                .unwrap();
+            assert_eq!(
+                w,
+                FailureWindow {
+                    failures: n,
+                    window_start: 1_001
+                }
+            );
+        }
+        assert_eq!(store.mfa_failures(id).await.unwrap().unwrap().failures, 5);
+        // A failure after the window starts a new one.
+        let w = store.record_mfa_failure(id, 1_901, 900).await.unwrap();
+        assert_eq!(
+            w,
+            FailureWindow {
+                failures: 1,
+                window_start: 1_901
+            }
+        );
+        store.clear_mfa_failures(id).await.unwrap();
+        assert_eq!(store.mfa_failures(id).await.unwrap(), None);
+    }
+}
