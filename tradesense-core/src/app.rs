@@ -7,7 +7,7 @@
 //! problem+json inside; the service itself never fails.
 
 use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
-use crate::cache::{Cache, CacheConfig, CachedUsers};
+use crate::cache::{Cache, CacheConfig, CachedUsers, UserInvalidatingMfaStore};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -21,12 +21,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 /// The auth endpoints' state from the settings, store and cache.
-fn auth_state(settings: &Settings, store: &SqlStore, cache: &Cache) -> AuthState {
-    let sessions = Sessions::new(Arc::new(store.clone()), cache);
+fn auth_state(settings: &Settings, store: &SqlStore, users: &CachedUsers) -> AuthState {
+    let sessions = Sessions::new(Arc::new(store.clone()), users.cache());
     AuthState {
         auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
         // `/users/me` on every request: read through the cache.
-        users: Arc::new(CachedUsers::new(Arc::new(store.clone()), cache)),
+        users: Arc::new(users.clone()),
         hasher: PasswordHasher::default(),
         secure_cookies: settings.is_production(),
         trusted_origins: settings.cors_origins.clone(),
@@ -99,7 +99,10 @@ impl App {
         let health = Health::new(env!("CARGO_PKG_VERSION"))
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
-        let auth = auth_state(&settings, &store, &cache);
+        // `/users/me` on every request: user records read through the cache,
+        // invalidated by every write, MFA's included.
+        let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        let auth = auth_state(&settings, &store, &users);
         let router = Router::new()
             .merge(health.router())
             .merge(crate::openapi::router())
@@ -108,7 +111,10 @@ impl App {
             .merge(crate::mfa::router(
                 &auth,
                 &settings,
-                Arc::new(store.clone()),
+                Arc::new(UserInvalidatingMfaStore::new(
+                    Arc::new(store.clone()),
+                    users.clone(),
+                )),
             ))
             .compile();
         Self {

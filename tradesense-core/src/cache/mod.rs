@@ -44,10 +44,12 @@
 
 mod local;
 mod metrics;
+mod mfa;
 mod namespace;
 mod redis;
 mod users;
 
+pub use self::mfa::UserInvalidatingMfaStore;
 pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
 pub use self::users::{CachedUsers, USER_CACHE_TTL};

@@ -51,6 +51,11 @@ where
         }
     }
 
+    /// The cache this namespace lives in.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
     /// The namespace's name (its metrics label).
     pub fn name(&self) -> &'static str {
         self.name

@@ -44,6 +44,11 @@ impl CachedUsers {
         }
     }
 
+    /// The cache it reads through.
+    pub fn cache(&self) -> &Cache {
+        self.users.cache()
+    }
+
     /// Forgets user `id` everywhere (call after a write that bypassed this
     /// store).
     pub async fn invalidate(&self, id: Uuid) {
