@@ -47,11 +47,13 @@ mod metrics;
 mod mfa;
 mod namespace;
 mod redis;
+mod scoped;
 mod users;
 
 pub use self::mfa::UserInvalidatingMfaStore;
 pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
+pub use self::scoped::Scoped;
 pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
 use self::local::{Entry, Local};
@@ -267,6 +269,17 @@ impl Cache {
         V: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         Namespace::new(self.clone(), name, ttl)
+    }
+
+    /// Values grouped in scopes that are invalidated as a whole (all trade
+    /// pages of a user). Every [`Scoped`] built with the same `group` shares
+    /// the scopes' generations: invalidating scope `s` through one drops
+    /// `s` in all of them. Values live at most `ttl`.
+    pub fn scoped<V>(&self, group: &'static str, name: &'static str, ttl: Duration) -> Scoped<V>
+    where
+        V: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        Scoped::new(self.namespace(group, ttl), self.namespace(name, ttl))
     }
 }
 
