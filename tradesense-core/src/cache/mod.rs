@@ -24,6 +24,12 @@
 //! - when the subscription is (re)established, the whole local tier is
 //!   flushed, since broadcasts sent meanwhile are lost.
 //!
+//! Building blocks on top: [`Cache::scoped`] ([`Scoped`]) for groups of
+//! keys invalidated as a whole (all trade pages of a user), [`CachedUsers`]
+//! and [`UserInvalidatingMfaStore`], store decorators that read user records
+//! through the cache and invalidate them on every write. Session liveness
+//! (`auth::Sessions`) uses a plain namespace.
+//!
 //! ```
 //! use std::time::Duration;
 //! use tradesense_core::cache::{Cache, CacheConfig};
