@@ -53,12 +53,14 @@ mod metrics;
 mod mfa;
 mod namespace;
 mod redis;
+mod response;
 mod scoped;
 mod users;
 
 pub use self::mfa::UserInvalidatingMfaStore;
 pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
+pub use self::response::{CachedJson, ResponseCache, ResponseCacheLayer};
 pub use self::scoped::Scoped;
 pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
