@@ -144,7 +144,7 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -160,6 +160,8 @@ impl PrivateRedis {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("private redis-server did not start on port {port}");
     }
 
