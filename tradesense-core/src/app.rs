@@ -125,6 +125,7 @@ impl App {
             .merge(crate::openapi::router())
             .merge(auth.auth_router())
             .merge(auth.users_router())
+            .merge(crate::trading::routes(Arc::new(store.clone())).layer(auth.layer()))
             .merge(crate::mfa::router(
                 &auth,
                 &settings,

@@ -18,6 +18,7 @@ use utoipa::openapi::security::{
 };
 
 mod paths;
+mod schemas;
 
 /// The generated document.
 #[derive(OpenApi)]
@@ -29,13 +30,60 @@ mod paths;
     ),
     paths(
         paths::health, paths::ready, paths::metrics,
+        paths::openapi_json, paths::docs, paths::docs_asset,
+        paths::register, paths::login, paths::token, paths::logout,
+        paths::mfa_setup, paths::mfa_verify, paths::mfa_disable, paths::mfa_login,
+        paths::get_me, paths::patch_me, paths::change_password,
+        paths::list_sessions, paths::delete_session,
+        paths::create_portfolio, paths::list_portfolios, paths::get_portfolio,
+        paths::rename_portfolio, paths::delete_portfolio, paths::list_positions,
+        paths::create_trade, paths::list_trades, paths::get_trade,
+        paths::update_trade, paths::delete_trade,
     ),
+    components(schemas(crate::auth::endpoints::MfaRequiredResponse)),
     modifiers(&SecuritySchemes),
     tags(
+        (name = "auth", description = "Register, log in (JSON or OAuth2 password form), log out"),
+        (name = "mfa", description = "TOTP multi-factor authentication"),
+        (name = "users", description = "The current user, password and sessions"),
+        (name = "portfolios", description = "Portfolios and their positions"),
+        (name = "trades", description = "Recorded trades"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "documentation", description = "This document and its page"),
     )
 )]
 pub struct ApiDoc;
+
+/// The error body every failure answers with (RFC 9457), as
+/// [`ApiError`](crate::error::ApiError) renders it; a test checks the two
+/// agree.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Problem {
+    /// `about:blank`.
+    #[schema(rename = "type")]
+    type_: String,
+    /// The status's reason phrase.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, for people.
+    detail: String,
+    /// What went wrong, for programs (`invalid_credentials`, ...).
+    code: String,
+    /// On `422 validation_failed`: one entry per invalid field.
+    errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field of a `422`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ProblemField {
+    /// The request field.
+    field: String,
+    /// Why it was refused.
+    message: String,
+}
 
 /// Adds the `bearerAuth`, `cookieAuth` and OAuth2 password-flow schemes.
 struct SecuritySchemes;

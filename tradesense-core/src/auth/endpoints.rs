@@ -105,7 +105,7 @@ impl AuthState {
 }
 
 /// `{"access_token", "token_type": "bearer", "expires_in"}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     /// The JWT.
     pub access_token: String,
@@ -116,7 +116,7 @@ pub struct TokenResponse {
 }
 
 /// `{"mfa_required": true, "mfa_token", "token_type": "mfa"}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MfaRequiredResponse {
     /// Always `true`.
     pub mfa_required: bool,
@@ -126,8 +126,8 @@ pub struct MfaRequiredResponse {
     pub token_type: String,
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RegisterBody {
     email: String,
     password: String,
     full_name: String,
@@ -181,15 +181,17 @@ async fn register(state: AuthState, request: Request) -> Result<Response, ApiErr
     Ok(json_with_status(StatusCode::CREATED, &user))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LoginBody {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-#[derive(Deserialize)]
-struct TokenForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct TokenForm {
     username: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     grant_type: Option<String>,
     #[allow(dead_code)]

@@ -13,13 +13,13 @@
 
 mod cookie;
 mod credentials;
-mod endpoints;
+pub(crate) mod endpoints;
 mod layer;
 mod password;
 mod principal;
 mod session;
 mod token;
-mod users;
+pub(crate) mod users;
 
 pub use cookie::{auth_cookie, clear_auth_cookie};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};

@@ -49,8 +49,8 @@ async fn get_me(state: AuthState, request: Request) -> Result<Response, ApiError
     Ok(json(&user))
 }
 
-#[derive(Deserialize)]
-struct PatchMe {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct PatchMe {
     full_name: Option<String>,
 }
 
@@ -74,8 +74,9 @@ async fn patch_me(state: AuthState, request: Request) -> Result<Response, ApiErr
     Ok(json(&user))
 }
 
-#[derive(Deserialize)]
-struct ChangePassword {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ChangePassword {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
     new_password: String,
 }
@@ -118,8 +119,8 @@ async fn change_password(state: AuthState, request: Request) -> Result<Response,
     Ok(no_content())
 }
 
-#[derive(Serialize)]
-struct SessionItem {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionItem {
     id: Uuid,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
@@ -128,8 +129,8 @@ struct SessionItem {
     current: bool,
 }
 
-#[derive(Serialize)]
-struct SessionList {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionList {
     items: Vec<SessionItem>,
 }
 

@@ -23,25 +23,25 @@ pub struct MfaEndpoints {
     mfa: MfaService,
 }
 
-#[derive(Deserialize)]
-struct CodeBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CodeBody {
     code: String,
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LoginBody {
     mfa_token: String,
     code: String,
 }
 
-#[derive(Serialize)]
-struct VerifyResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifyResponse {
     message: &'static str,
     recovery_codes: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct MessageResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct MessageResponse {
     message: &'static str,
 }
 

@@ -114,7 +114,7 @@ impl fmt::Debug for TotpSecret {
 
 /// What `/mfa/setup` shows the user once. `Debug` is redacted: every field
 /// carries the secret.
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Provisioning {
     /// The secret, base32 without padding.
     pub secret: String,

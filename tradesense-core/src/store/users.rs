@@ -12,7 +12,16 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// A user as the API shows it (never the password hash or MFA secrets).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::FromRow,
+    utoipa::ToSchema,
+)]
 pub struct User {
     /// The user id.
     pub id: Uuid,

@@ -1,0 +1,156 @@
+//! The OpenAPI document and the router must describe the same API: every
+//! route the router serves is documented, and nothing else is.
+
+mod common;
+
+use common::{Backend, TestApp, json_body};
+use std::collections::BTreeSet;
+use tradesense_core::app::App;
+use tradesense_core::store::testing::TestDatabase;
+
+fn router_operations(app: &App) -> BTreeSet<(String, String)> {
+    app.router()
+        .routes()
+        .flat_map(|(path, methods)| {
+            // matchit's catch-all `{*asset}` is OpenAPI's `{asset}`.
+            let path = path.replace("{*", "{");
+            methods
+                .into_iter()
+                .filter(|method| method != http::Method::HEAD)
+                .map(move |method| (method.as_str().to_lowercase(), path.clone()))
+        })
+        .collect()
+}
+
+fn document_operations(document: &serde_json::Value) -> BTreeSet<(String, String)> {
+    document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|key| ["get", "post", "put", "patch", "delete"].contains(&key.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_exists() {
+    let database = TestDatabase::sqlite().await;
+    let app = App::with_store(database.settings(), database.store.clone());
+    let document: serde_json::Value =
+        serde_json::from_str(&tradesense_core::openapi::document_json()).unwrap();
+    let served = router_operations(&app);
+    let documented = document_operations(&document);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let phantom: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from the document: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "documented routes the router does not serve: {phantom:?}"
+    );
+    assert!(served.len() >= 30, "{served:?}");
+}
+
+#[tokio::test]
+async fn the_document_is_served_with_both_security_schemes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let document = json_body(response).await;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["type"], "http");
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["bearerAuth"]["bearerFormat"], "JWT");
+    assert_eq!(schemes["cookieAuth"]["type"], "apiKey");
+    assert_eq!(schemes["cookieAuth"]["in"], "cookie");
+    assert_eq!(schemes["cookieAuth"]["name"], "auth-token");
+    assert_eq!(
+        schemes["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/token"
+    );
+    // Protected operations name both schemes.
+    let me = &document["paths"]["/api/v1/users/me"]["get"]["security"];
+    assert!(me.to_string().contains("bearerAuth") && me.to_string().contains("cookieAuth"));
+}
+
+#[tokio::test]
+async fn the_problem_schema_matches_what_errors_render() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let document = json_body(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let documented: BTreeSet<String> = document["components"]["schemas"]["Problem"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    // A real 422 (the richest problem document) from the running server.
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "nope", "password": "x", "full_name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let rendered: BTreeSet<String> = json_body(response)
+        .await
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(documented, rendered);
+}
+
+#[tokio::test]
+async fn the_docs_page_and_its_assets_are_served_offline() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<base href=\"/docs/\">"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external asset: {html}"
+    );
+    for asset in [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "swagger-initializer.js",
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(init.text().await.unwrap().contains("/openapi.json"));
+}
