@@ -6,8 +6,12 @@
 //! router -> (per route group) `AuthLayer` -> handler. Errors become
 //! problem+json inside; the service itself never fails.
 
+use crate::auth::Principal;
 use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
-use crate::cache::{Cache, CacheConfig, CachedUsers, UserInvalidatingMfaStore};
+use crate::cache::{
+    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
+    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
+};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -103,6 +107,9 @@ impl App {
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
         let auth = auth_state(&settings, &store, &users);
+        // Trade pages, portfolios and positions: GET responses cached per
+        // caller, the caller's scope invalidated by every trading write.
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let router = Router::new()
             .merge(health.router())
             .merge(crate::openapi::router())
@@ -116,6 +123,18 @@ impl App {
                     users.clone(),
                 )),
             ))
+            .merge(
+                crate::trading::routes(Arc::new(InvalidatingTradingStore::new(
+                    Arc::new(store.clone()),
+                    trading_responses.clone(),
+                )))
+                // Inside the AuthLayer: the caller (the cache scope) is known.
+                .layer(ResponseCacheLayer::new(
+                    trading_responses,
+                    |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
+                ))
+                .layer(auth.layer()),
+            )
             .compile();
         Self {
             settings: Arc::new(settings),

@@ -14,6 +14,7 @@ mod decimal;
 pub mod mfa;
 pub mod sessions;
 pub mod testing;
+pub mod trading;
 pub mod users;
 
 pub use decimal::DbDecimal;

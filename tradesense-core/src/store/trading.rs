@@ -1,0 +1,113 @@
+//! Storage of portfolios, trades and positions.
+//!
+//! Positions are kept as rows (one per portfolio and symbol) so reading them
+//! is one index lookup; every trade write recomputes the affected row inside
+//! its own transaction, from that symbol's trades in `(executed_at, id)`
+//! order, through a callback. The store does not know the fold's rules: it
+//! hands the ordered trades to the caller's `recompute` and persists the
+//! answer, or rolls everything back if the answer is a refusal.
+//!
+//! Concurrent writers to one portfolio serialise on it: PostgreSQL locks the
+//! portfolio row (`SELECT ... FOR UPDATE`); SQLite starts the transaction
+//! with `BEGIN IMMEDIATE`, taking the database's write lock up front (a
+//! deferred transaction that reads first and writes later could fail with
+//! `SQLITE_BUSY` on upgrade instead of waiting).
+
+use super::StoreError;
+use crate::trading::{Currency, PortfolioName, Symbol};
+use crate::trading::{
+    FoldError, NewTrade, Portfolio, Position, Trade, TradeChanges, TradeLeg, TradeQuery,
+};
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Recomputes one symbol's position from its trades in `(executed_at, id)`
+/// order, or refuses the sequence. See [`crate::trading::recompute_position`].
+pub type Recompute = dyn Fn(&Symbol, &[TradeLeg]) -> Result<Position, FoldError> + Send + Sync;
+
+/// Why a trade write did not happen. Nothing was changed in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum TradeWriteError {
+    /// The positions after the write would be invalid (`insufficient_position`).
+    #[error(transparent)]
+    Refused(#[from] FoldError),
+    /// The trade or portfolio does not exist for this user, or the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TradeWriteError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+/// Portfolios, trades and positions, always scoped to their owner: another
+/// user's id is [`StoreError::NotFound`].
+#[async_trait]
+pub trait TradingStore: Send + Sync {
+    /// Creates a portfolio.
+    async fn create_portfolio(
+        &self,
+        user_id: Uuid,
+        name: &PortfolioName,
+        base_currency: &Currency,
+    ) -> Result<Portfolio, StoreError>;
+    /// The user's portfolios, oldest first.
+    async fn list_portfolios(&self, user_id: Uuid) -> Result<Vec<Portfolio>, StoreError>;
+    /// One portfolio.
+    async fn get_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<Portfolio, StoreError>;
+    /// Renames a portfolio.
+    async fn rename_portfolio(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        name: &PortfolioName,
+    ) -> Result<Portfolio, StoreError>;
+    /// Deletes a portfolio with its trades and positions.
+    async fn delete_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<(), StoreError>;
+    /// A portfolio's stored positions by symbol (including empty ones).
+    async fn positions(
+        &self,
+        user_id: Uuid,
+        portfolio_id: Uuid,
+    ) -> Result<Vec<Position>, StoreError>;
+    /// Records a trade and recomputes its position. `NotFound` means the
+    /// portfolio is not the user's.
+    async fn create_trade(
+        &self,
+        trade: NewTrade,
+        recompute: &Recompute,
+    ) -> Result<Trade, TradeWriteError>;
+    /// One trade.
+    async fn get_trade(&self, user_id: Uuid, id: Uuid) -> Result<Trade, StoreError>;
+    /// A page of the user's trades, newest `(executed_at, id)` first.
+    async fn list_trades(
+        &self,
+        user_id: Uuid,
+        query: &TradeQuery,
+    ) -> Result<Vec<Trade>, StoreError>;
+    /// Edits a trade and recomputes its position.
+    async fn update_trade(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        changes: &TradeChanges,
+        recompute: &Recompute,
+    ) -> Result<Trade, TradeWriteError>;
+    /// Deletes a trade and recomputes its position.
+    async fn delete_trade(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError>;
+}
+
+mod rows;
+mod sql;
+
+#[cfg(test)]
+mod explain;
+#[cfg(test)]
+mod tests;

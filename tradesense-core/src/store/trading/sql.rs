@@ -1,0 +1,420 @@
+//! [`TradingStore`] on [`SqlStore`]: each query written once for both
+//! backends; only the transaction start and the portfolio lock differ.
+
+use super::rows::{
+    PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt, trade_leg,
+};
+use super::{Recompute, TradeWriteError, TradingStore};
+use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
+use crate::trading::{
+    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, Symbol, Trade, TradeChanges,
+    TradeQuery,
+};
+use async_trait::async_trait;
+use chrono::Utc;
+use uuid::Uuid;
+
+/// One symbol's trades in fold order (after `SELECT <columns>`).
+pub(super) const FOLD_TRADES_FROM: &str =
+    "FROM trades WHERE portfolio_id = $1 AND symbol = $2 ORDER BY executed_at, id";
+/// A portfolio's stored positions.
+pub(super) const POSITIONS_SQL: &str = "SELECT symbol, quantity, average_cost, realized_pnl \
+     FROM positions WHERE portfolio_id = $1 ORDER BY symbol";
+
+impl SqlStore {
+    /// The statement opening a trade write: SQLite takes its write lock at
+    /// once so concurrent writers queue instead of failing on lock upgrade.
+    fn begin_write(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Checks the portfolio is the user's and, on PostgreSQL, locks it until
+    /// the transaction ends (SQLite's transaction already holds the lock).
+    fn lock_portfolio_sql(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2",
+            Backend::Postgres => {
+                "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2 FOR UPDATE"
+            }
+        }
+    }
+}
+
+/// Writes one trade change and recomputes the affected position inside the
+/// same transaction. Written once as a macro body because the transaction
+/// type differs per backend (`with_pool!` compiles it for each).
+macro_rules! recompute_in_tx {
+    ($tx:expr, $portfolio_id:expr, $symbol:expr, $recompute:expr) => {{
+        let rows: Vec<TradeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRADE_COLUMNS} {FOLD_TRADES_FROM}"
+        )))
+        .bind($portfolio_id)
+        .bind($symbol.as_str())
+        .fetch_all(&mut *$tx)
+        .await?;
+        let mut legs = Vec::with_capacity(rows.len());
+        for row in rows {
+            legs.push(trade_leg(&Trade::try_from(row)?));
+        }
+        if legs.is_empty() {
+            sqlx::query("DELETE FROM positions WHERE portfolio_id = $1 AND symbol = $2")
+                .bind($portfolio_id)
+                .bind($symbol.as_str())
+                .execute(&mut *$tx)
+                .await?;
+        } else {
+            let position = ($recompute)($symbol, &legs)?;
+            sqlx::query(
+                "INSERT INTO positions (portfolio_id, symbol, quantity, average_cost, realized_pnl, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (portfolio_id, symbol) DO UPDATE SET \
+                 quantity = excluded.quantity, average_cost = excluded.average_cost, \
+                 realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
+            )
+            .bind($portfolio_id)
+            .bind($symbol.as_str())
+            .bind(DbDecimal(position.quantity))
+            .bind(DbDecimal(position.average_cost))
+            .bind(DbDecimal(position.realized_pnl))
+            .bind(crate::store::to_micros(Utc::now()))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+#[async_trait]
+impl TradingStore for SqlStore {
+    async fn create_portfolio(
+        &self,
+        user_id: Uuid,
+        name: &PortfolioName,
+        base_currency: &Currency,
+    ) -> Result<Portfolio, StoreError> {
+        let sql = format!(
+            "INSERT INTO portfolios ({PORTFOLIO_COLUMNS}) VALUES ($1, $2, $3, $4, $5) RETURNING {PORTFOLIO_COLUMNS}"
+        );
+        let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(Uuid::now_v7())
+                .bind(user_id)
+                .bind(name.as_str())
+                .bind(base_currency.as_str())
+                .bind(crate::store::to_micros(Utc::now()))
+                .fetch_one(pool)
+                .await?
+        });
+        row.try_into()
+    }
+
+    async fn list_portfolios(&self, user_id: Uuid) -> Result<Vec<Portfolio>, StoreError> {
+        let sql = format!(
+            "SELECT {PORTFOLIO_COLUMNS} FROM portfolios WHERE user_id = $1 ORDER BY created_at, id"
+        );
+        let rows: Vec<PortfolioRow> = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Portfolio::try_from).collect()
+    }
+
+    async fn get_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<Portfolio, StoreError> {
+        let sql =
+            format!("SELECT {PORTFOLIO_COLUMNS} FROM portfolios WHERE id = $1 AND user_id = $2");
+        let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        row.try_into()
+    }
+
+    async fn rename_portfolio(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        name: &PortfolioName,
+    ) -> Result<Portfolio, StoreError> {
+        let sql = format!(
+            "UPDATE portfolios SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING {PORTFOLIO_COLUMNS}"
+        );
+        let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(user_id)
+                .bind(name.as_str())
+                .fetch_one(pool)
+                .await?
+        });
+        row.try_into()
+    }
+
+    async fn delete_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        // Trades and positions go with it through ON DELETE CASCADE (SQLite
+        // connections enable foreign keys).
+        let deleted = crate::with_pool!(self.db(), |pool| {
+            sqlx::query("DELETE FROM portfolios WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn positions(
+        &self,
+        user_id: Uuid,
+        portfolio_id: Uuid,
+    ) -> Result<Vec<Position>, StoreError> {
+        self.get_portfolio(user_id, portfolio_id).await?;
+        let rows: Vec<PositionRow> = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(POSITIONS_SQL)
+                .bind(portfolio_id)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(Position {
+                    symbol: row.symbol.parse().map_err(corrupt("symbol"))?,
+                    quantity: row.quantity.0,
+                    average_cost: row.average_cost.0,
+                    realized_pnl: row.realized_pnl.0,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_trade(
+        &self,
+        new: NewTrade,
+        recompute: &Recompute,
+    ) -> Result<Trade, TradeWriteError> {
+        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let insert = format!(
+            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             RETURNING {TRADE_COLUMNS}"
+        );
+        let row: TradeRow = crate::with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            if let Some(portfolio_id) = new.portfolio_id {
+                sqlx::query(lock)
+                    .bind(portfolio_id)
+                    .bind(new.user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            }
+            let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                .bind(Uuid::now_v7())
+                .bind(new.user_id)
+                .bind(new.portfolio_id)
+                .bind(new.symbol.as_str())
+                .bind(new.side.as_str())
+                .bind(DbDecimal(new.quantity.get()))
+                .bind(DbDecimal(new.price.get()))
+                .bind(DbDecimal(new.fees.get()))
+                .bind(crate::store::to_micros(new.executed_at))
+                .bind(new.notes.as_ref().map(|n| n.as_str()))
+                .bind(crate::store::to_micros(Utc::now()))
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(portfolio_id) = new.portfolio_id {
+                recompute_in_tx!(tx, portfolio_id, &new.symbol, recompute);
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(row.try_into()?)
+    }
+
+    async fn get_trade(&self, user_id: Uuid, id: Uuid) -> Result<Trade, StoreError> {
+        let sql = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
+        let row: TradeRow = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        row.try_into()
+    }
+
+    async fn list_trades(
+        &self,
+        user_id: Uuid,
+        query: &TradeQuery,
+    ) -> Result<Vec<Trade>, StoreError> {
+        let sql = list_trades_sql(query);
+        let rows: Vec<TradeRow> = crate::with_pool!(self.db(), |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
+            if let Some(symbol) = &query.symbol {
+                q = q.bind(symbol.as_str().to_owned());
+            }
+            if let Some(portfolio_id) = query.portfolio_id {
+                q = q.bind(portfolio_id);
+            }
+            if let Some(from) = query.from {
+                q = q.bind(crate::store::to_micros(from));
+            }
+            if let Some(to) = query.to {
+                q = q.bind(crate::store::to_micros(to));
+            }
+            if let Some(Cursor { executed_at, id }) = query.after {
+                q = q.bind(crate::store::to_micros(executed_at)).bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        rows.into_iter().map(Trade::try_from).collect()
+    }
+
+    async fn update_trade(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        changes: &TradeChanges,
+        recompute: &Recompute,
+    ) -> Result<Trade, TradeWriteError> {
+        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
+        let update = format!(
+            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7 \
+             WHERE id = $1 AND user_id = $2 RETURNING {TRADE_COLUMNS}"
+        );
+        let row: TradeRow = crate::with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            let mut current: Trade =
+                sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select.clone()))
+                    .bind(id)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_into()?;
+            if let Some(portfolio_id) = current.portfolio_id {
+                sqlx::query(lock)
+                    .bind(portfolio_id)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                // Read again under the lock: a writer that held it may have
+                // changed the trade since (the portfolio and symbol cannot
+                // change, so the lock taken is the right one).
+                current = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select))
+                    .bind(id)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_into()?;
+            }
+            let edited = changes.apply_to(&current);
+            let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(update))
+                .bind(id)
+                .bind(user_id)
+                .bind(DbDecimal(edited.quantity.get()))
+                .bind(DbDecimal(edited.price.get()))
+                .bind(DbDecimal(edited.fees.get()))
+                .bind(crate::store::to_micros(edited.executed_at))
+                .bind(edited.notes.as_ref().map(|n| n.as_str()))
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(portfolio_id) = current.portfolio_id {
+                recompute_in_tx!(tx, portfolio_id, &current.symbol, recompute);
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(row.try_into()?)
+    }
+
+    async fn delete_trade(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError> {
+        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        crate::with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            let (portfolio_id, symbol): (Option<Uuid>, String) = sqlx::query_as(
+                "SELECT portfolio_id, symbol FROM trades WHERE id = $1 AND user_id = $2",
+            )
+            .bind(id)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(portfolio_id) = portfolio_id {
+                sqlx::query(lock)
+                    .bind(portfolio_id)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            }
+            let deleted = sqlx::query("DELETE FROM trades WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                // Deleted by a writer that held the lock before us.
+                return Err(StoreError::NotFound.into());
+            }
+            if let Some(portfolio_id) = portfolio_id {
+                let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
+                recompute_in_tx!(tx, portfolio_id, &symbol, recompute);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+/// The listing query for `query`'s shape: `$1` is the user, then one
+/// placeholder per filter in use, in the order they are bound.
+pub(super) fn list_trades_sql(query: &TradeQuery) -> String {
+    // Only the filters in use appear in the SQL, so each shape gets a
+    // plan that uses its index (a catch-all `($2 IS NULL OR symbol = $2)`
+    // would defeat PostgreSQL's generic plans).
+    let mut sql = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE user_id = $1");
+    let mut n = 1;
+    let mut placeholder = || {
+        n += 1;
+        format!("${n}")
+    };
+    if query.symbol.is_some() {
+        sql.push_str(&format!(" AND symbol = {}", placeholder()));
+    }
+    if query.portfolio_id.is_some() {
+        sql.push_str(&format!(" AND portfolio_id = {}", placeholder()));
+    }
+    if query.from.is_some() {
+        sql.push_str(&format!(" AND executed_at >= {}", placeholder()));
+    }
+    if query.to.is_some() {
+        sql.push_str(&format!(" AND executed_at <= {}", placeholder()));
+    }
+    if query.after.is_some() {
+        let (at, id) = (placeholder(), placeholder());
+        // The redundant `executed_at <= at` is what an index can seek on
+        // (PostgreSQL does not turn the OR into a range), so a deep page
+        // starts at its place instead of filtering every newer row.
+        sql.push_str(&format!(
+            " AND executed_at <= {at} AND (executed_at < {at} OR (executed_at = {at} AND id < {id}))"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY executed_at DESC, id DESC LIMIT {}",
+        query.limit
+    ));
+    sql
+}

@@ -1,0 +1,265 @@
+//! The records of the trading API: portfolios, trades, their inputs, and the
+//! listing cursor. Storage reads and writes these; handlers render them.
+
+use super::{Fees, Price, Quantity, Side, Symbol};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// A portfolio name: 1-100 characters once surrounding blanks are trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortfolioName(String);
+
+impl PortfolioName {
+    /// The longest name accepted, in characters.
+    pub const MAX_LEN: usize = 100;
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PortfolioName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let name = s.trim();
+        if name.is_empty()
+            || name.chars().count() > Self::MAX_LEN
+            || name.chars().any(char::is_control)
+        {
+            return Err(format!("must be 1-{} printable characters", Self::MAX_LEN));
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+
+/// A currency code: three ASCII letters, stored upper case (`usd` is `USD`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Currency(String);
+
+impl Currency {
+    /// The currency code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The default base currency.
+    pub fn usd() -> Self {
+        Self("USD".to_owned())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.len() == 3 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(s.to_ascii_uppercase()))
+        } else {
+            Err("must be a three-letter currency code".to_owned())
+        }
+    }
+}
+
+/// Free-text notes on a trade: at most 1000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notes(String);
+
+impl Notes {
+    /// The longest notes accepted, in characters.
+    pub const MAX_LEN: usize = 1000;
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Notes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.chars().count() > Self::MAX_LEN {
+            return Err(format!("must be at most {} characters", Self::MAX_LEN));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A portfolio, as stored and sent (`user_id` is never sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Portfolio {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    #[serde(skip)]
+    pub user_id: Uuid,
+    /// Display name.
+    pub name: PortfolioName,
+    /// Currency the portfolio is valued in.
+    pub base_currency: Currency,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A trade, as stored and sent (`user_id` is never sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trade {
+    /// Id (UUID v7).
+    pub id: Uuid,
+    /// Owner.
+    #[serde(skip)]
+    pub user_id: Uuid,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Buy or sell.
+    pub side: Side,
+    /// How much.
+    pub quantity: Quantity,
+    /// Unit price.
+    pub price: Price,
+    /// Fees.
+    pub fees: Fees,
+    /// When it executed: its place in the fold.
+    pub executed_at: DateTime<Utc>,
+    /// The portfolio whose positions it moves, if any.
+    pub portfolio_id: Option<Uuid>,
+    /// Free text.
+    pub notes: Option<Notes>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A trade to record.
+#[derive(Debug, Clone)]
+pub struct NewTrade {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Buy or sell.
+    pub side: Side,
+    /// How much.
+    pub quantity: Quantity,
+    /// Unit price.
+    pub price: Price,
+    /// Fees.
+    pub fees: Fees,
+    /// When it executed.
+    pub executed_at: DateTime<Utc>,
+    /// The portfolio, if any (must be the owner's).
+    pub portfolio_id: Option<Uuid>,
+    /// Free text.
+    pub notes: Option<Notes>,
+}
+
+/// The editable fields of a trade; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TradeChanges {
+    /// New quantity.
+    pub quantity: Option<Quantity>,
+    /// New price.
+    pub price: Option<Price>,
+    /// New fees.
+    pub fees: Option<Fees>,
+    /// New execution time (moves the trade in the fold).
+    pub executed_at: Option<DateTime<Utc>>,
+    /// New notes; `Some(None)` clears them.
+    pub notes: Option<Option<Notes>>,
+}
+
+impl TradeChanges {
+    /// `trade` with these changes applied.
+    pub fn apply_to(&self, trade: &Trade) -> Trade {
+        Trade {
+            quantity: self.quantity.unwrap_or(trade.quantity),
+            price: self.price.unwrap_or(trade.price),
+            fees: self.fees.unwrap_or(trade.fees),
+            executed_at: self.executed_at.unwrap_or(trade.executed_at),
+            notes: self.notes.clone().unwrap_or_else(|| trade.notes.clone()),
+            ..trade.clone()
+        }
+    }
+}
+
+/// A position in the listing order: a trade's `(executed_at, id)`. Opaque to
+/// clients (URL-safe base64); stable under inserts because it names a place
+/// in a total order, not an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last listed trade's execution time.
+    pub executed_at: DateTime<Utc>,
+    /// The last listed trade's id.
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// The cursor just after `trade`.
+    pub fn after(trade: &Trade) -> Self {
+        Self {
+            executed_at: trade.executed_at,
+            id: trade.id,
+        }
+    }
+
+    /// The opaque text sent as `next_cursor`.
+    pub fn encode(&self) -> String {
+        let micros = self.executed_at.timestamp_micros();
+        URL_SAFE_NO_PAD.encode(format!("{micros}|{}", self.id.simple()))
+    }
+
+    /// Reads a cursor this API produced.
+    pub fn decode(text: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (micros, id) = text.split_once('|')?;
+        Some(Self {
+            executed_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// What to list: the owner's trades, newest `executed_at` first.
+#[derive(Debug, Clone)]
+pub struct TradeQuery {
+    /// Only this symbol.
+    pub symbol: Option<Symbol>,
+    /// Only this portfolio.
+    pub portfolio_id: Option<Uuid>,
+    /// Executed at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Executed at or before.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size (the store returns at most this many).
+    pub limit: u32,
+    /// Continue after this place.
+    pub after: Option<Cursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_junk() {
+        let cursor = Cursor {
+            executed_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("not a cursor"), None);
+        assert_eq!(Cursor::decode(""), None);
+    }
+
+    #[test]
+    fn names_and_currencies() {
+        assert_eq!("  Main ".parse::<PortfolioName>().unwrap().as_str(), "Main");
+        assert!("   ".parse::<PortfolioName>().is_err());
+        assert!("x".repeat(101).parse::<PortfolioName>().is_err());
+        assert_eq!("eur".parse::<Currency>().unwrap().as_str(), "EUR");
+        assert!("EURO".parse::<Currency>().is_err());
+    }
+}
