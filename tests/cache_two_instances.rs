@@ -144,7 +144,9 @@ async fn a_profile_edit_on_a_is_read_fresh_on_b() {
 
 #[tokio::test]
 async fn a_trade_edit_on_a_is_read_fresh_on_b() {
-    let Ok(redis) = std::env::var("TEST_REDIS_URL") else { return };
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
     for backend in backends() {
         let (a, b) = two_instances(backend, &redis).await;
         let token = login(&a, "ada@example.com").await;
@@ -157,10 +159,15 @@ async fn a_trade_edit_on_a_is_read_fresh_on_b() {
         .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let portfolio = json_body(response).await["id"].as_str().unwrap().to_owned();
-        let response = send(a.client.post(a.url("/api/v1/trades")).bearer_auth(&token).json(
-            &json!({"symbol": "AAPL", "side": "buy", "quantity": "10", "price": "100",
+        let response = send(
+            a.client
+                .post(a.url("/api/v1/trades"))
+                .bearer_auth(&token)
+                .json(
+                    &json!({"symbol": "AAPL", "side": "buy", "quantity": "10", "price": "100",
                     "portfolio_id": portfolio}),
-        ))
+                ),
+        )
         .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let trade = json_body(response).await["id"].as_str().unwrap().to_owned();
