@@ -60,6 +60,12 @@ impl TestApp {
     /// A server over an existing test database (two instances can share one).
     pub async fn spawn_on(database: TestDatabase, settings: Settings, backend: Backend) -> Self {
         let app = App::with_store(settings, database.store.clone());
+        Self::spawn_app(database, app, backend).await
+    }
+
+    /// A server running an `App` the test composed itself (e.g. with
+    /// adjusted layers) over `database`.
+    pub async fn spawn_app(database: TestDatabase, app: App, backend: Backend) -> Self {
         let server = Server::bind(app).await.expect("bind 127.0.0.1:0");
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();

@@ -2,9 +2,10 @@
 //! service from [`Settings`].
 //!
 //! Request flow (outermost first): request id -> access log and
-//! `X-Process-Time` -> timeout -> body buffering with the size limit ->
-//! router -> (per route group) `AuthLayer` -> handler. Errors become
-//! problem+json inside; the service itself never fails.
+//! `X-Process-Time` -> metrics -> CORS -> timeout -> body buffering with
+//! the size limit -> rate limit -> router -> (per route group) `AuthLayer`
+//! -> handler. Errors become problem+json inside; the service itself never
+//! fails.
 
 use crate::auth::Principal;
 use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
@@ -15,6 +16,8 @@ use crate::cache::{
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
+use crate::metrics::{Metrics, MetricsLayer};
+use crate::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
 use crate::store::{SqlStore, StoreError};
 use crate::telemetry::{AccessLogLayer, RequestIdLayer};
 use http::{Request, Response, StatusCode};
@@ -25,7 +28,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 /// The auth endpoints' state from the settings, store and cache.
-fn auth_state(settings: &Settings, store: &SqlStore, users: &CachedUsers) -> AuthState {
+fn auth_state(
+    settings: &Settings,
+    store: &SqlStore,
+    users: &CachedUsers,
+    login_throttle: LoginThrottle,
+) -> AuthState {
     let sessions = Sessions::new(Arc::new(store.clone()), users.cache());
     AuthState {
         auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
@@ -34,7 +42,20 @@ fn auth_state(settings: &Settings, store: &SqlStore, users: &CachedUsers) -> Aut
         hasher: PasswordHasher::default(),
         secure_cookies: settings.is_production(),
         trusted_origins: settings.cors_origins.clone(),
+        login_throttle,
     }
+}
+
+/// The rate limiter's key for a request carrying a valid access token: its
+/// user. Only signature and expiry are checked (no session lookup on this
+/// path): a revoked token is refused by the `AuthLayer` anyway, and it can
+/// only spend its own user's budget, never buy a fresh one.
+fn rate_limit_user_key(keys: TokenKeys) -> crate::ratelimit::UserKeyFn {
+    Arc::new(move |parts: &http::request::Parts| {
+        let (token, _) = crate::auth::extract_token(&parts.headers)?;
+        let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
+        Some(claims.sub.to_string())
+    })
 }
 
 /// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
@@ -87,6 +108,8 @@ pub struct App {
     store: SqlStore,
     cache: Cache,
     router: Router,
+    rate_limit: RateLimitLayer,
+    login_throttle: LoginThrottle,
 }
 
 impl App {
@@ -103,15 +126,27 @@ impl App {
         let health = Health::new(env!("CARGO_PKG_VERSION"))
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
+        let metrics = Metrics::global();
+        let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
+        if let Some(redis) = settings
+            .redis_url
+            .as_ref()
+            .and_then(|url| SharedRedis::open(url.expose()).ok())
+        {
+            login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
+        }
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
-        let auth = auth_state(&settings, &store, &users);
+        let auth = auth_state(&settings, &store, &users, login_throttle.clone());
+        let rate_limit = RateLimitLayer::from_settings(&settings)
+            .user_key(rate_limit_user_key(auth.auth.keys().clone()));
         // Trade pages, portfolios and positions: GET responses cached per
         // caller, the caller's scope invalidated by every trading write.
         let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let router = Router::new()
             .merge(health.router())
+            .merge(crate::metrics::router(metrics))
             .merge(crate::openapi::router())
             .merge(auth.auth_router())
             .merge(auth.users_router())
@@ -141,7 +176,21 @@ impl App {
             store,
             cache,
             router,
+            rate_limit,
+            login_throttle,
         }
+    }
+
+    /// Adjusts the rate-limiting layer (tests give the Redis-shared limits
+    /// a private key prefix with [`RateLimitLayer::shared_via`]).
+    pub fn map_rate_limit(mut self, f: impl FnOnce(RateLimitLayer) -> RateLimitLayer) -> Self {
+        self.rate_limit = f(self.rate_limit);
+        self
+    }
+
+    /// The per-account failed-login throttle the login endpoints consult.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.login_throttle
     }
 
     /// The settings the app was built with.
@@ -180,12 +229,14 @@ impl App {
         ServiceBuilder::new()
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
+            .layer(MetricsLayer::new())
             .layer(cors_layer(&self.settings))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 self.settings.request_timeout,
             ))
             .layer(BufferBodyLayer::new(self.settings.max_body_bytes))
+            .layer(self.rate_limit.clone())
             .service(self.router.clone())
     }
 

@@ -116,8 +116,10 @@ impl Server {
                 )
                 .into_owned();
             let connection = graceful.watch(connection);
+            let open = tradesense_core::metrics::ConnectionGuard::open();
             tokio::spawn(async move {
                 let _permit = permit;
+                let _open = open;
                 if let Err(err) = connection.await {
                     tracing::debug!(error = %err, %peer, "connection ended with an error");
                 }

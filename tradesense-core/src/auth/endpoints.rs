@@ -36,6 +36,8 @@ pub struct AuthState {
     pub secure_cookies: bool,
     /// Origins trusted for CORS and CSRF (`CORS_ORIGINS`).
     pub trusted_origins: Vec<String>,
+    /// Slows down repeated failed logins per account.
+    pub login_throttle: crate::ratelimit::LoginThrottle,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -208,6 +210,13 @@ async fn password_login(
     password: &SecretString,
     request: &Request,
 ) -> Result<Response, ApiError> {
+    // Account protection: a locked account is refused before any password
+    // check, for known and unknown emails alike (no enumeration, no oracle).
+    if let Err(retry) = state.login_throttle.check(email).await {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: retry.as_secs() + u64::from(retry.subsec_nanos() > 0),
+        });
+    }
     let credentials = match Email::parse(email) {
         Ok(email) => state.users.credentials_by_email(email.as_str()).await?,
         Err(_) => None,
@@ -217,12 +226,17 @@ async fn password_login(
     let ip = client_ip(request);
     let ip = ip.as_deref().unwrap_or("-");
     let user = match credentials {
-        Some(credentials) if verified => credentials.user,
+        Some(credentials) if verified => {
+            state.login_throttle.record_success(email).await;
+            credentials.user
+        }
         Some(credentials) => {
+            state.login_throttle.record_failure(email).await;
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
             return Err(invalid_credentials());
         }
         None => {
+            state.login_throttle.record_failure(email).await;
             tracing::warn!(email_hash = %email_hash(email), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }

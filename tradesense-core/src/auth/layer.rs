@@ -24,7 +24,7 @@
 //! let layer = AuthLayer::new(Authenticator::new(keys, sessions));
 //! let service = layer.layer(service_fn(|req: Request<Full<Bytes>>| async move {
 //!     let who = req.extensions().get::<Principal>().map(|p| p.user_id.to_string());
-//!     Ok::<_, Infallible>(Response::new(Full::from(who.unwrap_or_default())))
+//!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(who.unwrap_or_default()))))
 //! }));
 //! let response = service.oneshot(Request::new(Full::default())).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

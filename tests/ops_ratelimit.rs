@@ -1,0 +1,400 @@
+//! Black-box tests of the rate limits of API.md on the real server: one
+//! instance in process, two instances sharing limits through the real
+//! Redis (`TEST_REDIS_URL`), and the fallback when Redis is unreachable.
+
+mod common;
+
+use common::{Backend, TestApp, backends};
+use tradesense_core::app::App;
+use tradesense_core::config::{RedactedUrl, Settings};
+use tradesense_core::ratelimit::SharedRedis;
+use tradesense_core::store::testing::TestDatabase;
+
+const LOGIN: &str = "/api/v1/auth/login";
+
+async fn post(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        // A fresh account each time: the per-account throttle must not be
+        // what answers these per-IP tests.
+        .json(&serde_json::json!({
+            "email": format!("{}@example.com", uuid::Uuid::new_v4()),
+            "password": "wrong",
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sixth_login_in_a_minute_is_429_with_retry_after() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.auth_rate_limit_per_minute = 5;
+            s.rate_limit_per_minute = 100;
+        })
+        .await;
+        for remaining in (0..5).rev() {
+            let response = post(&app, LOGIN).await;
+            assert_ne!(response.status(), 429);
+            assert_eq!(response.headers()["ratelimit-limit"], "5");
+            assert_eq!(
+                response.headers()["ratelimit-remaining"],
+                remaining.to_string().as_str()
+            );
+            assert!(response.headers().contains_key("ratelimit-reset"));
+        }
+        let response = post(&app, LOGIN).await;
+        assert_eq!(response.status(), 429, "{backend:?}");
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=12).contains(&retry), "{retry}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited");
+        // The other credential endpoints share the per-IP budget...
+        assert_eq!(post(&app, "/api/v1/auth/register").await.status(), 429);
+        // ...the rest of the API has its own.
+        let response = app
+            .client
+            .get(app.url("/api/v1/trades"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), 429);
+        assert_eq!(response.headers()["ratelimit-limit"], "100");
+    }
+}
+
+#[tokio::test]
+async fn health_and_metrics_are_exempt_and_zero_disables() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.rate_limit_per_minute = 1;
+        s.auth_rate_limit_per_minute = 0;
+    })
+    .await;
+    for path in ["/health", "/health/ready", "/metrics"] {
+        for _ in 0..3 {
+            let response = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert!(!response.headers().contains_key("ratelimit-limit"));
+        }
+    }
+    // AUTH_RATE_LIMIT_PER_MINUTE=0: the credential endpoints are unlimited.
+    for _ in 0..10 {
+        let response = post(&app, LOGIN).await;
+        assert_ne!(response.status(), 429);
+        assert!(!response.headers().contains_key("ratelimit-limit"));
+    }
+}
+
+#[tokio::test]
+async fn forwarded_for_only_from_trusted_proxies() {
+    // Trusted: the test client (127.0.0.1) is the proxy; each forwarded
+    // client gets its own bucket.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.rate_limit_per_minute = 1;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let get = |client: &'static str| {
+        app.client
+            .get(app.url("/api/v1/x"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    assert_ne!(get("198.51.100.1").await.unwrap().status(), 429);
+    assert_ne!(get("198.51.100.2").await.unwrap().status(), 429);
+    assert_eq!(get("198.51.100.1").await.unwrap().status(), 429);
+
+    // Untrusted: the header is ignored; all share the peer's bucket.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.rate_limit_per_minute = 1).await;
+    let get = |client: &'static str| {
+        app.client
+            .get(app.url("/api/v1/x"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    assert_ne!(get("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(get("198.51.100.2").await.unwrap().status(), 429);
+}
+
+/// An instance whose limits live in Redis under `prefix`.
+async fn instance_on(database: TestDatabase, settings: Settings, prefix: &str) -> TestApp {
+    let url = settings.redis_url.as_ref().unwrap().expose().to_owned();
+    let app = App::with_store(settings.clone(), database.store.clone())
+        .map_rate_limit(|layer| layer.shared_via(SharedRedis::open(&url).unwrap(), prefix));
+    TestApp::spawn_app(database, app, Backend::Sqlite).await
+}
+
+fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
+    let mut settings = database.settings();
+    settings.redis_url = Some(RedactedUrl::new(url));
+    settings.auth_rate_limit_per_minute = 5;
+    settings.rate_limit_per_minute = 100;
+    settings
+}
+
+#[tokio::test]
+async fn two_instances_share_limits_through_redis() {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL unset: the shared-limit test needs a real Redis");
+        return;
+    };
+    // Set but unreachable is a failure, not a skip.
+    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("TEST_REDIS_URL is set but Redis is unreachable");
+    let _: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &url);
+    let a = instance_on(database, settings, &prefix).await;
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &url);
+    let b = instance_on(database, settings, &prefix).await;
+    let mut remaining = Vec::new();
+    for app in [&a, &b, &a, &b, &a] {
+        let response = post(app, LOGIN).await;
+        assert_ne!(response.status(), 429);
+        remaining.push(
+            response.headers()["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(remaining, ["4", "3", "2", "1", "0"], "one budget for both");
+    assert_eq!(post(&b, LOGIN).await.status(), 429);
+    assert_eq!(post(&a, LOGIN).await.status(), 429);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys, [format!("{prefix}auth:ip:127.0.0.1")]);
+}
+
+#[tokio::test]
+async fn unreachable_redis_falls_back_to_in_process_limits() {
+    let database = TestDatabase::sqlite().await;
+    // Nothing listens on port 1.
+    let settings = redis_settings(&database, "redis://127.0.0.1:1");
+    let app = instance_on(database, settings, "test:down:").await;
+    for _ in 0..5 {
+        assert_ne!(post(&app, LOGIN).await.status(), 429);
+    }
+    assert_eq!(post(&app, LOGIN).await.status(), 429);
+    // And the API still answers (readiness is the cache's business).
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+async fn register_and_login(app: &TestApp, email: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD, "full_name": "Test User"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    login(app, email, PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(LOGIN))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn authenticated_users_are_limited_per_user_not_per_ip() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| s.rate_limit_per_minute = 2).await;
+        // Registering and logging in are under the (off) auth limit.
+        let alice = register_and_login(&app, "alice@example.com").await;
+        let bob = register_and_login(&app, "bob@example.com").await;
+        let me = |token: Option<&str>| {
+            let mut request = app.client.get(app.url("/api/v1/users/me"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 200);
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 200);
+        assert_eq!(me(Some(&alice)).await.unwrap().status(), 429, "{backend:?}");
+        // Same IP: Bob and the anonymous IP bucket are untouched.
+        assert_eq!(me(Some(&bob)).await.unwrap().status(), 200);
+        assert_eq!(me(None).await.unwrap().status(), 401);
+        // A forged token is no user: it counts against the IP.
+        assert_eq!(me(Some("not.a.token")).await.unwrap().status(), 401);
+        assert_eq!(me(Some("not.a.token")).await.unwrap().status(), 429);
+    }
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_account_for_a_while() {
+    for backend in backends() {
+        // Per-IP limits off: this is the per-account protection alone.
+        let app = TestApp::spawn(backend).await;
+        register_and_login(&app, "carol@example.com").await;
+        register_and_login(&app, "dave@example.com").await;
+        for _ in 0..5 {
+            let response = login(&app, "carol@example.com", "wrong password guess").await;
+            assert_eq!(response.status(), 401);
+        }
+        // Locked: even the right password waits, and says how long.
+        let response = login(&app, "Carol@Example.com", PASSWORD).await;
+        assert_eq!(response.status(), 429, "{backend:?}");
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=15).contains(&retry), "{retry}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited");
+        // Unknown accounts lock the same way (no enumeration by behaviour).
+        for _ in 0..5 {
+            assert_eq!(login(&app, "ghost@example.com", "x").await.status(), 401);
+        }
+        assert_eq!(login(&app, "ghost@example.com", "x").await.status(), 429);
+        // Other accounts are unaffected.
+        assert_eq!(
+            login(&app, "dave@example.com", PASSWORD).await.status(),
+            200
+        );
+    }
+}
+
+/// A private `redis-server` on a free port, killed on drop.
+struct PrivateRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (the Redis test suite starts private instances)");
+        // Owned at once, so a failed start still kills and reaps it.
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        for _ in 0..100 {
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut connection).await;
+                if pong.is_ok() {
+                    return redis;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn redis_dying_mid_way_degrades_to_in_process_limits() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("TEST_REDIS_URL unset: the Redis suite (private instances) is off");
+        return;
+    }
+    let mut redis = PrivateRedis::start().await;
+    let database = TestDatabase::sqlite().await;
+    let settings = redis_settings(&database, &redis.url);
+    let app = instance_on(database, settings, "test:dying:").await;
+    for _ in 0..3 {
+        assert_ne!(post(&app, LOGIN).await.status(), 429);
+    }
+    redis.kill();
+    // No 5xx: the in-process limit takes over (it starts afresh, having
+    // not seen the requests Redis counted) and still holds.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(post(&app, LOGIN).await.status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn account_lockout_is_shared_through_redis() {
+    use tradesense_core::ratelimit::{LoginThrottle, ThrottlePolicy};
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL unset: the shared-lockout test needs a real Redis");
+        return;
+    };
+    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("TEST_REDIS_URL is set but Redis is unreachable");
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let instance = || {
+        LoginThrottle::new(ThrottlePolicy::default())
+            .shared_via(SharedRedis::open(&url).unwrap(), &prefix)
+    };
+    let (a, b) = (instance(), instance());
+    for _ in 0..4 {
+        a.record_failure("erin@example.com").await;
+    }
+    assert_eq!(b.check("erin@example.com").await, Ok(()));
+    b.record_failure("ERIN@example.com").await;
+    let retry = a.check("erin@example.com").await.unwrap_err();
+    assert!(
+        retry.as_secs() <= 15 && retry.as_millis() > 14_000,
+        "{retry:?}"
+    );
+    a.record_success("erin@example.com").await;
+    assert_eq!(b.check("erin@example.com").await, Ok(()));
+}

@@ -1,0 +1,104 @@
+//! `GET /metrics`: the Prometheus text exposition, or with
+//! `Accept: application/json` the short JSON summary of API.md.
+
+use super::{Metrics, active_connections};
+use crate::error::ApiError;
+use crate::http::{MethodRouter, Request, Response, Router, handler, json};
+use bytes::Bytes;
+use http::{HeaderValue, header};
+use serde_json::json;
+
+/// The content type of the Prometheus text format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `/metrics` route over `metrics` (usually [`Metrics::global`]).
+pub fn router(metrics: &'static Metrics) -> Router {
+    Router::new().route(
+        "/metrics",
+        MethodRouter::new().get(handler(metrics, scrape)),
+    )
+}
+
+async fn scrape(metrics: &'static Metrics, request: Request) -> Result<Response, ApiError> {
+    if wants_json(&request) {
+        let system = metrics.system();
+        return Ok(json(&json!({
+            "system": {
+                "cpu_percent": round2(system.cpu_percent),
+                "memory_percent": round2(system.memory_percent),
+                "disk_percent": round2(system.disk_percent),
+            },
+            "application": {
+                "active_connections": active_connections(),
+                "total_requests": metrics.total_requests(),
+                "uptime_seconds": metrics.uptime().as_secs_f64(),
+            },
+        })));
+    }
+    let mut response = Response::new(Bytes::from(metrics.render()).into());
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_TEXT),
+    );
+    Ok(response)
+}
+
+/// JSON only when the client names it: Prometheus sends `text/plain` or
+/// `application/openmetrics-text` and must get the text format.
+fn wants_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| {
+            item.split(';')
+                .next()
+                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        })
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn get(accept: Option<&str>) -> Response {
+        let mut request = http::Request::builder().uri("/metrics");
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        router(Metrics::global())
+            .compile()
+            .oneshot(request.body(Bytes::new()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn text_by_default_json_on_request() {
+        let response = get(None).await;
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROMETHEUS_TEXT);
+        let response = get(Some("text/plain;version=0.0.4, */*;q=0.1")).await;
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROMETHEUS_TEXT);
+
+        let response = get(Some("application/json")).await;
+        assert_eq!(response.status(), 200);
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for field in ["cpu_percent", "memory_percent", "disk_percent"] {
+            assert!(value["system"][field].is_number(), "{value}");
+        }
+        for field in ["active_connections", "total_requests", "uptime_seconds"] {
+            assert!(value["application"][field].is_number(), "{value}");
+        }
+    }
+}
