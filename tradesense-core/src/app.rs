@@ -7,8 +7,7 @@
 //! -> handler. Errors become problem+json inside; the service itself never
 //! fails.
 
-use crate::auth::Principal;
-use crate::auth::{AuthState, Authenticator, PasswordHasher, Sessions, TokenKeys};
+use crate::auth::{AuthState, Principal, TokenKeys};
 use crate::cache::{
     Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
     TRADING_CACHE_TTL, UserInvalidatingMfaStore,
@@ -26,25 +25,6 @@ use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
-
-/// The auth endpoints' state from the settings, store and cache.
-fn auth_state(
-    settings: &Settings,
-    store: &SqlStore,
-    users: &CachedUsers,
-    login_throttle: LoginThrottle,
-) -> AuthState {
-    let sessions = Sessions::new(Arc::new(store.clone()), users.cache());
-    AuthState {
-        auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
-        // `/users/me` on every request: read through the cache.
-        users: Arc::new(users.clone()),
-        hasher: PasswordHasher::default(),
-        secure_cookies: settings.is_production(),
-        trusted_origins: settings.cors_origins.clone(),
-        login_throttle,
-    }
-}
 
 /// The rate limiter's key for a request carrying a valid access token: its
 /// user. Only signature and expiry are checked (no session lookup on this
@@ -135,10 +115,11 @@ impl App {
         {
             login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
         }
+        let mut auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
-        let auth = auth_state(&settings, &store, &users, login_throttle.clone());
+        auth.users = Arc::new(users.clone());
         let rate_limit = RateLimitLayer::from_settings(&settings)
             .user_key(rate_limit_user_key(auth.auth.keys().clone()));
         // Trade pages, portfolios and positions: GET responses cached per

@@ -2,7 +2,7 @@
 //! them: `HttpOnly; SameSite=Lax; Path=/; Max-Age`, plus `Secure` in
 //! production.
 
-use super::layer::AUTH_COOKIE;
+use super::credentials::AUTH_COOKIE;
 use http::HeaderValue;
 use std::time::Duration;
 

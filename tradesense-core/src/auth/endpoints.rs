@@ -6,14 +6,17 @@ use super::Principal;
 use super::cookie::{auth_cookie, clear_auth_cookie};
 use super::layer::{AuthLayer, Authenticator};
 use super::password::{Email, Password, PasswordHasher};
-use super::token::token_hash;
+use super::session::Sessions;
+use super::token::TokenKeys;
+use crate::cache::Cache;
+use crate::config::Settings;
 use crate::error::{ApiError, FieldError};
 use crate::http::{
     ClientAddr, MethodRouter, Request, Response, Router, handler, json, json_with_status,
     no_content, parse_form, parse_json,
 };
+use crate::store::SqlStore;
 use crate::store::StoreError;
-use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserStore};
 use chrono::Utc;
 use http::{StatusCode, header};
@@ -50,6 +53,27 @@ impl std::fmt::Debug for AuthState {
 }
 
 impl AuthState {
+    /// The state the TradeSense server runs with: keys from the settings,
+    /// users and sessions in `store`, session liveness in `cache`, two
+    /// concurrent argon2 hashes, `Secure` cookies in production, failed
+    /// logins throttled per account by `login_throttle`.
+    pub fn from_settings(
+        settings: &Settings,
+        store: &SqlStore,
+        cache: &Cache,
+        login_throttle: crate::ratelimit::LoginThrottle,
+    ) -> Self {
+        let sessions = Sessions::new(Arc::new(store.clone()), cache);
+        Self {
+            auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
+            users: Arc::new(store.clone()),
+            hasher: PasswordHasher::default(),
+            secure_cookies: settings.is_production(),
+            trusted_origins: settings.cors_origins.clone(),
+            login_throttle,
+        }
+    }
+
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.auth.clone()).with_trusted_origins(self.trusted_origins.clone())
@@ -270,28 +294,16 @@ pub async fn complete_login(
     user_id: Uuid,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let now = Utc::now();
-    let session_id = Uuid::now_v7();
-    let keys = state.auth.keys();
-    let token = keys.issue_access(user_id, session_id, now);
-    let ttl = keys.access_ttl();
     let user_agent = request
         .headers()
         .get(header::USER_AGENT)
         .and_then(|ua| ua.to_str().ok())
         .map(|ua| ua.chars().take(512).collect());
-    state
+    let token = state
         .auth
-        .sessions()
-        .create(NewSession {
-            id: session_id,
-            user_id,
-            token_hash: token_hash(&token),
-            user_agent,
-            ip: client_ip(request),
-            expires_at: now + chrono::TimeDelta::seconds(ttl.as_secs() as i64),
-        })
+        .start_session(user_id, user_agent, client_ip(request))
         .await?;
+    let ttl = state.auth.keys().access_ttl();
     let mut response = json(&TokenResponse {
         access_token: token.clone(),
         token_type: "bearer".to_owned(),

@@ -17,14 +17,15 @@
 //! use tradesense_core::cache::{Cache, CacheConfig};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! # let db = tradesense_core::store::testing::TestDatabase::sqlite().await;
-//! # let store = Arc::new(db.store.clone());
+//! # let mut settings = tradesense_core::config::Settings::for_tests("sqlite::memory:");
+//! # settings.database_max_connections = 1;
+//! # let store = Arc::new(tradesense_core::store::SqlStore::connect_and_migrate(&settings).await.unwrap());
 //! let keys = TokenKeys::new(b"a-secret-of-at-least-32-bytes!!!", &[], std::time::Duration::from_secs(3600));
 //! let sessions = Sessions::new(store, &Cache::in_process(CacheConfig::default()));
 //! let layer = AuthLayer::new(Authenticator::new(keys, sessions));
 //! let service = layer.layer(service_fn(|req: Request<Full<Bytes>>| async move {
 //!     let who = req.extensions().get::<Principal>().map(|p| p.user_id.to_string());
-//!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(who.unwrap_or_default()))))
+//!     Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(who.unwrap_or_default())))
 //! }));
 //! let response = service.oneshot(Request::new(Full::default())).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -32,21 +33,22 @@
 //! # }
 //! ```
 
+use super::credentials::{csrf_allows, extract_token};
 use super::session::Sessions;
-use super::token::TokenKeys;
+use super::token::{TokenKeys, token_hash};
 use super::{CredentialSource, Principal};
 use crate::error::ApiError;
+use crate::store::StoreError;
+use crate::store::sessions::NewSession;
 use bytes::Bytes;
 use chrono::Utc;
-use http::{HeaderMap, Method, Request, Response, header};
+use http::{Request, Response};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
-
-/// The name of the auth cookie.
-pub const AUTH_COOKIE: &str = "auth-token";
+use uuid::Uuid;
 
 /// Token verification plus the session check: what the layer needs, and
 /// what the endpoints share with it.
@@ -75,6 +77,33 @@ impl Authenticator {
         &self.sessions
     }
 
+    /// Starts a fresh session for `user_id` (whose credentials the caller
+    /// has fully checked) and returns its access token. What a login does
+    /// after the password (and second factor) passed; also how an embedding
+    /// service with its own login issues tokens.
+    pub async fn start_session(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Result<String, StoreError> {
+        let now = Utc::now();
+        let session_id = Uuid::now_v7();
+        let token = self.keys.issue_access(user_id, session_id, now);
+        let ttl = chrono::TimeDelta::seconds(self.keys.access_ttl().as_secs() as i64);
+        self.sessions
+            .create(NewSession {
+                id: session_id,
+                user_id,
+                token_hash: token_hash(&token),
+                user_agent,
+                ip,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok(token)
+    }
+
     /// Verifies an access token and checks its session is live.
     pub async fn authenticate(
         &self,
@@ -89,7 +118,12 @@ impl Authenticator {
             .sessions
             .is_live(claims.sub, claims.sid)
             .await
-            .map_err(|err| ApiError::internal(err.to_string()))?;
+            .map_err(|err| {
+                // The session store is down: the request cannot be
+                // authenticated, which is the server's fault, not the client's.
+                tracing::error!(error = %err, "session check failed");
+                ApiError::Unavailable("Authentication is temporarily unavailable.".to_owned())
+            })?;
         if !live {
             tracing::debug!(session = %claims.sid, "session revoked or expired");
             return Err(ApiError::NotAuthenticated);
@@ -100,87 +134,6 @@ impl Authenticator {
             source,
         })
     }
-}
-
-/// Finds the request's token: the `auth-token` cookie if any `Cookie`
-/// header carries a non-empty one, else an `Authorization: Bearer` token.
-/// Never panics, whatever the header bytes.
-pub fn extract_token(headers: &HeaderMap) -> Option<(&str, CredentialSource)> {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == AUTH_COOKIE && !value.is_empty())
-        .map(|(_, value)| value.trim_matches('"'));
-    if let Some(token) = cookie.filter(|token| !token.is_empty()) {
-        return Some((token, CredentialSource::Cookie));
-    }
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-        .then_some((token, CredentialSource::Bearer))
-}
-
-/// The CSRF rule of API.md for a cookie-authenticated request: an unsafe
-/// method whose `Origin` (or, lacking it, `Referer`) names an origin other
-/// than the server's own (the request's `Host`) or a trusted one is
-/// refused. A request with neither header passes: browsers send `Origin` on
-/// every cross-site unsafe request, so its absence means a non-browser
-/// client (and `SameSite=Lax` keeps the cookie off cross-site POSTs anyway).
-///
-/// Why not tower-http's `CsrfLayer`: it has no `Referer` fallback, and it
-/// judges every request, while here bearer-authenticated requests must pass
-/// untouched; whether a request is cookie-authenticated is only known here.
-pub fn csrf_allows(method: &Method, headers: &HeaderMap, trusted_origins: &[String]) -> bool {
-    if matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) {
-        return true;
-    }
-    let origin = match headers.get(header::ORIGIN) {
-        Some(origin) => origin.to_str().ok().map(str::to_owned),
-        None => match headers.get(header::REFERER) {
-            Some(referer) => Some(
-                referer
-                    .to_str()
-                    .ok()
-                    .and_then(|r| url::Url::parse(r).ok())
-                    .map(|url| url.origin().ascii_serialization())
-                    .unwrap_or_default(),
-            ),
-            None => return true,
-        },
-    };
-    let Some(origin) = origin else { return false };
-    let origin = origin.trim_end_matches('/');
-    if trusted_origins
-        .iter()
-        .any(|trusted| trusted.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    {
-        return true;
-    }
-    // The server's own origin: same authority as the Host the client used.
-    // (The scheme is not compared: behind a TLS-terminating proxy the server
-    // cannot know it, and the authority is what identifies the site.)
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    url::Url::parse(origin)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .and_then(|url| {
-            let authority = match (url.host_str(), url.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => return None,
-            };
-            Some(authority.eq_ignore_ascii_case(host))
-        })
-        .unwrap_or(false)
 }
 
 /// Whether requests without credentials are refused or let through.
@@ -299,89 +252,83 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-    use proptest::prelude::*;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn cookie_is_preferred_over_bearer() {
-        let map = headers(&[
-            ("cookie", "a=b; auth-token=COOKIE"),
-            ("authorization", "Bearer BEARER"),
-        ]);
-        assert_eq!(
-            extract_token(&map),
-            Some(("COOKIE", CredentialSource::Cookie))
+    async fn authenticator() -> (Authenticator, Uuid, crate::store::testing::TestDatabase) {
+        use crate::store::users::{NewUser, UserStore};
+        let db = crate::store::testing::TestDatabase::sqlite().await;
+        let keys = TokenKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            &[],
+            std::time::Duration::from_secs(60),
         );
-        let map = headers(&[
-            ("cookie", "auth-token="),
-            ("authorization", "bearer  BEARER "),
-        ]);
+        let cache = crate::cache::Cache::in_process(crate::cache::CacheConfig::default());
+        let auth = Authenticator::new(keys, Sessions::new(Arc::new(db.store.clone()), &cache));
+        let user = db
+            .store
+            .create_user(NewUser {
+                email: "l@example.com".into(),
+                password_hash: "!".into(),
+                full_name: "L".into(),
+            })
+            .await
+            .unwrap();
+        (auth, user.id, db)
+    }
+
+    fn echo_principal() -> impl Service<
+        Request<http_body_util::Full<Bytes>>,
+        Response = Response<http_body_util::Full<Bytes>>,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(|req: Request<http_body_util::Full<Bytes>>| async move {
+            let who = req
+                .extensions()
+                .get::<Principal>()
+                .map(|p| p.user_id.to_string())
+                .unwrap_or_default();
+            Ok(Response::new(http_body_util::Full::from(who)))
+        })
+    }
+
+    #[tokio::test]
+    async fn optional_mode_and_revocation() {
+        use tower::ServiceExt;
+        let (auth, user_id, _db) = authenticator().await;
+        let token = auth.start_session(user_id, None, None).await.unwrap();
+        let bearer = || {
+            Request::builder()
+                .header("authorization", format!("Bearer {token}"))
+                .body(http_body_util::Full::default())
+                .unwrap()
+        };
+        let optional = AuthLayer::optional(auth.clone()).layer(echo_principal());
+        let anonymous = optional
+            .clone()
+            .oneshot(Request::new(Default::default()))
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 200);
         assert_eq!(
-            extract_token(&map),
-            Some(("BEARER", CredentialSource::Bearer))
+            optional.clone().oneshot(bearer()).await.unwrap().status(),
+            200
         );
-        let map = headers(&[("authorization", "Basic abc")]);
-        assert_eq!(extract_token(&map), None);
-    }
+        let bogus = Request::builder()
+            .header("authorization", "Bearer x.y.z")
+            .body(Default::default())
+            .unwrap();
+        assert_eq!(optional.clone().oneshot(bogus).await.unwrap().status(), 401);
 
-    #[test]
-    fn csrf_rule() {
-        let post = Method::POST;
-        let own = headers(&[
-            ("host", "api.example.com"),
-            ("origin", "https://api.example.com"),
-        ]);
-        assert!(csrf_allows(&post, &own, &[]));
-        let foreign = headers(&[
-            ("host", "api.example.com"),
-            ("origin", "https://evil.example"),
-        ]);
-        assert!(!csrf_allows(&post, &foreign, &[]));
-        assert!(csrf_allows(&Method::GET, &foreign, &[]));
-        assert!(csrf_allows(
-            &post,
-            &foreign,
-            &["https://evil.example".to_owned()]
-        ));
-        let referer = headers(&[("host", "a.test:8000"), ("referer", "http://b.test/page")]);
-        assert!(!csrf_allows(&post, &referer, &[]));
-        let referer = headers(&[
-            ("host", "a.test:8000"),
-            ("referer", "http://a.test:8000/page"),
-        ]);
-        assert!(csrf_allows(&post, &referer, &[]));
-        let null = headers(&[("host", "a.test"), ("origin", "null")]);
-        assert!(!csrf_allows(&post, &null, &[]));
-        assert!(csrf_allows(&post, &headers(&[("host", "a.test")]), &[]));
-    }
-
-    proptest! {
-        #[test]
-        fn extraction_never_panics(cookie in proptest::collection::vec(any::<u8>(), 0..200),
-                                   auth in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let mut map = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_bytes(&cookie) { map.append(header::COOKIE, v); }
-            if let Ok(v) = HeaderValue::from_bytes(&auth) { map.append(header::AUTHORIZATION, v); }
-            if let Some((token, _)) = extract_token(&map) {
-                prop_assert!(!token.is_empty());
-            }
-            let _ = csrf_allows(&Method::POST, &map, &[]);
-        }
-
-        #[test]
-        fn a_cookie_token_is_found_among_others(token in "[A-Za-z0-9._-]{1,60}", other in "[a-z]{1,8}=[a-z0-9]{0,8}") {
-            let map = headers(&[("cookie", &format!("{other}; auth-token={token}; x=y"))]);
-            prop_assert_eq!(extract_token(&map), Some((token.as_str(), CredentialSource::Cookie)));
-            let map = headers(&[("authorization", &format!("Bearer {token}"))]);
-            prop_assert_eq!(extract_token(&map), Some((token.as_str(), CredentialSource::Bearer)));
-        }
+        let required = AuthLayer::new(auth.clone()).layer(echo_principal());
+        assert_eq!(
+            required.clone().oneshot(bearer()).await.unwrap().status(),
+            200
+        );
+        // The liveness is cached now; revocation must still win at once.
+        let sid = auth.keys().verify_access(&token, Utc::now()).unwrap().sid;
+        assert!(auth.sessions().revoke(user_id, sid).await.unwrap());
+        assert_eq!(required.oneshot(bearer()).await.unwrap().status(), 401);
     }
 }

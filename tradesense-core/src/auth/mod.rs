@@ -12,6 +12,7 @@
 //! [`Sessions::revoke_all_except`] ends the user's other sessions.
 
 mod cookie;
+mod credentials;
 mod endpoints;
 mod layer;
 mod password;
@@ -21,10 +22,9 @@ mod token;
 mod users;
 
 pub use cookie::{auth_cookie, clear_auth_cookie};
+pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use endpoints::{AuthState, MfaRequiredResponse, TokenResponse, complete_login};
-pub use layer::{
-    AUTH_COOKIE, AuthFuture, AuthLayer, AuthService, Authenticator, csrf_allows, extract_token,
-};
+pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
 pub use password::{
     Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,
     PasswordHasher,

@@ -24,3 +24,23 @@ pub struct Principal {
     /// Where the token came from.
     pub source: CredentialSource,
 }
+
+/// With the `axum` feature: `Principal` as an extractor. A handler taking a
+/// `Principal` behind the `AuthLayer` gets it; without one (the layer is
+/// missing, or optional and the request anonymous) the request is answered
+/// `401` problem+json.
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| crate::error::ApiError::NotAuthenticated.into_response())
+    }
+}

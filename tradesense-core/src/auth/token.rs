@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -90,6 +91,40 @@ pub struct TokenKeys {
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
     access_ttl: Duration,
+    // Built once: a `Validation` holds hash sets, and building it per
+    // request was a measurable share of verification.
+    access_rules: Arc<Validation>,
+    mfa_rules: Arc<Validation>,
+}
+
+/// The validation rules of one token kind (its audience), HS256 only.
+fn rules(audience: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    // Expiry (and `iat`) are checked by `TimedClaims::check_times` against
+    // the caller's `now`, so checking and issuing share one clock.
+    validation.validate_exp = false;
+    validation
+}
+
+/// Claims with issue and expiry times.
+trait TimedClaims {
+    fn times(&self) -> (i64, i64);
+}
+
+impl TimedClaims for AccessClaims {
+    fn times(&self) -> (i64, i64) {
+        (self.iat, self.exp)
+    }
+}
+
+impl TimedClaims for MfaClaims {
+    fn times(&self) -> (i64, i64) {
+        (self.iat, self.exp)
+    }
 }
 
 impl fmt::Debug for TokenKeys {
@@ -123,6 +158,8 @@ impl TokenKeys {
             signing: EncodingKey::from_secret(signing_secret),
             verifying,
             access_ttl,
+            access_rules: Arc::new(rules(ACCESS_AUDIENCE)),
+            mfa_rules: Arc::new(rules(MFA_AUDIENCE)),
         }
     }
 
@@ -188,11 +225,11 @@ impl TokenKeys {
         self.sign(MFA_TYP, &claims)
     }
 
-    fn verify<T: for<'de> Deserialize<'de>>(
+    fn verify<T: for<'de> Deserialize<'de> + TimedClaims>(
         &self,
         token: &str,
         typ: &str,
-        audience: &str,
+        rules: &Validation,
         now: DateTime<Utc>,
     ) -> Result<T, TokenError> {
         let header =
@@ -210,27 +247,17 @@ impl TokenKeys {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(TokenError::Invalid("kid"))?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.set_audience(&[audience]);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Expiry is checked below against the caller's `now`, so the check
-        // and issuing share one clock.
-        validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
-            .map_err(|_| TokenError::Invalid("signature or claims"))?;
-        let iat = data.claims.get("iat").and_then(serde_json::Value::as_i64);
-        let exp = data.claims.get("exp").and_then(serde_json::Value::as_i64);
-        let (Some(iat), Some(exp)) = (iat, exp) else {
-            return Err(TokenError::Invalid("iat/exp"));
-        };
+        // Typed claims: a missing `iat`, `sid` or a wrong shape fails here.
+        let claims = jsonwebtoken::decode::<T>(token, key, rules)
+            .map_err(|_| TokenError::Invalid("signature or claims"))?
+            .claims;
+        let (iat, exp) = claims.times();
         let now = now.timestamp();
         let leeway = LEEWAY_SECS as i64;
         if exp <= now - leeway || iat > now + leeway {
             return Err(TokenError::Expired);
         }
-        serde_json::from_value(data.claims).map_err(|_| TokenError::Invalid("claims shape"))
+        Ok(claims)
     }
 
     /// Verifies an access token at `now`: signature by a known `kid`,
@@ -241,13 +268,13 @@ impl TokenKeys {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, TokenError> {
-        self.verify(token, ACCESS_TYP, ACCESS_AUDIENCE, now)
+        self.verify(token, ACCESS_TYP, &self.access_rules, now)
     }
 
     /// Verifies an MFA-pending token at `now` (`typ: mfa+jwt`, its own
     /// audience). An access token never passes.
     pub fn verify_mfa(&self, token: &str, now: DateTime<Utc>) -> Result<MfaClaims, TokenError> {
-        self.verify(token, MFA_TYP, MFA_AUDIENCE, now)
+        self.verify(token, MFA_TYP, &self.mfa_rules, now)
     }
 }
 

@@ -185,3 +185,94 @@ impl SessionStore for SqlStore {
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::TestDatabase;
+    use crate::store::users::{NewUser, UserStore};
+
+    fn session(user_id: Uuid, expires_in: i64) -> NewSession {
+        NewSession {
+            id: Uuid::now_v7(),
+            user_id,
+            token_hash: "ab".repeat(32),
+            user_agent: Some("ua".to_owned()),
+            ip: Some("127.0.0.1".to_owned()),
+            expires_at: Utc::now() + chrono::TimeDelta::seconds(expires_in),
+        }
+    }
+
+    #[tokio::test]
+    async fn session_store_contract() {
+        for db in TestDatabase::all().await {
+            let store = &db.store;
+            let user = store
+                .create_user(NewUser {
+                    email: "s@example.com".into(),
+                    password_hash: "x".into(),
+                    full_name: "S".into(),
+                })
+                .await
+                .unwrap();
+            let a = store.create_session(session(user.id, 3600)).await.unwrap();
+            let b = store.create_session(session(user.id, 3600)).await.unwrap();
+            let expired = store.create_session(session(user.id, -10)).await.unwrap();
+
+            let touched = store.touch_session(a.id).await.unwrap().unwrap();
+            assert_eq!(touched.id, a.id);
+            assert_eq!(touched.created_at, a.created_at);
+            assert_eq!(touched.expires_at, a.expires_at);
+            assert!(touched.last_seen_at >= a.last_seen_at);
+            assert!(touched.is_live(Utc::now()));
+            let stale = store.touch_session(expired.id).await.unwrap().unwrap();
+            assert!(!stale.is_live(Utc::now()));
+            assert!(store.touch_session(Uuid::now_v7()).await.unwrap().is_none());
+
+            let live: Vec<Uuid> = store
+                .live_sessions(user.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            assert_eq!(live, vec![a.id, b.id]);
+
+            // Only the owner can revoke, and only once.
+            assert!(!store.revoke_session(Uuid::now_v7(), a.id).await.unwrap());
+            assert!(store.revoke_session(user.id, a.id).await.unwrap());
+            assert!(!store.revoke_session(user.id, a.id).await.unwrap());
+            assert!(
+                store
+                    .touch_session(a.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .revoked_at
+                    .is_some()
+            );
+
+            let c = store.create_session(session(user.id, 3600)).await.unwrap();
+            let mut revoked = store
+                .revoke_other_sessions(user.id, Some(c.id))
+                .await
+                .unwrap();
+            revoked.sort();
+            let mut expected = vec![b.id, expired.id];
+            expected.sort();
+            assert_eq!(revoked, expected);
+            let live: Vec<Uuid> = store
+                .live_sessions(user.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            assert_eq!(live, vec![c.id]);
+            assert_eq!(
+                store.revoke_other_sessions(user.id, None).await.unwrap(),
+                vec![c.id]
+            );
+        }
+    }
+}

@@ -178,3 +178,63 @@ impl UserStore for SqlStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::TestDatabase;
+
+    fn new_user(email: &str) -> NewUser {
+        NewUser {
+            email: email.to_owned(),
+            password_hash: "$argon2id$fake".to_owned(),
+            full_name: "Test User".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn user_store_contract() {
+        for db in TestDatabase::all().await {
+            let store = &db.store;
+            let user = store.create_user(new_user("a@example.com")).await.unwrap();
+            assert!(!user.mfa_enabled);
+            // Case-insensitive uniqueness holds even for rows not normalised.
+            let dup = store.create_user(new_user("A@Example.com")).await;
+            assert!(
+                matches!(dup, Err(StoreError::Conflict(_))),
+                "{:?}",
+                store.backend()
+            );
+
+            assert_eq!(store.user_by_id(user.id).await.unwrap(), Some(user.clone()));
+            assert_eq!(store.user_by_id(Uuid::now_v7()).await.unwrap(), None);
+            let creds = store
+                .credentials_by_email("A@EXAMPLE.COM")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(creds.user, user);
+            assert_eq!(creds.password_hash, "$argon2id$fake");
+            assert!(
+                store
+                    .credentials_by_email("b@example.com")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+
+            let renamed = store.update_full_name(user.id, "Renamed").await.unwrap();
+            assert_eq!(renamed.full_name, "Renamed");
+            assert!(matches!(
+                store.update_full_name(Uuid::now_v7(), "x").await,
+                Err(StoreError::NotFound)
+            ));
+            store
+                .update_password_hash(user.id, "$argon2id$new")
+                .await
+                .unwrap();
+            let creds = store.credentials_by_id(user.id).await.unwrap().unwrap();
+            assert_eq!(creds.password_hash, "$argon2id$new");
+        }
+    }
+}
