@@ -103,6 +103,16 @@ async fn logout_on_a_refuses_the_token_on_b_at_once() {
             let response = get(b.url("/api/v1/users/me"), &token).await;
             assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
         }
+        // (Counted per namespace and tier for /metrics.)
+        let metrics = send(client().get(b.url("/metrics")))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("cache_hits_total{namespace=\"session\",tier=\"local\"}"),
+            "{metrics}"
+        );
         // ...A revokes it...
         let response = send(
             a.client

@@ -3,11 +3,11 @@
 
 use super::Cache;
 use super::local::Entry;
-use super::metrics::{self as m, LOCAL, REDIS};
+use super::metrics::Counters;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A typed, namespaced view of a [`Cache`]. Cheap to clone.
@@ -15,6 +15,7 @@ pub struct Namespace<V> {
     cache: Cache,
     name: &'static str,
     ttl: Duration,
+    counters: Arc<OnceLock<Counters>>,
     _value: PhantomData<fn() -> V>,
 }
 
@@ -24,6 +25,7 @@ impl<V> Clone for Namespace<V> {
             cache: self.cache.clone(),
             name: self.name,
             ttl: self.ttl,
+            counters: self.counters.clone(),
             _value: PhantomData,
         }
     }
@@ -47,8 +49,13 @@ where
             cache,
             name,
             ttl,
+            counters: Arc::new(OnceLock::new()),
             _value: PhantomData,
         }
+    }
+
+    fn counters(&self) -> &Counters {
+        self.counters.get_or_init(|| Counters::new(self.name))
     }
 
     /// The cache this namespace lives in.
@@ -100,16 +107,16 @@ where
         let tier = self.cache.inner.redis_up()?;
         match tier.get(full_key).await {
             Ok(Some(bytes)) if Self::decode(&bytes).is_some() => {
-                m::hit(self.name, REDIS);
+                self.counters().redis_hit.increment(1);
                 Some(bytes)
             }
             Ok(_) => {
                 // Absent, or written by an older release in another shape.
-                m::miss(self.name, REDIS);
+                self.counters().redis_miss.increment(1);
                 None
             }
             Err(()) => {
-                m::error(self.name);
+                self.counters().redis_error.increment(1);
                 None
             }
         }
@@ -133,10 +140,10 @@ where
         self.cache.ensure_started();
         let full_key = self.full_key(key);
         if let Some(value) = self.local_get(&full_key).await {
-            m::hit(self.name, LOCAL);
+            self.counters().local_hit.increment(1);
             return Some(value);
         }
-        m::miss(self.name, LOCAL);
+        self.counters().local_miss.increment(1);
         let epoch = self.cache.inner.epoch(&full_key);
         let bytes = self.redis_get(&full_key).await?;
         let value = Self::decode(&bytes)?;
@@ -164,10 +171,10 @@ where
         self.cache.ensure_started();
         let full_key = self.full_key(key);
         if let Some(value) = self.local_get(&full_key).await {
-            m::hit(self.name, LOCAL);
+            self.counters().local_hit.increment(1);
             return Ok(value);
         }
-        m::miss(self.name, LOCAL);
+        self.counters().local_miss.increment(1);
         let inner = &self.cache.inner;
         let epoch = inner.epoch(&full_key);
         let init = async {
@@ -182,7 +189,7 @@ where
                 && let Some(tier) = inner.redis_up()
                 && tier.set(&full_key, &bytes, self.ttl, false).await.is_err()
             {
-                m::error(self.name);
+                self.counters().redis_error.increment(1);
             }
             Ok(Entry::new(bytes, ttl))
         };
@@ -206,7 +213,7 @@ where
         if let Some(tier) = inner.redis_up()
             && tier.set(&full_key, &bytes, self.ttl, true).await.is_err()
         {
-            m::error(self.name);
+            self.counters().redis_error.increment(1);
         }
         // Disown in-flight loads, which may carry the previous value.
         inner.bump(&full_key);
@@ -224,7 +231,7 @@ where
         if let Some(tier) = inner.redis_up()
             && tier.invalidate(&full_key).await.is_err()
         {
-            m::error(self.name);
+            self.counters().redis_error.increment(1);
         }
         inner.bump(&full_key);
         inner.local.invalidate(&full_key).await;
