@@ -151,3 +151,71 @@ async fn a_profile_edit_on_a_is_read_fresh_on_b() {
         assert_eq!(me["full_name"], "Ada King", "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn a_trade_edit_on_a_is_read_fresh_on_b() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
+    for backend in backends() {
+        let (a, b) = two_instances(backend, &redis).await;
+        let token = login(&a, "ada@example.com").await;
+        let response = send(
+            a.client
+                .post(a.url("/api/v1/portfolios"))
+                .bearer_auth(&token)
+                .json(&json!({"name": "Main"})),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let portfolio = json_body(response).await["id"].as_str().unwrap().to_owned();
+        let response = send(
+            a.client
+                .post(a.url("/api/v1/trades"))
+                .bearer_auth(&token)
+                .json(
+                    &json!({"symbol": "AAPL", "side": "buy", "quantity": "10", "price": "100",
+                    "portfolio_id": portfolio}),
+                ),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let trade = json_body(response).await["id"].as_str().unwrap().to_owned();
+
+        // B reads (and caches) the page and the positions, twice.
+        let positions = format!("/api/v1/portfolios/{portfolio}/positions");
+        for _ in 0..2 {
+            let page = json_body(get(b.url("/api/v1/trades"), &token).await).await;
+            assert_eq!(page["items"][0]["quantity"], "10", "{backend:?}");
+            let held = json_body(get(b.url(&positions), &token).await).await;
+            assert_eq!(held["items"][0]["quantity"], "10", "{backend:?}");
+        }
+
+        // A edits the trade; B's next reads are fresh.
+        let response = send(
+            a.client
+                .patch(a.url(&format!("/api/v1/trades/{trade}")))
+                .bearer_auth(&token)
+                .json(&json!({"quantity": "4"})),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = json_body(get(b.url("/api/v1/trades"), &token).await).await;
+        assert_eq!(page["items"][0]["quantity"], "4", "{backend:?}");
+        let held = json_body(get(b.url(&positions), &token).await).await;
+        assert_eq!(held["items"][0]["quantity"], "4", "{backend:?}");
+        let one = json_body(get(b.url(&format!("/api/v1/trades/{trade}")), &token).await).await;
+        assert_eq!(one["quantity"], "4", "{backend:?}");
+
+        // And a delete on A empties B's view.
+        let response = send(
+            a.client
+                .delete(a.url(&format!("/api/v1/trades/{trade}")))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let page = json_body(get(b.url("/api/v1/trades"), &token).await).await;
+        assert_eq!(page["items"], json!([]), "{backend:?}");
+    }
+}

@@ -7,8 +7,11 @@
 //! -> handler. Errors become problem+json inside; the service itself never
 //! fails.
 
-use crate::auth::{AuthState, TokenKeys};
-use crate::cache::{Cache, CacheConfig, CachedUsers, UserInvalidatingMfaStore};
+use crate::auth::{AuthState, Principal, TokenKeys};
+use crate::cache::{
+    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
+    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
+};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -119,13 +122,15 @@ impl App {
         auth.users = Arc::new(users.clone());
         let rate_limit = RateLimitLayer::from_settings(&settings)
             .user_key(rate_limit_user_key(auth.auth.keys().clone()));
+        // Trade pages, portfolios and positions: GET responses cached per
+        // caller, the caller's scope invalidated by every trading write.
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let router = Router::new()
             .merge(health.router())
             .merge(crate::metrics::router(metrics))
             .merge(crate::openapi::router())
             .merge(auth.auth_router())
             .merge(auth.users_router())
-            .merge(crate::trading::routes(Arc::new(store.clone())).layer(auth.layer()))
             .merge(crate::mfa::router(
                 &auth,
                 &settings,
@@ -134,6 +139,18 @@ impl App {
                     users.clone(),
                 )),
             ))
+            .merge(
+                crate::trading::routes(Arc::new(InvalidatingTradingStore::new(
+                    Arc::new(store.clone()),
+                    trading_responses.clone(),
+                )))
+                // Inside the AuthLayer: the caller (the cache scope) is known.
+                .layer(ResponseCacheLayer::new(
+                    trading_responses,
+                    |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
+                ))
+                .layer(auth.layer()),
+            )
             .compile();
         Self {
             settings: Arc::new(settings),

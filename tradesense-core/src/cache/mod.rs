@@ -55,6 +55,7 @@ mod namespace;
 mod redis;
 mod response;
 mod scoped;
+mod trading;
 mod users;
 
 pub use self::mfa::UserInvalidatingMfaStore;
@@ -62,6 +63,7 @@ pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
 pub use self::response::{CachedJson, ResponseCache, ResponseCacheLayer};
 pub use self::scoped::Scoped;
+pub use self::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
 pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
 use self::local::{Entry, Local};
