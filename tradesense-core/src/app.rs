@@ -7,8 +7,11 @@
 //! -> handler. Errors become problem+json inside; the service itself never
 //! fails.
 
-use crate::auth::{AuthState, TokenKeys};
-use crate::cache::{Cache, CacheConfig};
+use crate::auth::{AuthState, Principal, TokenKeys};
+use crate::cache::{
+    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
+    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
+};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, Router};
@@ -83,6 +86,7 @@ pub enum StartupError {
 pub struct App {
     settings: Arc<Settings>,
     store: SqlStore,
+    cache: Cache,
     router: Router,
     rate_limit: RateLimitLayer,
     login_throttle: LoginThrottle,
@@ -97,7 +101,11 @@ impl App {
 
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
-        let health = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", store.clone());
+        // One cache per app; components get clones (they share the tiers).
+        let cache = connect_cache(&settings);
+        let health = Health::new(env!("CARGO_PKG_VERSION"))
+            .with_check("database", store.clone())
+            .with_check("cache", cache.clone());
         let metrics = Metrics::global();
         let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
         if let Some(redis) = settings
@@ -107,27 +115,47 @@ impl App {
         {
             login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
         }
-        // The in-process cache; the cache issue swaps in the tiered one.
-        let cache = Cache::in_process(CacheConfig::default());
-        let auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
+        let mut auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
+        // `/users/me` on every request: user records read through the cache,
+        // invalidated by every write, MFA's included.
+        let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        auth.users = Arc::new(users.clone());
         let rate_limit = RateLimitLayer::from_settings(&settings)
             .user_key(rate_limit_user_key(auth.auth.keys().clone()));
+        // Trade pages, portfolios and positions: GET responses cached per
+        // caller, the caller's scope invalidated by every trading write.
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let router = Router::new()
             .merge(health.router())
             .merge(crate::metrics::router(metrics))
             .merge(crate::openapi::router())
             .merge(auth.auth_router())
             .merge(auth.users_router())
-            .merge(crate::trading::routes(Arc::new(store.clone())).layer(auth.layer()))
             .merge(crate::mfa::router(
                 &auth,
                 &settings,
-                Arc::new(store.clone()),
+                Arc::new(UserInvalidatingMfaStore::new(
+                    Arc::new(store.clone()),
+                    users.clone(),
+                )),
             ))
+            .merge(
+                crate::trading::routes(Arc::new(InvalidatingTradingStore::new(
+                    Arc::new(store.clone()),
+                    trading_responses.clone(),
+                )))
+                // Inside the AuthLayer: the caller (the cache scope) is known.
+                .layer(ResponseCacheLayer::new(
+                    trading_responses,
+                    |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
+                ))
+                .layer(auth.layer()),
+            )
             .compile();
         Self {
             settings: Arc::new(settings),
             store,
+            cache,
             router,
             rate_limit,
             login_throttle,
@@ -154,6 +182,11 @@ impl App {
     /// The store.
     pub fn store(&self) -> &SqlStore {
         &self.store
+    }
+
+    /// The cache shared by every component.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     /// The router (for route listings, e.g. the OpenAPI coverage test).
@@ -192,4 +225,14 @@ impl App {
     pub async fn shutdown(&self) {
         self.store.close().await;
     }
+}
+
+/// The cache `settings` ask for. A `REDIS_URL` the redis crate cannot parse
+/// must not take the API down (the database is the source of truth): log it
+/// loudly and run in-process only.
+fn connect_cache(settings: &Settings) -> Cache {
+    Cache::connect(settings).unwrap_or_else(|error| {
+        tracing::error!(%error, "cache: running in-process only");
+        Cache::in_process(CacheConfig::default())
+    })
 }

@@ -4,72 +4,272 @@
 //! Values are serde-serialised and keys namespaced per use
 //! ([`Cache::namespace`]), so one cache serves sessions, user records, trade
 //! pages and positions without key collisions. Concurrent misses for one key
-//! run the loader once ([`Namespace::get_or_load`]).
+//! run the loader once ([`Namespace::get_or_load`]), also when Redis is the
+//! second tier: the Redis read and the loader both run inside moka's
+//! single-flight section.
+//!
+//! With Redis ([`Cache::with_redis`], or [`Cache::connect`] when `REDIS_URL`
+//! is set) reads go moka -> Redis -> loader; writes and invalidations go to
+//! both tiers, and every invalidation (and every overwrite) is broadcast on a
+//! pub/sub channel so that every instance evicts its moka copy at once.
+//!
+//! Redis is never required: when it is unreachable (at start or mid-run) the
+//! cache keeps answering from moka and the loader, the background supervisor
+//! retries, readiness reports `degraded: redis unreachable`, and errors are
+//! counted (see the `metrics` submodule docs for the counter names). Two
+//! guards keep a stale local entry from outliving a missed broadcast (a
+//! logout on another instance must not be forgotten):
+//! - while Redis is not `Up`, a local entry is trusted for at most
+//!   [`CacheConfig::degraded_ttl`] after it was stored;
+//! - when the subscription is (re)established, the whole local tier is
+//!   flushed, since broadcasts sent meanwhile are lost.
+//!
+//! Building blocks on top: [`Cache::scoped`] ([`Scoped`]) for groups of
+//! keys invalidated as a whole (all trade pages of a user), [`CachedUsers`]
+//! and [`UserInvalidatingMfaStore`], store decorators that read user records
+//! through the cache and invalidate them on every write. Session liveness
+//! (`auth::Sessions`) uses a plain namespace.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tradesense_core::cache::{Cache, CacheConfig};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let cache = Cache::in_process(CacheConfig::default());
+//! let users = cache.namespace::<String>("user", Duration::from_secs(60));
+//! let name = users
+//!     .get_or_load("42", || async { Ok::<_, std::io::Error>("ada".to_owned()) })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(name, "ada");
+//! assert_eq!(users.get("42").await.as_deref(), Some("ada"));
+//! users.invalidate("42").await;
+//! assert_eq!(users.get("42").await, None);
+//! # });
+//! ```
 
+mod local;
+mod metrics;
+mod mfa;
+mod namespace;
+mod redis;
+mod response;
+mod scoped;
+mod trading;
+mod users;
+
+pub use self::mfa::UserInvalidatingMfaStore;
+pub use self::namespace::Namespace;
+pub use self::redis::RedisStatus;
+pub use self::response::{CachedJson, ResponseCache, ResponseCacheLayer};
+pub use self::scoped::Scoped;
+pub use self::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+pub use self::users::{CachedUsers, USER_CACHE_TTL};
+
+use self::local::{Entry, Local};
+use self::redis::RedisTier;
+use crate::config::Settings;
+use crate::health::{CheckStatus, ReadinessCheck};
+use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Bounds of the in-process tier.
+/// Bounds and knobs of the cache.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
-    /// At most this many entries (across namespaces).
+    /// The in-process tier holds at most this many entries (across
+    /// namespaces).
     pub max_entries: u64,
+    /// ... and at most this many bytes of keys and serialised values.
+    pub max_bytes: u64,
+    /// Prepended to every Redis key and to the invalidation channel, so
+    /// several deployments (or test runs) can share one Redis.
+    pub key_prefix: String,
+    /// Bound on each Redis round trip on a request path; past it, Redis
+    /// counts as down.
+    pub redis_timeout: Duration,
+    /// While Redis is configured but not connected, local entries are
+    /// trusted for at most this long (broadcasts may be missed meanwhile).
+    pub degraded_ttl: Duration,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_entries: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+            key_prefix: "tradesense:cache:".to_owned(),
+            redis_timeout: Duration::from_millis(250),
+            degraded_ttl: Duration::from_secs(5),
         }
     }
 }
 
-/// A stored value with its expiry: entries of different namespaces have
-/// different TTLs, so expiry is per entry.
-#[derive(Clone)]
-struct Entry {
-    bytes: Arc<[u8]>,
-    ttl: Duration,
+/// Why a cache could not be built. Never quotes the URL (it may hold a
+/// password).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// `REDIS_URL` is not a usable Redis URL.
+    #[error("REDIS_URL is not a valid redis URL")]
+    InvalidRedisUrl,
 }
 
-struct PerEntryExpiry;
+/// Independent epochs, so an invalidation only disturbs in-flight loads of
+/// keys in the same stripe.
+const EPOCH_STRIPES: usize = 64;
 
-impl moka::Expiry<String, Entry> for PerEntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        entry: &Entry,
-        _now: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
+/// What every clone of a [`Cache`] shares.
+pub(crate) struct Inner {
+    local: Local,
+    redis: Option<Arc<RedisTier>>,
+    config: CacheConfig,
+    /// Bumped on every invalidation of a key in the stripe. A load that
+    /// sees its stripe's epoch change while it ran may have read data older
+    /// than the invalidation, so its result is returned but not kept.
+    epochs: Box<[AtomicU64]>,
+    /// Whether the Redis supervisor task runs (it is started lazily when the
+    /// cache is built outside a Tokio runtime).
+    started: AtomicBool,
+}
+
+impl Inner {
+    fn stripe(&self, full_key: &str) -> &AtomicU64 {
+        // FNV-1a: cheap and good enough to spread keys over the stripes.
+        let hash = full_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.epochs[(hash % EPOCH_STRIPES as u64) as usize]
+    }
+
+    fn epoch(&self, full_key: &str) -> u64 {
+        self.stripe(full_key).load(Ordering::Acquire)
+    }
+
+    fn bump(&self, full_key: &str) {
+        self.stripe(full_key).fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops every local entry (and disowns in-flight loads).
+    pub(crate) fn flush_local(&self) {
+        for epoch in &self.epochs {
+            epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        self.local.invalidate_all();
+    }
+
+    /// Drops one local entry (a broadcast from another instance).
+    pub(crate) async fn evict_local(&self, full_key: &str) {
+        self.bump(full_key);
+        self.local.invalidate(full_key).await;
+    }
+
+    /// The Redis tier, when configured and connected.
+    fn redis_up(&self) -> Option<&RedisTier> {
+        self.redis.as_deref().filter(|tier| tier.is_up())
+    }
+
+    /// Whether Redis is configured but not connected right now.
+    fn degraded(&self) -> bool {
+        self.redis.as_deref().is_some_and(|tier| !tier.is_up())
+    }
+
+    /// Whether a local entry may be served.
+    fn trusts(&self, entry: &Entry) -> bool {
+        !self.degraded() || entry.stored_at.elapsed() <= self.config.degraded_ttl
+    }
+
+    /// The local TTL for a new entry of a namespace with `ttl`.
+    fn local_ttl(&self, ttl: Duration) -> Duration {
+        if self.degraded() {
+            ttl.min(self.config.degraded_ttl)
+        } else {
+            ttl
+        }
     }
 }
 
 /// The cache. Cheap to clone; clones share the tiers.
 #[derive(Clone)]
 pub struct Cache {
-    local: moka::future::Cache<String, Entry>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
-            .field("entries", &self.local.entry_count())
+            .field("entries", &self.inner.local.entry_count())
+            .field("redis", &self.redis_status())
             .finish()
     }
 }
 
 impl Cache {
+    fn build(config: CacheConfig, redis: Option<RedisTier>) -> Self {
+        let local = local::build(config.max_entries, config.max_bytes);
+        let epochs = (0..EPOCH_STRIPES).map(|_| AtomicU64::new(0)).collect();
+        let cache = Self {
+            inner: Arc::new(Inner {
+                local,
+                redis: redis.map(Arc::new),
+                config,
+                epochs,
+                started: AtomicBool::new(false),
+            }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            cache.ensure_started();
+        }
+        cache
+    }
+
     /// An in-process-only cache.
     pub fn in_process(config: CacheConfig) -> Self {
-        let local = moka::future::Cache::builder()
-            .max_capacity(config.max_entries)
-            .expire_after(PerEntryExpiry)
-            .build();
-        Self { local }
+        Self::build(config, None)
+    }
+
+    /// A moka + Redis cache. Does not wait for Redis: it connects in the
+    /// background (and the cache works without it meanwhile), so a Redis
+    /// outage at start never blocks or fails the service.
+    pub fn with_redis(config: CacheConfig, url: &str) -> Result<Self, CacheError> {
+        let tier = RedisTier::new(url, &config.key_prefix, config.redis_timeout)
+            .map_err(|_| CacheError::InvalidRedisUrl)?;
+        Ok(Self::build(config, Some(tier)))
+    }
+
+    /// The cache the settings ask for: in-process only without `REDIS_URL`,
+    /// tiered with it.
+    pub fn connect(settings: &Settings) -> Result<Self, CacheError> {
+        match &settings.redis_url {
+            None => Ok(Self::in_process(CacheConfig::default())),
+            Some(url) => Self::with_redis(CacheConfig::default(), url.expose()),
+        }
+    }
+
+    /// Starts the Redis supervisor if it is not running yet.
+    fn ensure_started(&self) {
+        if let Some(tier) = &self.inner.redis
+            && !self.inner.started.load(Ordering::Relaxed)
+            && !self.inner.started.swap(true, Ordering::AcqRel)
+        {
+            tokio::spawn(redis::supervise(Arc::downgrade(&self.inner), tier.clone()));
+        }
+    }
+
+    /// Where the Redis tier stands.
+    pub fn redis_status(&self) -> RedisStatus {
+        self.inner
+            .redis
+            .as_ref()
+            .map_or(RedisStatus::Disabled, |tier| tier.status())
+    }
+
+    /// Drops every entry of this instance's in-process tier (Redis keeps its
+    /// copies).
+    pub fn clear_local(&self) {
+        self.inner.flush_local();
     }
 
     /// A typed view of one namespace (`"session"`, `"user"`, ...), whose
@@ -78,104 +278,43 @@ impl Cache {
     where
         V: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        Namespace {
-            cache: self.clone(),
-            name,
-            ttl,
-            _value: PhantomData,
-        }
-    }
-}
-
-/// A typed, namespaced view of a [`Cache`].
-pub struct Namespace<V> {
-    cache: Cache,
-    name: &'static str,
-    ttl: Duration,
-    _value: PhantomData<fn() -> V>,
-}
-
-impl<V> Clone for Namespace<V> {
-    fn clone(&self) -> Self {
-        Self {
-            cache: self.cache.clone(),
-            name: self.name,
-            ttl: self.ttl,
-            _value: PhantomData,
-        }
-    }
-}
-
-impl<V> std::fmt::Debug for Namespace<V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Namespace")
-            .field("name", &self.name)
-            .field("ttl", &self.ttl)
-            .finish()
-    }
-}
-
-impl<V> Namespace<V>
-where
-    V: Serialize + DeserializeOwned + Send + Sync + 'static,
-{
-    fn full_key(&self, key: &str) -> String {
-        format!("{}:{}", self.name, key)
+        Namespace::new(self.clone(), name, ttl)
     }
 
-    fn encode(&self, value: &V) -> Option<Entry> {
-        serde_json::to_vec(value).ok().map(|bytes| Entry {
-            bytes: bytes.into(),
-            ttl: self.ttl,
-        })
-    }
-
-    fn decode(entry: &Entry) -> Option<V> {
-        serde_json::from_slice(&entry.bytes).ok()
-    }
-
-    /// The cached value, if any.
-    pub async fn get(&self, key: &str) -> Option<V> {
-        let entry = self.cache.local.get(&self.full_key(key)).await?;
-        Self::decode(&entry)
-    }
-
-    /// The cached value, or the loader's, stored on success. Concurrent
-    /// callers for one missing key share a single run of `load` (and, on
-    /// failure, its error).
-    pub async fn get_or_load<F, Fut, E>(&self, key: &str, load: F) -> Result<V, Arc<E>>
+    /// Values grouped in scopes that are invalidated as a whole (all trade
+    /// pages of a user). Every [`Scoped`] built with the same `group` shares
+    /// the scopes' generations: invalidating scope `s` through one drops
+    /// `s` in all of them. Values live at most `ttl`.
+    pub fn scoped<V>(&self, group: &'static str, name: &'static str, ttl: Duration) -> Scoped<V>
     where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<V, E>>,
-        E: Send + Sync + 'static,
+        V: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let full_key = self.full_key(key);
-        let ttl = self.ttl;
-        let entry = self
-            .cache
-            .local
-            .try_get_with(full_key, async move {
-                let value = load().await?;
-                let bytes = serde_json::to_vec(&value).unwrap_or_default();
-                Ok::<_, E>(Entry {
-                    bytes: bytes.into(),
-                    ttl,
-                })
-            })
-            .await;
-        let entry = entry?;
-        Ok(Self::decode(&entry).expect("a value serialised by this namespace deserialises"))
-    }
-
-    /// Stores `value` under `key`.
-    pub async fn insert(&self, key: &str, value: &V) {
-        if let Some(entry) = self.encode(value) {
-            self.cache.local.insert(self.full_key(key), entry).await;
-        }
-    }
-
-    /// Removes `key` (on every instance, once the Redis tier is on).
-    pub async fn invalidate(&self, key: &str) {
-        self.cache.local.invalidate(&self.full_key(key)).await;
+        Scoped::new(self.namespace(group, ttl), self.namespace(name, ttl))
     }
 }
+
+/// `ok` in-process only or connected; `degraded` (never failed: the
+/// database is the source of truth) while Redis is unreachable.
+#[async_trait]
+impl ReadinessCheck for Cache {
+    async fn check(&self) -> CheckStatus {
+        self.ensure_started();
+        let Some(tier) = &self.inner.redis else {
+            return CheckStatus::Ok;
+        };
+        match tier.status() {
+            // A real round trip: a silent partition shows here first.
+            RedisStatus::Up => match tier.ping().await {
+                Ok(()) => CheckStatus::Ok,
+                Err(()) => CheckStatus::Degraded("redis unreachable".into()),
+            },
+            RedisStatus::Connecting => CheckStatus::Degraded("redis connecting".into()),
+            RedisStatus::Down | RedisStatus::Disabled => {
+                CheckStatus::Degraded("redis unreachable".into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
