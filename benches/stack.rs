@@ -1,7 +1,9 @@
 //! The whole composed stack in-process: a request through `App::service()`
-//! (request id, access log, timeout, body buffering, router, handler) with no
-//! socket, against the bare router alone as the baseline measured in the same
-//! run.
+//! (request id, access log, metrics, CORS, timeout, body buffering, rate
+//! limit, router, auth, handler) with no socket, against the bare router
+//! alone as the baseline measured in the same run; and the authenticated hot
+//! path, `GET /api/v1/users/me` with a bearer token (token verify, session
+//! liveness and the user, both from the cache after the first request).
 //!
 //! `cargo bench --bench stack`
 
@@ -50,7 +52,61 @@ fn stack(c: &mut Criterion) {
             }
         })
     });
+    let token = runtime.block_on(login(&service));
+    let authorization = format!("Bearer {token}");
+    group.bench_function("GET /api/v1/users/me (bearer, cached), full stack", |b| {
+        b.to_async(&runtime).iter(|| {
+            let service = service.clone();
+            let authorization = authorization.clone();
+            async move {
+                let request = http::Request::get("/api/v1/users/me")
+                    .header("authorization", authorization)
+                    .body(Full::default())
+                    .unwrap();
+                let response = service.oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+                black_box(response)
+            }
+        })
+    });
     group.finish();
+}
+
+/// Registers a user and logs in through the service itself.
+async fn login<S>(service: &S) -> String
+where
+    S: tower::Service<
+            http::Request<Full<Bytes>>,
+            Response = http::Response<Full<Bytes>>,
+            Error = std::convert::Infallible,
+        > + Clone,
+{
+    use http_body_util::BodyExt;
+    let credentials = serde_json::json!({
+        "email": "bench@example.com",
+        "password": "correct horse battery staple 42",
+        "full_name": "Bench",
+    });
+    let post = |path: &str| {
+        http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(credentials.to_string())))
+            .unwrap()
+    };
+    let response = service
+        .clone()
+        .oneshot(post("/api/v1/auth/register"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let response = service
+        .clone()
+        .oneshot(post("/api/v1/auth/login"))
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 criterion_group!(benches, stack);
