@@ -24,6 +24,33 @@
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
 //! | [`openapi`] | the generated OpenAPI document and the offline `/docs` page |
 //! | [`app`] | everything composed into the TradeSense API service |
+//!
+//! ## Example: the whole API in-process
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::ServiceExt;
+//! use tradesense_core::app::App;
+//! use tradesense_core::store::testing::TestDatabase;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A throwaway SQLite database; production passes `Settings::from_env()`
+//! // to `App::build`.
+//! let database = TestDatabase::sqlite().await;
+//! let app = App::with_store(database.settings(), database.store.clone());
+//! let response = app
+//!     .service::<Full<Bytes>>()
+//!     .oneshot(http::Request::get("/health").body(Full::default()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert!(response.headers().contains_key("x-request-id"));
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert!(body.starts_with(b"{"));
+//! # }
+//! ```
 
 #![deny(unsafe_code, unreachable_pub)]
 #![warn(missing_docs)]
