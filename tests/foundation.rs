@@ -149,3 +149,29 @@ fn tokio_stream(
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+#[tokio::test]
+async fn a_request_over_the_deadline_is_a_503_problem() {
+    // Registration hashes a password (tens of milliseconds): far over 1 ms.
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        settings.request_timeout = Duration::from_millis(1);
+    })
+    .await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({
+            "email": "slow@example.com",
+            "password": "correct horse battery staple 42",
+            "full_name": "Slow",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(json_body(response).await["code"], "service_unavailable");
+}

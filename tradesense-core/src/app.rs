@@ -14,17 +14,16 @@ use crate::cache::{
 };
 use crate::config::Settings;
 use crate::health::Health;
-use crate::http::{Body, BufferBodyLayer, Router};
+use crate::http::{Body, BufferBodyLayer, RequestTimeoutLayer, Router};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
 use crate::store::{SqlStore, StoreError};
 use crate::telemetry::{AccessLogLayer, RequestIdLayer};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 /// The rate limiter's key for a request carrying a valid access token: its
 /// user. Only signature and expiry are checked (no session lookup on this
@@ -212,10 +211,7 @@ impl App {
             .layer(AccessLogLayer)
             .layer(MetricsLayer::new())
             .layer(cors_layer(&self.settings))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                self.settings.request_timeout,
-            ))
+            .layer(RequestTimeoutLayer::new(self.settings.request_timeout))
             .layer(BufferBodyLayer::new(self.settings.max_body_bytes))
             .layer(self.rate_limit.clone())
             .service(self.router.clone())

@@ -11,12 +11,14 @@ mod extract;
 mod handler;
 mod response;
 mod router;
+mod timeout;
 
 pub use buffer::{BufferBody, BufferBodyLayer, DEFAULT_BODY_LIMIT};
 pub use extract::{ClientAddr, parse_form, parse_json, parse_query, path_param};
 pub use handler::{BoxHandler, handler};
 pub use response::{json, json_with_status, no_content};
 pub use router::{MatchedRoute, MethodRouter, PathParams, Router, UNMATCHED_ROUTE};
+pub use timeout::{RequestTimeout, RequestTimeoutLayer};
 
 /// The response body of every service in this crate: a complete buffer.
 /// (All answers are small JSON documents or static assets.)
