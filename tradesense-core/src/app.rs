@@ -106,20 +106,25 @@ impl App {
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
         let metrics = Metrics::global();
+        // One Redis handle (one connection manager, one view of whether
+        // Redis is down) for the rate limits and the login throttle.
+        let limits_redis = settings.redis_url.as_ref().and_then(|url| {
+            SharedRedis::open(url.expose())
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "REDIS_URL unusable for rate limits; in-process limits only");
+                })
+                .ok()
+        });
         let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
-        if let Some(redis) = settings
-            .redis_url
-            .as_ref()
-            .and_then(|url| SharedRedis::open(url.expose()).ok())
-        {
-            login_throttle = login_throttle.shared_via(redis, "tradesense:login:");
+        if let Some(redis) = &limits_redis {
+            login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
         }
         let mut auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
         auth.users = Arc::new(users.clone());
-        let rate_limit = RateLimitLayer::from_settings(&settings)
+        let rate_limit = RateLimitLayer::from_settings(&settings, limits_redis.as_ref())
             .user_key(rate_limit_user_key(auth.auth.keys().clone()));
         // Trade pages, portfolios and positions: GET responses cached per
         // caller, the caller's scope invalidated by every trading write.

@@ -122,24 +122,20 @@ impl RateLimitLayer {
 
     /// API.md's policy from the settings: `RATE_LIMIT_PER_MINUTE`,
     /// `AUTH_RATE_LIMIT_PER_MINUTE` on [`AUTH_PATHS`], [`EXEMPT_PATHS`],
-    /// `TRUSTED_PROXIES`, and Redis-shared limits when `REDIS_URL` is set.
-    pub fn from_settings(settings: &Settings) -> Self {
-        let mut layer = Self::new(Limiter::per_minute("api", settings.rate_limit_per_minute))
+    /// `TRUSTED_PROXIES`; shared through `redis` (the handle for
+    /// `REDIS_URL`, which the caller opens once and shares) when given.
+    pub fn from_settings(settings: &Settings, redis: Option<&SharedRedis>) -> Self {
+        let layer = Self::new(Limiter::per_minute("api", settings.rate_limit_per_minute))
             .strict_paths(
                 Limiter::per_minute("auth", settings.auth_rate_limit_per_minute),
                 AUTH_PATHS,
             )
             .exempt(EXEMPT_PATHS)
             .trusted_proxies(ClientIpResolver::new(settings.trusted_proxies.clone()));
-        if let Some(url) = &settings.redis_url {
-            match SharedRedis::open(url.expose()) {
-                Ok(redis) => layer = layer.shared_via(redis, DEFAULT_REDIS_PREFIX),
-                Err(err) => {
-                    tracing::warn!(error = %err, "REDIS_URL unusable for rate limits; in-process limits only");
-                }
-            }
+        match redis {
+            Some(redis) => layer.shared_via(redis.clone(), DEFAULT_REDIS_PREFIX),
+            None => layer,
         }
-        layer
     }
 
     /// A stricter limit, always per client IP, for exactly these paths
