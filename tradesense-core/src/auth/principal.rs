@@ -29,7 +29,7 @@ pub struct Principal {
 /// `Principal` behind the `AuthLayer` gets it; without one (the layer is
 /// missing, or optional and the request anonymous) the request is answered
 /// `401` problem+json.
-#[cfg(feature = "axum")]
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = axum::response::Response;
 

@@ -13,6 +13,7 @@
 mod decimal;
 pub mod mfa;
 pub mod sessions;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod trading;
 pub mod users;
