@@ -87,12 +87,9 @@ pub enum ApiError {
         /// Human-readable explanation.
         detail: String,
     },
-    /// `413 payload_too_large`: the body exceeds the configured limit.
-    #[error("request body exceeds {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
+    /// `413 payload_too_large`: the body exceeds the router's body limit.
+    #[error("the request body exceeds the size limit")]
+    PayloadTooLarge,
     /// `415 unsupported_media_type`: a body of a type the route does not read.
     #[error("expected a body of type {expected}")]
     UnsupportedMediaType {
@@ -124,6 +121,37 @@ pub enum ApiError {
     /// request id by the layer that renders it and never sent to the client.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The error body every failure answers with (RFC 9457), as
+/// [`ApiError::into_response`] renders it: the OpenAPI schema of every
+/// error response. A test checks the two agree.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only its schema is used
+pub struct Problem {
+    /// `about:blank`.
+    #[schema(rename = "type")]
+    type_: String,
+    /// The status's reason phrase.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, for people.
+    detail: String,
+    /// What went wrong, for programs (`invalid_credentials`, ...).
+    code: String,
+    /// On `422 validation_failed`: one entry per invalid field.
+    errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field of a `422`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only its schema is used
+pub struct ProblemField {
+    /// The request field, by its JSON path.
+    field: String,
+    /// Why it was refused.
+    message: String,
 }
 
 /// The JSON body of a problem response.
@@ -159,7 +187,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -175,7 +203,7 @@ impl ApiError {
             Self::NotAuthenticated => "not_authenticated",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
@@ -223,7 +251,11 @@ impl ApiError {
             code: self.code(),
             errors,
         };
-        let json = serde_json::to_vec(&body).expect("a problem body always serialises");
+        // A problem body is strings and numbers: it cannot fail to
+        // serialise, but a request path never panics on a "cannot".
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| {
+            br#"{"type":"about:blank","title":"Error","code":"internal_error"}"#.to_vec()
+        });
         let mut response = Response::new(B::from(Bytes::from(json)));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -248,6 +280,13 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// axum handlers and extractors return `ApiError` directly.
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        ApiError::into_response::<axum::body::Body>(self)
     }
 }
 

@@ -7,9 +7,13 @@
 //! also report *degraded* (the cache without Redis): still ready, because
 //! the database is the source of truth.
 
-use crate::http::{MethodRouter, Router, handler, json, json_with_status};
+use crate::http::Json;
 use async_trait::async_trait;
-use http::StatusCode;
+use axum::extract::State;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,44 +131,68 @@ impl Health {
         (ready, results)
     }
 
-    /// `GET /health` and `GET /health/ready`.
-    pub fn router(self) -> Router {
-        let version = self.version;
-        let this = Arc::new(self);
-        Router::new()
-            .route(
-                "/health",
-                MethodRouter::new().get(handler((), move |_, _| async move {
-                    Ok(json(&serde_json::json!({
-                        "status": "ok",
-                        "service": SERVICE_NAME,
-                        "version": version,
-                    })))
-                })),
-            )
-            .route(
-                "/health/ready",
-                MethodRouter::new().get(handler(this, |health: Arc<Health>, _| async move {
-                    let (ready, results) = health.readiness().await;
-                    let body = Readiness {
-                        status: if ready { "ready" } else { "not ready" },
-                        checks: results.iter().map(|(k, v)| (*k, v.render())).collect(),
-                    };
-                    let status = if ready {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    Ok(json_with_status(status, &body))
-                })),
-            )
+    /// `GET /health` and `GET /health/ready`, with their OpenAPI paths.
+    pub fn routes(self) -> OpenApiRouter {
+        // The liveness body never changes: rendered once, each answer is a
+        // reference-counted clone of the same bytes.
+        let liveness = Liveness(Bytes::from(
+            serde_json::json!({
+                "status": "ok",
+                "service": SERVICE_NAME,
+                "version": self.version,
+            })
+            .to_string(),
+        ));
+        let readiness = OpenApiRouter::new()
+            .routes(routes!(ready))
+            .with_state(Arc::new(self));
+        OpenApiRouter::new()
+            .routes(routes!(health))
+            .with_state(liveness)
+            .merge(readiness)
     }
+}
+
+/// The pre-rendered `/health` body.
+#[derive(Clone)]
+struct Liveness(Bytes);
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process answers", body = serde_json::Value)))]
+async fn health(State(Liveness(body)): State<Liveness>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+}
+
+/// Readiness.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Every check passes (a degraded cache still passes)", body = serde_json::Value),
+        (status = 503, description = "A check failed; the body names it", body = serde_json::Value),
+    ))]
+async fn ready(State(health): State<Arc<Health>>) -> (StatusCode, Json<Readiness>) {
+    let (ready, results) = health.readiness().await;
+    let body = Readiness {
+        status: if ready { "ready" } else { "not ready" },
+        checks: results.iter().map(|(k, v)| (*k, v.render())).collect(),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -185,9 +213,10 @@ mod tests {
 
     async fn ready(health: Health) -> (u16, serde_json::Value) {
         let request = http::Request::get("/health/ready")
-            .body(Bytes::new())
+            .body(axum::body::Body::empty())
             .unwrap();
-        let response = health.router().oneshot(request).await.unwrap();
+        let router: axum::Router = health.routes().into();
+        let response = router.oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&body).unwrap())

@@ -55,7 +55,6 @@
 #![deny(unsafe_code, unreachable_pub)]
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;

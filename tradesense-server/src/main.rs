@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tradesense_core::app::App;
+use tradesense_server::App;
 use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
 use tradesense_core::telemetry::init_tracing;

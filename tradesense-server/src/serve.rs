@@ -13,8 +13,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
-use tradesense_core::app::App;
-use tradesense_core::http::ClientAddr;
+use crate::App;
+use axum::extract::ConnectInfo;
 
 /// A bound, not yet serving, server.
 pub struct Server {
@@ -69,7 +69,8 @@ impl Server {
             shutdown_tx,
         } = self;
         let settings = app.settings().clone();
-        let service = app.service::<Incoming>();
+        // Composed once; each connection gets a reference-counted clone.
+        let service = app.router();
         let connections = Arc::new(Semaphore::new(settings.max_connections));
         let graceful = GracefulShutdown::new();
         let mut shutdown_rx = shutdown_tx.subscribe();
@@ -106,7 +107,8 @@ impl Server {
                 service
                     .clone()
                     .map_request(move |mut request: http::Request<Incoming>| {
-                        request.extensions_mut().insert(ClientAddr(peer));
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        request.extensions_mut().insert(tradesense_core::http::ClientAddr(peer));
                         request
                     });
             let connection = builder

@@ -1,6 +1,7 @@
-//! The auth endpoints under `/api/v1/auth`: `register`, `login` (JSON),
-//! `token` (OAuth2 password form), `logout`; and [`complete_login`], the
-//! session-issuing step the MFA module finishes its own login with.
+//! The auth endpoints, mountable under any prefix (TradeSense mounts them
+//! at `/api/v1/auth`): `register`, `login` (JSON), `token` (OAuth2 password
+//! form), `logout`; and [`complete_login`], the session-issuing step the MFA
+//! module finishes its own login with.
 
 use super::Principal;
 use super::cookie::{auth_cookie, clear_auth_cookie};
@@ -10,20 +11,23 @@ use super::session::Sessions;
 use super::token::TokenKeys;
 use crate::cache::Cache;
 use crate::config::Settings;
-use crate::error::{ApiError, FieldError};
-use crate::http::{
-    ClientAddr, MethodRouter, Request, Response, Router, handler, json, json_with_status,
-    no_content, parse_form, parse_json,
-};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{Form, Json};
 use crate::store::SqlStore;
 use crate::store::StoreError;
-use crate::store::users::{NewUser, UserStore};
+use crate::store::users::{NewUser, User, UserStore};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use http::{StatusCode, header};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// What the auth and user endpoints share. Cheap to clone.
@@ -79,28 +83,19 @@ impl AuthState {
         AuthLayer::new(self.auth.clone()).with_trusted_origins(self.trusted_origins.clone())
     }
 
-    /// The `/api/v1/auth` routes. `logout` is behind the [`AuthLayer`].
-    pub fn auth_router(&self) -> Router {
-        let protected = Router::new()
-            .route(
-                "/api/v1/auth/logout",
-                MethodRouter::new().post(handler(self.clone(), logout)),
-            )
-            .layer(self.layer());
-        Router::new()
-            .route(
-                "/api/v1/auth/register",
-                MethodRouter::new().post(handler(self.clone(), register)),
-            )
-            .route(
-                "/api/v1/auth/login",
-                MethodRouter::new().post(handler(self.clone(), login)),
-            )
-            .route(
-                "/api/v1/auth/token",
-                MethodRouter::new().post(handler(self.clone(), token)),
-            )
+    /// The auth routes, relative to where they are mounted: `/register`,
+    /// `/login`, `/token` and, behind this state's [`AuthLayer`],
+    /// `/logout`. With their OpenAPI paths (nesting prefixes them).
+    pub fn routes(&self) -> OpenApiRouter {
+        let protected = OpenApiRouter::new()
+            .routes(routes!(logout))
+            .route_layer(self.layer());
+        OpenApiRouter::new()
+            .routes(routes!(register))
+            .routes(routes!(login))
+            .routes(routes!(token))
             .merge(protected)
+            .with_state(self.clone())
     }
 }
 
@@ -146,8 +141,19 @@ pub(crate) fn parse_full_name(raw: &str) -> Result<String, FieldError> {
     Ok(name.to_owned())
 }
 
-async fn register(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let body: RegisterBody = parse_json(&request)?;
+/// Create an account.
+#[utoipa::path(post, path = "/register", tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 409, description = "`email_taken` (case-insensitive)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad email, or a password that is too short, too long or too guessable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn register(
+    State(state): State<AuthState>,
+    Json(body): Json<RegisterBody>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let mut errors = Vec::new();
     let email = Email::parse(&body.email)
         .map_err(|err| errors.push(FieldError::new("email", err.to_string())));
@@ -178,7 +184,7 @@ async fn register(state: AuthState, request: Request) -> Result<Response, ApiErr
             other => other.into(),
         })?;
     tracing::info!(user_id = %user.id, "user registered");
-    Ok(json_with_status(StatusCode::CREATED, &user))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -198,33 +204,78 @@ pub(crate) struct TokenForm {
     scope: Option<String>,
 }
 
-async fn login(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let body: LoginBody = parse_json(&request)?;
-    password_login(&state, &body.email, &body.password, &request).await
+/// Log in with email and password; sets the `auth-token` cookie.
+#[utoipa::path(post, path = "/login", tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "The token (and the cookie), or `mfa_required` with an MFA token and no cookie", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, or the account is temporarily locked", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn login(
+    State(state): State<AuthState>,
+    client: LoginClient,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, ApiError> {
+    password_login(&state, &body.email, &body.password, &client).await
 }
 
-async fn token(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let form: TokenForm = parse_form(&request)?;
+/// OAuth2 password flow (what Swagger's "Authorize" uses).
+#[utoipa::path(post, path = "/token", tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "As `/login`", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn token(
+    State(state): State<AuthState>,
+    client: LoginClient,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, ApiError> {
     if form.grant_type.as_deref().is_some_and(|g| g != "password") {
         return Err(ApiError::BadRequest {
             code: "unsupported_grant_type",
             detail: "Only grant_type=password is supported.".to_owned(),
         });
     }
-    password_login(&state, &form.username, &form.password, &request).await
+    password_login(&state, &form.username, &form.password, &client).await
 }
 
-fn client_ip(request: &Request) -> Option<String> {
-    request
-        .extensions()
-        .get::<ClientAddr>()
-        .map(|addr| addr.0.ip().to_string())
+/// Who is logging in, as the session records it: the user agent and the
+/// client address.
+#[derive(Debug, Clone, Default)]
+pub struct LoginClient {
+    /// `User-Agent`, at most 512 characters.
+    pub user_agent: Option<String>,
+    /// The client IP.
+    pub ip: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|ua| ua.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(Self { user_agent, ip })
+    }
 }
 
 /// A short hash of an email for logs: failed attempts are traceable
-/// without writing addresses (personal data) into logs.
+/// without writing addresses (personal data) into logs. A string that is no
+/// email is hashed as sent.
 fn email_hash(email: &str) -> String {
-    hex::encode(&Sha256::digest(email.trim().to_lowercase().as_bytes())[..8])
+    let normalised = Email::parse(email).map(|e| e.as_str().to_owned());
+    let text = normalised.as_deref().unwrap_or(email);
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// The shared password step of `/login` and `/token`. Unknown emails (even
@@ -234,7 +285,7 @@ async fn password_login(
     state: &AuthState,
     email: &str,
     password: &SecretString,
-    request: &Request,
+    client: &LoginClient,
 ) -> Result<Response, ApiError> {
     // Account protection: a locked account is refused before any password
     // check, for known and unknown emails alike (no enumeration, no oracle).
@@ -249,8 +300,7 @@ async fn password_login(
     };
     let phc = credentials.as_ref().map(|c| c.password_hash.as_str());
     let verified = state.hasher.verify(password, phc).await;
-    let ip = client_ip(request);
-    let ip = ip.as_deref().unwrap_or("-");
+    let ip = client.ip.as_deref().unwrap_or("-");
     let user = match credentials {
         Some(credentials) if verified => {
             state.login_throttle.record_success(email).await;
@@ -270,14 +320,15 @@ async fn password_login(
     if user.mfa_enabled {
         tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
         let mfa_token = state.auth.keys().issue_mfa(user.id, Utc::now());
-        return Ok(json(&MfaRequiredResponse {
+        return Ok(Json(MfaRequiredResponse {
             mfa_required: true,
             mfa_token,
             token_type: "mfa".to_owned(),
-        }));
+        })
+        .into_response());
     }
     tracing::info!(user_id = %user.id, ip, outcome = "success", "login attempt");
-    complete_login(state, user.id, request).await
+    complete_login(state, user.id, client).await
 }
 
 fn invalid_credentials() -> ApiError {
@@ -294,56 +345,46 @@ fn invalid_credentials() -> ApiError {
 pub async fn complete_login(
     state: &AuthState,
     user_id: Uuid,
-    request: &Request,
+    client: &LoginClient,
 ) -> Result<Response, ApiError> {
-    let user_agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|ua| ua.to_str().ok())
-        .map(|ua| ua.chars().take(512).collect());
     let token = state
         .auth
-        .start_session(user_id, user_agent, client_ip(request))
+        .start_session(user_id, client.user_agent.clone(), client.ip.clone())
         .await?;
     let ttl = state.auth.keys().access_ttl();
-    let mut response = json(&TokenResponse {
-        access_token: token.clone(),
+    let cookie = auth_cookie(&token, ttl, state.secure_cookies);
+    let body = Json(TokenResponse {
+        access_token: token,
         token_type: "bearer".to_owned(),
         expires_in: ttl.as_secs(),
     });
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        auth_cookie(&token, ttl, state.secure_cookies),
-    );
     // Token responses must not be cached by intermediaries (RFC 6749 §5.1).
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let headers = [
+        (header::SET_COOKIE, cookie),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    Ok((headers, body).into_response())
 }
 
-/// The principal the [`AuthLayer`] established. Its absence behind the
-/// layer is a wiring bug, answered as unauthenticated rather than a panic.
-pub(crate) fn principal(request: &Request) -> Result<Principal, ApiError> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or(ApiError::NotAuthenticated)
-}
-
-async fn logout(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
+/// End this session: revokes it and clears the cookie.
+#[utoipa::path(post, path = "/logout", tag = "auth",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn logout(
+    State(state): State<AuthState>,
+    principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
     state
         .auth
         .sessions()
         .revoke(principal.user_id, principal.session_id)
         .await?;
     tracing::info!(user_id = %principal.user_id, session = %principal.session_id, "logout");
-    let mut response = no_content();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, clear_auth_cookie(state.secure_cookies));
-    Ok(response)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_auth_cookie(state.secure_cookies))],
+    ))
 }

@@ -23,7 +23,7 @@ pub(crate) mod users;
 
 pub use cookie::{auth_cookie, clear_auth_cookie};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
-pub use endpoints::{AuthState, MfaRequiredResponse, TokenResponse, complete_login};
+pub use endpoints::{AuthState, LoginClient, MfaRequiredResponse, TokenResponse, complete_login};
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
 pub use password::{
     Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,

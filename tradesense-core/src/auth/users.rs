@@ -1,52 +1,54 @@
-//! The `/api/v1/users/me` endpoints: the caller's profile, password change
-//! and sessions. All behind the [`AuthLayer`](super::AuthLayer).
+//! The `/me` endpoints (TradeSense mounts them at `/api/v1/users`): the
+//! caller's profile, password change and sessions. All behind the
+//! [`AuthLayer`](super::AuthLayer).
 
-use super::endpoints::{AuthState, parse_full_name, principal};
+use super::Principal;
+use super::endpoints::{AuthState, parse_full_name};
 use super::password::Password;
-use crate::error::ApiError;
-use crate::http::{
-    MethodRouter, Request, Response, Router, handler, json, no_content, parse_json, path_param,
-};
+use crate::error::{ApiError, Problem};
+use crate::http::{Json, Path};
+use crate::store::users::User;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
+use http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 impl AuthState {
-    /// The `/api/v1/users/me*` routes, behind the [`AuthLayer`](super::AuthLayer).
-    pub fn users_router(&self) -> Router {
-        Router::new()
-            .route(
-                "/api/v1/users/me",
-                MethodRouter::new()
-                    .get(handler(self.clone(), get_me))
-                    .patch(handler(self.clone(), patch_me)),
-            )
-            .route(
-                "/api/v1/users/me/password",
-                MethodRouter::new().post(handler(self.clone(), change_password)),
-            )
-            .route(
-                "/api/v1/users/me/sessions",
-                MethodRouter::new().get(handler(self.clone(), list_sessions)),
-            )
-            .route(
-                "/api/v1/users/me/sessions/{id}",
-                MethodRouter::new().delete(handler(self.clone(), delete_session)),
-            )
-            .layer(self.layer())
+    /// The `/me*` routes, relative to where they are mounted, behind this
+    /// state's [`AuthLayer`](super::AuthLayer).
+    pub fn user_routes(&self) -> OpenApiRouter {
+        OpenApiRouter::new()
+            .routes(routes!(get_me, patch_me))
+            .routes(routes!(change_password))
+            .routes(routes!(list_sessions))
+            .routes(routes!(delete_session))
+            .route_layer(self.layer())
+            .with_state(self.clone())
     }
 }
 
-async fn get_me(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
+/// The current user.
+#[utoipa::path(get, path = "/me", tag = "users",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_me(
+    State(state): State<AuthState>,
+    principal: Principal,
+) -> Result<Json<User>, ApiError> {
     // A live session of a deleted user: the identity is gone.
     let user = state
         .users
         .user_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
-    Ok(json(&user))
+    Ok(Json(user))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -54,9 +56,20 @@ pub(crate) struct PatchMe {
     full_name: Option<String>,
 }
 
-async fn patch_me(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
-    let body: PatchMe = parse_json(&request)?;
+/// Change the display name.
+#[utoipa::path(patch, path = "/me", tag = "users",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = PatchMe,
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn patch_me(
+    State(state): State<AuthState>,
+    principal: Principal,
+    Json(body): Json<PatchMe>,
+) -> Result<Json<User>, ApiError> {
     let user = match body.full_name {
         Some(raw) => {
             let name = parse_full_name(&raw).map_err(|err| ApiError::Validation(vec![err]))?;
@@ -71,7 +84,7 @@ async fn patch_me(state: AuthState, request: Request) -> Result<Response, ApiErr
             .await?
             .ok_or(ApiError::NotAuthenticated)?,
     };
-    Ok(json(&user))
+    Ok(Json(user))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -81,9 +94,21 @@ pub(crate) struct ChangePassword {
     new_password: String,
 }
 
-async fn change_password(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
-    let body: ChangePassword = parse_json(&request)?;
+/// Change the password; revokes every other session.
+#[utoipa::path(post, path = "/me/password", tag = "users",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`invalid_current_password`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Weak new password", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn change_password(
+    State(state): State<AuthState>,
+    principal: Principal,
+    Json(body): Json<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
     let credentials = state
         .users
         .credentials_by_id(principal.user_id)
@@ -116,7 +141,7 @@ async fn change_password(state: AuthState, request: Request) -> Result<Response,
         .revoke_all_except(user.id, Some(principal.session_id))
         .await?;
     tracing::info!(user_id = %user.id, revoked_sessions = revoked, "password changed");
-    Ok(no_content())
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -134,8 +159,17 @@ pub(crate) struct SessionList {
     items: Vec<SessionItem>,
 }
 
-async fn list_sessions(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
+/// The user's live sessions.
+#[utoipa::path(get, path = "/me/sessions", tag = "users",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 200, description = "Live sessions; `current` marks this one", body = SessionList),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_sessions(
+    State(state): State<AuthState>,
+    principal: Principal,
+) -> Result<Json<SessionList>, ApiError> {
     let sessions = state
         .auth
         .sessions()
@@ -153,15 +187,26 @@ async fn list_sessions(state: AuthState, request: Request) -> Result<Response, A
             ip: s.ip,
         })
         .collect();
-    Ok(json(&SessionList { items }))
+    Ok(Json(SessionList { items }))
 }
 
-async fn delete_session(state: AuthState, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
-    let id: Uuid = path_param(&request, "id", "session")?;
+/// Revoke one of the user's sessions.
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "users",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The session id (the token's `sid`)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the user's sessions", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_session(
+    State(state): State<AuthState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     if !state.auth.sessions().revoke(principal.user_id, id).await? {
         return Err(ApiError::NotFound("session"));
     }
     tracing::info!(user_id = %principal.user_id, session = %id, "session revoked");
-    Ok(no_content())
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,133 +1,232 @@
-//! Parsing what handlers read: JSON and form bodies, query strings, path
-//! parameters, and the client's socket address.
+//! axum extractors whose rejections are problem+json [`ApiError`]s: the
+//! JSON body (field errors named by their JSON path), the OAuth2 form, the
+//! query string and path parameters.
+//!
+//! axum's own extractors answer plain-text rejections and name no field;
+//! these wrap the same parsing and map every failure once.
 
-use super::{PathParams, Request};
 use crate::error::ApiError;
-use http::header;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 
-/// The peer address of the connection, put into request extensions by the
-/// accept loop (hyper does not). Rate limiting and session records read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+/// A JSON body in, or a JSON response out.
+///
+/// As an extractor: a `Content-Type` other than JSON is `415`; malformed
+/// JSON is `400 malformed_body`; JSON of the wrong shape is `422` naming
+/// the field by its JSON path (`full_name`, `items[2].price`). An empty body
+/// reads as `{}`, so an all-optional body may be left out. A body over the
+/// router's `DefaultBodyLimit` is `413`.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use tower::ServiceExt;
+/// use tradesense_core::http::Json;
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Name { full_name: String }
+///
+/// async fn echo(Json(name): Json<Name>) -> Json<Name> { Json(name) }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let app = Router::new().route("/", post(echo));
+/// let request = http::Request::post("/")
+///     .header("content-type", "application/json")
+///     .body(axum::body::Body::from(r#"{"full_name": 12345}"#))
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 422);
+/// let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+/// let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+/// assert_eq!(problem["errors"][0]["field"], "full_name");
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
 
-/// Parses the body as JSON. Malformed JSON is `400 malformed_body`; JSON of
-/// the wrong shape (a missing field, a string where a number belongs) is
-/// `422` naming the field serde complained about.
-pub fn parse_json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let is_json = content_type
-            .to_str()
-            .map(|value| {
-                let essence = value.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-                    || essence.to_ascii_lowercase().ends_with("+json")
-            })
-            .unwrap_or(false);
-        if !is_json {
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(body) = JsonBody::from_request(request, state).await?;
+        parse_json(&body).map(Json)
+    }
+}
+
+/// The raw bytes of a JSON body, for handlers that parse it themselves
+/// (field by field, say): the `Content-Type` rule and the size limit of
+/// [`Json`], no parsing.
+#[derive(Debug, Clone, Default)]
+pub struct JsonBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !content_type_is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType {
                 expected: "application/json",
             });
         }
+        read_body(request, state).await.map(JsonBody)
     }
-    let body: &[u8] = request.body();
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(bytes) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response(),
+            // Our response types hold no failing `Serialize`; should one
+            // appear, the client gets a 500 problem, not a dropped connection.
+            Err(err) => ApiError::internal(err).into_response(),
+        }
+    }
+}
+
+/// A missing `Content-Type` is read as JSON (curl without `-H`); a present
+/// one must be `application/json` or `*+json`.
+fn content_type_is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    value.to_str().is_ok_and(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/json")
+            || essence.to_ascii_lowercase().ends_with("+json")
+    })
+}
+
+/// Reads the whole body within the router's `DefaultBodyLimit`.
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::PayloadTooLarge
+            }
+            other => ApiError::MalformedBody(other.body_text()),
+        })
+}
+
+/// Parses `body` as JSON into `T`, naming the failing field by its path.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error_free(&mut deserializer)?;
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        use serde_json::error::Category;
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::MalformedBody(format!("malformed JSON body: {inner}"))
+            }
+            Category::Data => field_error(&path, &inner.to_string()),
+        }
+    })?;
     deserializer
         .end()
         .map_err(|err| ApiError::MalformedBody(format!("malformed JSON body: {err}")))?;
     Ok(value)
 }
 
-fn serde_path_to_error_free<T: DeserializeOwned>(
-    deserializer: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-) -> Result<T, ApiError> {
-    T::deserialize(deserializer).map_err(|err| {
-        use serde_json::error::Category;
-        match err.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::MalformedBody(format!("malformed JSON body: {err}"))
-            }
-            Category::Data => data_error(&err.to_string()),
-        }
-    })
-}
-
-/// Turns serde's data error into a field error. serde names the field in
-/// messages like "missing field `email`" or "invalid value ... for field";
-/// where it does not, the field is reported as `body`.
-fn data_error(message: &str) -> ApiError {
+/// A `422` for the field at `path`. serde reports a missing field one level
+/// up (the path is the object's, `.`): the field's name is in its message.
+fn field_error(path: &str, message: &str) -> ApiError {
     let message = message.split(" at line ").next().unwrap_or(message);
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
-        .unwrap_or("body");
+    let named = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        ("." | "", Some(name)) => name.to_owned(),
+        (path, Some(name)) if message.starts_with("missing field") => format!("{path}.{name}"),
+        (".", None) | ("", None) => "body".to_owned(),
+        (path, _) => path.to_owned(),
+    };
     ApiError::invalid(field, message)
 }
 
-/// Parses an `application/x-www-form-urlencoded` body (the OAuth2 password
-/// flow).
-pub fn parse_form<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    serde_urlencoded::from_bytes(request.body()).map_err(|err| data_error(&err.to_string()))
-}
+/// An `application/x-www-form-urlencoded` body (the OAuth2 password flow).
+/// A bad or missing field is `422` naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Form<T>(pub T);
 
-/// Parses the query string; a bad parameter is `422`.
-pub fn parse_query<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(request.uri().query().unwrap_or(""))
-        .map_err(|err| data_error(&err.to_string()))
-}
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
 
-/// A path parameter parsed by `FromStr`. A value that does not parse names no
-/// resource, so it is `404` like any other unknown id.
-pub fn path_param<T: std::str::FromStr>(
-    request: &Request,
-    name: &str,
-    resource: &'static str,
-) -> Result<T, ApiError> {
-    request
-        .extensions()
-        .get::<PathParams>()
-        .and_then(|params| params.get(name))
-        .and_then(|value| value.parse().ok())
-        .ok_or(ApiError::NotFound(resource))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Login {
-        email: String,
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let body = read_body(request, state).await?;
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&body));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Form)
+            .map_err(|err| field_error(&err.path().to_string(), &err.into_inner().to_string()))
     }
+}
 
-    fn request(body: &'static str) -> Request {
-        http::Request::builder()
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Bytes::from_static(body.as_bytes()))
-            .unwrap()
+/// The query string; a bad parameter is `422` naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("").as_bytes();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|err| field_error(&err.path().to_string(), &err.into_inner().to_string()))
     }
+}
 
-    #[test]
-    fn malformed_json_is_400_and_wrong_shape_is_422() {
-        let err = parse_json::<Login>(&request("{\"email\":")).unwrap_err();
-        assert_eq!(err.code(), "malformed_body");
-        let err = parse_json::<Login>(&request("{}")).unwrap_err();
-        assert_eq!(err.status(), 422);
-        match err {
-            ApiError::Validation(fields) => assert_eq!(fields[0].field, "email"),
-            other => panic!("{other:?}"),
-        }
-        let err = parse_json::<Login>(&request("{\"email\":\"a\"} trailing")).unwrap_err();
-        assert_eq!(err.code(), "malformed_body");
+/// The single path parameter of a resource route (`/trades/{id}`), parsed
+/// by `FromStr`. A value that does not parse names no resource, so it is
+/// `404` like any other unknown id; `R` names the resource in the problem.
+#[derive(Debug, Clone, Copy)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: std::str::FromStr + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound("resource"))?;
+        raw.parse().map(Path).map_err(|_| ApiError::NotFound("resource"))
     }
 }

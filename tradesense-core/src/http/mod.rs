@@ -1,33 +1,36 @@
-//! HTTP plumbing shared by every service in the crate: the response body
-//! type, JSON responses, body and query parsing, the router, and the
-//! request extensions the accept loop and the layers fill in.
+//! HTTP plumbing shared by every endpoint of the crate, on axum: extractors
+//! whose rejections are problem+json, the fallbacks that answer unknown
+//! paths and methods as problem+json, and the request deadline.
 //!
-//! The crate's own services read requests whose body has already been
-//! buffered (by [`BufferBodyLayer`]) into [`Bytes`]; every *layer* stays
-//! generic over the request body so it can sit in front of anyone's service.
+//! Routing itself is axum's [`Router`](axum::Router): a plain tower service,
+//! so the crate's layers stay router-agnostic and a stranger's axum app can
+//! mount the crate's endpoint routers next to its own.
 
-mod buffer;
 mod extract;
-mod handler;
-mod response;
-mod router;
+mod fallback;
 mod timeout;
 
-pub use buffer::{BufferBody, BufferBodyLayer, DEFAULT_BODY_LIMIT};
-pub use extract::{ClientAddr, parse_form, parse_json, parse_query, path_param};
-pub use handler::{BoxHandler, handler};
-pub use response::{json, json_with_status, no_content};
-pub use router::{MatchedRoute, MethodRouter, PathParams, Router, UNMATCHED_ROUTE};
+pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
+pub use fallback::{ProblemFallbackLayer, not_found};
 pub use timeout::{RequestTimeout, RequestTimeoutLayer};
 
-/// The response body of every service in this crate: a complete buffer.
-/// (All answers are small JSON documents or static assets.)
-pub type Body = http_body_util::Full<bytes::Bytes>;
+/// The default request-body limit: 1 MiB (API.md `MAX_BODY_BYTES`).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// A request whose body has been read into memory, as handlers receive it.
-pub type Request = http::Request<bytes::Bytes>;
-
-/// A response of this crate's services.
-pub type Response = http::Response<Body>;
-
-pub use bytes::Bytes;
+// TODO(redesign): transitional, removed when the layers branch lands (the
+// metrics layer and access log read axum's `MatchedPath`, the rate limiter
+// `ConnectInfo<SocketAddr>`).
+#[doc(hidden)]
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub std::sync::Arc<str>);
+impl MatchedRoute {
+    #[doc(hidden)]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);

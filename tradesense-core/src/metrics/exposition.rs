@@ -2,27 +2,31 @@
 //! `Accept: application/json` the short JSON summary of API.md.
 
 use super::{Metrics, active_connections};
-use crate::error::ApiError;
-use crate::http::{MethodRouter, Request, Response, Router, handler, json};
-use bytes::Bytes;
-use http::{HeaderValue, header};
+use crate::http::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The content type of the Prometheus text format.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The `/metrics` route over `metrics` (usually [`Metrics::global`]).
-pub fn router(metrics: &'static Metrics) -> Router {
-    Router::new().route(
-        "/metrics",
-        MethodRouter::new().get(handler(metrics, scrape)),
-    )
+pub fn routes(metrics: &'static Metrics) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(scrape))
+        .with_state(metrics)
 }
 
-async fn scrape(metrics: &'static Metrics, request: Request) -> Result<Response, ApiError> {
-    if wants_json(&request) {
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition (or JSON with `Accept: application/json`)", content_type = "text/plain")))]
+async fn scrape(State(metrics): State<&'static Metrics>, headers: HeaderMap) -> Response {
+    if wants_json(&headers) {
         let system = metrics.system();
-        return Ok(json(&json!({
+        return Json(json!({
             "system": {
                 "cpu_percent": round2(system.cpu_percent),
                 "memory_percent": round2(system.memory_percent),
@@ -33,21 +37,20 @@ async fn scrape(metrics: &'static Metrics, request: Request) -> Result<Response,
                 "total_requests": metrics.total_requests(),
                 "uptime_seconds": metrics.uptime().as_secs_f64(),
             },
-        })));
+        }))
+        .into_response();
     }
-    let mut response = Response::new(Bytes::from(metrics.render()).into());
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(PROMETHEUS_TEXT),
-    );
-    Ok(response)
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))],
+        metrics.render(),
+    )
+        .into_response()
 }
 
 /// JSON only when the client names it: Prometheus sends `text/plain` or
 /// `application/openmetrics-text` and must get the text format.
-fn wants_json(request: &Request) -> bool {
-    request
-        .headers()
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -73,9 +76,8 @@ mod tests {
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);
         }
-        router(Metrics::global())
-            .compile()
-            .oneshot(request.body(Bytes::new()).unwrap())
+        axum::Router::from(routes(Metrics::global()))
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
             .await
             .unwrap()
     }

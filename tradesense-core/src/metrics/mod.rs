@@ -153,7 +153,7 @@ impl Metrics {
     }
 }
 
-pub use exposition::{PROMETHEUS_TEXT, router};
+pub use exposition::{PROMETHEUS_TEXT, routes};
 
 /// The `# HELP` lines of our own figures.
 fn describe() {

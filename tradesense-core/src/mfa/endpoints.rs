@@ -1,19 +1,25 @@
-//! The MFA endpoints: `/api/v1/auth/mfa/{setup,verify,disable}` behind the
-//! [`AuthLayer`](crate::auth::AuthLayer), and the public
-//! `/api/v1/auth/mfa/login` that exchanges an MFA-pending token and a code
-//! for the normal token response and cookie.
+//! The MFA endpoints, mountable under any prefix (TradeSense mounts them at
+//! `/api/v1/auth/mfa`): `/setup`, `/verify` and `/disable` behind the
+//! [`AuthLayer`](crate::auth::AuthLayer), and the public `/login` that
+//! exchanges an MFA-pending token and a code for the normal token response
+//! and cookie.
 //!
 //! Built on `auth`'s public pieces only (the MFA-pending token check,
 //! `complete_login`, `Sessions::revoke_all_except`); `auth` knows nothing
 //! of this module.
 
 use super::service::{LoginChallenge, MfaError, MfaService};
-use crate::auth::{AuthState, Principal, complete_login};
-use crate::error::ApiError;
-use crate::http::{MethodRouter, Request, Response, Router, handler, json, parse_json};
+use super::totp::Provisioning;
+use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
+use crate::error::{ApiError, Problem};
+use crate::http::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http::{HeaderValue, header};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// State of the MFA endpoints. Cheap to clone.
@@ -51,47 +57,28 @@ impl MfaEndpoints {
         Self { auth, mfa }
     }
 
-    /// The four routes; all but `/mfa/login` require authentication.
-    pub fn router(&self) -> Router {
-        let protected = Router::new()
-            .route(
-                "/api/v1/auth/mfa/setup",
-                MethodRouter::new().post(handler(self.clone(), setup)),
-            )
-            .route(
-                "/api/v1/auth/mfa/verify",
-                MethodRouter::new().post(handler(self.clone(), verify)),
-            )
-            .route(
-                "/api/v1/auth/mfa/disable",
-                MethodRouter::new().post(handler(self.clone(), disable)),
-            )
-            .layer(self.auth.layer());
-        Router::new()
-            .route(
-                "/api/v1/auth/mfa/login",
-                MethodRouter::new().post(handler(self.clone(), login)),
-            )
+    /// The four routes, relative to where they are mounted; all but
+    /// `/login` behind the auth state's [`AuthLayer`](crate::auth::AuthLayer).
+    pub fn routes(&self) -> OpenApiRouter {
+        let protected = OpenApiRouter::new()
+            .routes(routes!(setup))
+            .routes(routes!(verify))
+            .routes(routes!(disable))
+            .route_layer(self.auth.layer());
+        OpenApiRouter::new()
+            .routes(routes!(login))
             .merge(protected)
+            .with_state(self.clone())
     }
 }
 
-fn principal(request: &Request) -> Result<Principal, ApiError> {
-    // Behind the AuthLayer it is always there; its absence is a wiring
-    // bug, answered as unauthenticated rather than a panic.
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or(ApiError::NotAuthenticated)
-}
-
 /// Responses carrying secrets or recovery codes must not be cached.
-fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+fn no_store(body: impl IntoResponse) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        body,
+    )
+        .into_response()
 }
 
 fn bad_request(code: &'static str, detail: &str) -> ApiError {
@@ -140,8 +127,18 @@ fn invalid_mfa_token() -> ApiError {
     }
 }
 
-async fn setup(state: MfaEndpoints, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
+/// Start enabling MFA: a new pending secret, its URI and QR code.
+#[utoipa::path(post, path = "/setup", tag = "mfa",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 200, description = "The pending secret (valid 10 minutes)", body = Provisioning),
+        (status = 400, description = "`mfa_already_enabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn setup(
+    State(state): State<MfaEndpoints>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
     let user = state
         .auth
         .users
@@ -153,12 +150,23 @@ async fn setup(state: MfaEndpoints, request: Request) -> Result<Response, ApiErr
         .setup(user.id, &user.email, Utc::now())
         .await
         .map_err(|err| api_error(err, invalid_mfa_code_400))?;
-    Ok(no_store(json(&provisioning)))
+    Ok(no_store(Json(provisioning)))
 }
 
-async fn verify(state: MfaEndpoints, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
-    let body: CodeBody = parse_json(&request)?;
+/// Confirm the pending secret with a code: enables MFA.
+#[utoipa::path(post, path = "/verify", tag = "mfa",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "Enabled; ten single-use recovery codes, shown once", body = VerifyResponse),
+        (status = 400, description = "`invalid_mfa_code` or `mfa_setup_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn verify(
+    State(state): State<MfaEndpoints>,
+    principal: Principal,
+    Json(body): Json<CodeBody>,
+) -> Result<Response, ApiError> {
     let codes = state
         .mfa
         .verify(principal.user_id, &body.code, Utc::now())
@@ -166,15 +174,26 @@ async fn verify(state: MfaEndpoints, request: Request) -> Result<Response, ApiEr
         .map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
     tracing::info!(user_id = %principal.user_id, "MFA enabled");
-    Ok(no_store(json(&VerifyResponse {
+    Ok(no_store(Json(VerifyResponse {
         message: "MFA enabled successfully",
         recovery_codes: codes.iter().map(ToString::to_string).collect(),
     })))
 }
 
-async fn disable(state: MfaEndpoints, request: Request) -> Result<Response, ApiError> {
-    let principal = principal(&request)?;
-    let body: CodeBody = parse_json(&request)?;
+/// Turn MFA off with a TOTP or recovery code.
+#[utoipa::path(post, path = "/disable", tag = "mfa",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "Disabled", body = MessageResponse),
+        (status = 400, description = "`invalid_mfa_code` or `mfa_not_enabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn disable(
+    State(state): State<MfaEndpoints>,
+    principal: Principal,
+    Json(body): Json<CodeBody>,
+) -> Result<Json<MessageResponse>, ApiError> {
     state
         .mfa
         .disable(principal.user_id, &body.code, Utc::now())
@@ -182,7 +201,7 @@ async fn disable(state: MfaEndpoints, request: Request) -> Result<Response, ApiE
         .map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
     tracing::info!(user_id = %principal.user_id, "MFA disabled");
-    Ok(json(&MessageResponse {
+    Ok(Json(MessageResponse {
         message: "MFA disabled",
     }))
 }
@@ -199,8 +218,19 @@ async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<()
     Ok(())
 }
 
-async fn login(state: MfaEndpoints, request: Request) -> Result<Response, ApiError> {
-    let body: LoginBody = parse_json(&request)?;
+/// Complete a login that answered `mfa_required`.
+#[utoipa::path(post, path = "/login", tag = "mfa",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "The token (and the cookie)", body = TokenResponse),
+        (status = 401, description = "`invalid_mfa_code` or `invalid_mfa_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, or the challenge is locked after repeated failures", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn login(
+    State(state): State<MfaEndpoints>,
+    client: LoginClient,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, ApiError> {
     let now = Utc::now();
     let claims = state
         .auth
@@ -226,5 +256,5 @@ async fn login(state: MfaEndpoints, request: Request) -> Result<Response, ApiErr
             err => api_error(err, invalid_mfa_code_401),
         })?;
     tracing::info!(%user_id, "MFA login");
-    complete_login(&state.auth, user_id, &request).await
+    complete_login(&state.auth, user_id, &client).await
 }

@@ -1,29 +1,33 @@
-//! The trading endpoints of API.md: `/api/v1/portfolios...` and
-//! `/api/v1/trades...`, owner-scoped (another user's id is `404`).
+//! The trading endpoints (docs/API.md): `/portfolios...` and `/trades...`,
+//! relative to where they are mounted (TradeSense: `/api/v1`), owner-scoped
+//! (another user's id is `404`).
 //!
-//! Handlers read the caller from the [`Principal`] the `AuthLayer` put in
-//! the request extensions; without one they answer `401`, so the routes are
-//! safe even if mounted without the layer by mistake.
+//! Handlers take the caller as a [`Principal`] extractor; without one they
+//! answer `401`, so the routes are safe even if mounted without the
+//! `AuthLayer` by mistake. Bodies are read field by field
+//! ([`FieldsJson`]) so a `422` names every bad field and decimals are
+//! parsed from their JSON text, never through `f64`; the request structs
+//! below are what the OpenAPI schemas derive from.
 
-use super::fields::{Fields, text};
+use super::fields::{Fields, FieldsJson, FromFields, text};
 use super::{
     Currency, Cursor, Fees, FoldError, NewTrade, Notes, Portfolio, PortfolioName, Position, Price,
     Quantity, Side, Symbol, Trade, TradeChanges, TradeQuery, decimal_from_raw, recompute_position,
 };
 use crate::auth::Principal;
-use crate::error::{ApiError, FieldError};
-use crate::http::{
-    MethodRouter, Request, Response, Router, handler, json, json_with_status, no_content,
-    parse_query, path_param,
-};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{Json, Path, Query};
 use crate::store::StoreError;
 use crate::store::trading::{TradeWriteError, TradingStore};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// The store the handlers share.
@@ -34,58 +38,27 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// The largest `limit` accepted.
 pub const MAX_LIMIT: u32 = 500;
 
-/// The portfolio and trade routes over `store`. Put the `AuthLayer` in front
-/// of them (`Router::layer`).
+/// The portfolio and trade routes over `store`, relative to where they are
+/// mounted, with their OpenAPI paths. Put the `AuthLayer` in front of them
+/// (`route_layer`).
 ///
 /// ```
 /// use std::sync::Arc;
 /// use tradesense_core::store::{Db, SqlStore};
 /// # async fn demo(pool: sqlx::SqlitePool) {
 /// let store = Arc::new(SqlStore::from_db(Db::Sqlite(pool)));
-/// let router = tradesense_core::trading::routes(store);
-/// assert!(router.routes().any(|(path, _)| path == "/api/v1/trades/{id}"));
+/// let (_router, api) = tradesense_core::trading::routes(store).split_for_parts();
+/// assert!(api.paths.paths.contains_key("/trades/{id}"));
 /// # }
 /// ```
-pub fn routes(store: Store) -> Router {
-    Router::new()
-        .route(
-            "/api/v1/portfolios",
-            MethodRouter::new()
-                .post(handler(store.clone(), create_portfolio))
-                .get(handler(store.clone(), list_portfolios)),
-        )
-        .route(
-            "/api/v1/portfolios/{id}",
-            MethodRouter::new()
-                .get(handler(store.clone(), get_portfolio))
-                .patch(handler(store.clone(), rename_portfolio))
-                .delete(handler(store.clone(), delete_portfolio)),
-        )
-        .route(
-            "/api/v1/portfolios/{id}/positions",
-            MethodRouter::new().get(handler(store.clone(), portfolio_positions)),
-        )
-        .route(
-            "/api/v1/trades",
-            MethodRouter::new()
-                .post(handler(store.clone(), create_trade))
-                .get(handler(store.clone(), list_trades)),
-        )
-        .route(
-            "/api/v1/trades/{id}",
-            MethodRouter::new()
-                .get(handler(store.clone(), get_trade))
-                .patch(handler(store.clone(), update_trade))
-                .delete(handler(store, delete_trade)),
-        )
-}
-
-fn caller(request: &Request) -> Result<Uuid, ApiError> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .map(|principal| principal.user_id)
-        .ok_or(ApiError::NotAuthenticated)
+pub fn routes(store: Store) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(create_portfolio, list_portfolios))
+        .routes(routes!(get_portfolio, rename_portfolio, delete_portfolio))
+        .routes(routes!(portfolio_positions))
+        .routes(routes!(create_trade, list_trades))
+        .routes(routes!(get_trade, update_trade, delete_trade))
+        .with_state(store)
 }
 
 fn not_found(resource: &'static str) -> impl Fn(StoreError) -> ApiError {
@@ -148,17 +121,63 @@ impl std::str::FromStr for Id {
 
 // ---- portfolios ----
 
-async fn create_portfolio(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let mut fields = Fields::from_request(&request)?;
-    let name = fields.required("name", text::<PortfolioName>);
-    let currency = fields.optional("base_currency", text::<Currency>);
-    fields.finish()?;
-    let (Some(name), currency) = (name, currency.unwrap_or_else(Currency::usd)) else {
-        unreachable!("finish() refused missing fields")
-    };
-    let portfolio = store.create_portfolio(user, &name, &currency).await?;
-    Ok(json_with_status(StatusCode::CREATED, &portfolio))
+/// `POST /portfolios`.
+#[derive(Debug, utoipa::ToSchema)]
+pub(crate) struct CreatePortfolio {
+    /// Display name, 1-100 characters.
+    #[schema(value_type = String)]
+    name: PortfolioName,
+    /// ISO 4217 code; default `USD`.
+    #[schema(value_type = Option<String>)]
+    base_currency: Option<Currency>,
+}
+
+impl FromFields for CreatePortfolio {
+    fn from_fields(fields: &mut Fields) -> Option<Self> {
+        let name = fields.required("name", text::<PortfolioName>);
+        let base_currency = fields.optional("base_currency", text::<Currency>);
+        Some(Self {
+            name: name?,
+            base_currency,
+        })
+    }
+}
+
+/// `PATCH /portfolios/{id}`.
+#[derive(Debug, utoipa::ToSchema)]
+pub(crate) struct RenamePortfolio {
+    /// Display name, 1-100 characters.
+    #[schema(value_type = Option<String>)]
+    name: Option<PortfolioName>,
+}
+
+impl FromFields for RenamePortfolio {
+    fn from_fields(fields: &mut Fields) -> Option<Self> {
+        Some(Self {
+            name: fields.optional("name", text::<PortfolioName>),
+        })
+    }
+}
+
+/// Create a portfolio.
+#[utoipa::path(post, path = "/portfolios", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CreatePortfolio,
+    responses(
+        (status = 201, description = "The portfolio", body = Portfolio),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_portfolio(
+    State(store): State<Store>,
+    caller: Principal,
+    FieldsJson(body): FieldsJson<CreatePortfolio>,
+) -> Result<(StatusCode, Json<Portfolio>), ApiError> {
+    let currency = body.base_currency.unwrap_or_else(Currency::usd);
+    let portfolio = store
+        .create_portfolio(caller.user_id, &body.name, &currency)
+        .await?;
+    Ok((StatusCode::CREATED, Json(portfolio)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -166,9 +185,19 @@ pub(crate) struct Items<T> {
     items: Vec<T>,
 }
 
-async fn list_portfolios(store: Store, request: Request) -> Result<Response, ApiError> {
-    let items = store.list_portfolios(caller(&request)?).await?;
-    Ok(json(&Items { items }))
+/// The user's portfolios.
+#[utoipa::path(get, path = "/portfolios", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 200, description = "`{\"items\": [portfolio...]}`", body = Items<Portfolio>),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_portfolios(
+    State(store): State<Store>,
+    caller: Principal,
+) -> Result<Json<Items<Portfolio>>, ApiError> {
+    let items = store.list_portfolios(caller.user_id).await?;
+    Ok(Json(Items { items }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -191,85 +220,188 @@ async fn reportable_positions(
     Ok(positions)
 }
 
-async fn get_portfolio(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "portfolio")?;
+/// A portfolio with its positions.
+#[utoipa::path(get, path = "/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 200, description = "The portfolio and its positions", body = PortfolioWithPositions),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_portfolio(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PortfolioWithPositions>, ApiError> {
     let portfolio = store
-        .get_portfolio(user, id)
+        .get_portfolio(caller.user_id, id)
         .await
         .map_err(not_found("portfolio"))?;
-    let positions = reportable_positions(&store, user, id).await?;
-    Ok(json(&PortfolioWithPositions {
+    let positions = reportable_positions(&store, caller.user_id, id).await?;
+    Ok(Json(PortfolioWithPositions {
         portfolio,
         positions,
     }))
 }
 
-async fn rename_portfolio(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "portfolio")?;
-    let mut fields = Fields::from_request(&request)?;
-    let name = fields.optional("name", text::<PortfolioName>);
-    fields.finish()?;
-    let portfolio = match name {
-        Some(name) => store.rename_portfolio(user, id, &name).await,
-        None => store.get_portfolio(user, id).await,
+/// Rename a portfolio.
+#[utoipa::path(patch, path = "/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    request_body = RenamePortfolio,
+    responses(
+        (status = 200, description = "The portfolio", body = Portfolio),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn rename_portfolio(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+    FieldsJson(body): FieldsJson<RenamePortfolio>,
+) -> Result<Json<Portfolio>, ApiError> {
+    let portfolio = match body.name {
+        Some(name) => store.rename_portfolio(caller.user_id, id, &name).await,
+        None => store.get_portfolio(caller.user_id, id).await,
     }
     .map_err(not_found("portfolio"))?;
-    Ok(json(&portfolio))
+    Ok(Json(portfolio))
 }
 
-async fn delete_portfolio(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "portfolio")?;
+/// Delete a portfolio with its trades and positions.
+#[utoipa::path(delete, path = "/portfolios/{id}", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_portfolio(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     store
-        .delete_portfolio(user, id)
+        .delete_portfolio(caller.user_id, id)
         .await
         .map_err(not_found("portfolio"))?;
-    Ok(no_content())
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn portfolio_positions(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "portfolio")?;
-    let items = reportable_positions(&store, user, id).await?;
-    Ok(json(&Items { items }))
+/// A portfolio's positions (average-cost method).
+#[utoipa::path(get, path = "/portfolios/{id}/positions", tag = "portfolios",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Portfolio id")),
+    responses(
+        (status = 200, description = "Symbols with a non-zero quantity or realized P&L", body = Items<Position>),
+        (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn portfolio_positions(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Items<Position>>, ApiError> {
+    let items = reportable_positions(&store, caller.user_id, id).await?;
+    Ok(Json(Items { items }))
 }
 
 // ---- trades ----
 
-async fn create_trade(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user_id = caller(&request)?;
-    let mut fields = Fields::from_request(&request)?;
-    let symbol = fields.required("symbol", text::<Symbol>);
-    let side = fields.required("side", text::<Side>);
-    let quantity = fields.required("quantity", amount(Quantity::new));
-    let price = fields.required("price", amount(Price::new));
-    let fees = fields.nullable("fees", amount(Fees::new));
-    let executed_at = fields.nullable("executed_at", timestamp);
-    let portfolio_id = fields.nullable("portfolio_id", uuid);
-    let notes = fields.nullable("notes", text::<Notes>);
-    fields.finish()?;
-    let (Some(symbol), Some(side), Some(quantity), Some(price)) = (symbol, side, quantity, price)
-    else {
-        unreachable!("finish() refused missing fields")
-    };
+/// `POST /trades`. Decimals are JSON strings or numbers, parsed exactly.
+#[derive(Debug, utoipa::ToSchema)]
+pub(crate) struct CreateTrade {
+    /// 1-16 characters of `[A-Z0-9.:/-]` after upper-casing.
+    #[schema(value_type = String, example = "AAPL")]
+    symbol: Symbol,
+    /// `buy` or `sell`.
+    side: Side,
+    /// Greater than zero.
+    #[schema(value_type = String, example = "10")]
+    quantity: Quantity,
+    /// Zero or more.
+    #[schema(value_type = String, example = "101.25")]
+    price: Price,
+    /// Zero or more; default `0`.
+    #[schema(value_type = Option<String>)]
+    fees: Option<Fees>,
+    /// Default: now.
+    executed_at: Option<DateTime<Utc>>,
+    /// The portfolio whose positions it moves.
+    portfolio_id: Option<Uuid>,
+    /// Free text, up to 1000 characters.
+    #[schema(value_type = Option<String>)]
+    notes: Option<Notes>,
+}
+
+impl FromFields for CreateTrade {
+    fn from_fields(fields: &mut Fields) -> Option<Self> {
+        let symbol = fields.required("symbol", text::<Symbol>);
+        let side = fields.required("side", text::<Side>);
+        let quantity = fields.required("quantity", amount(Quantity::new));
+        let price = fields.required("price", amount(Price::new));
+        let fees = fields.nullable("fees", amount(Fees::new));
+        let executed_at = fields.nullable("executed_at", timestamp);
+        let portfolio_id = fields.nullable("portfolio_id", uuid);
+        let notes = fields.nullable("notes", text::<Notes>);
+        Some(Self {
+            symbol: symbol?,
+            side: side?,
+            quantity: quantity?,
+            price: price?,
+            fees: fees.flatten(),
+            executed_at: executed_at.flatten(),
+            portfolio_id: portfolio_id.flatten(),
+            notes: notes.flatten(),
+        })
+    }
+}
+
+/// `PATCH /trades/{id}` reads a [`TradeChanges`]. Other fields (symbol,
+/// side, portfolio_id) are ignored, as FastAPI ignores extras: a client may
+/// send back the whole trade it read.
+impl FromFields for TradeChanges {
+    fn from_fields(fields: &mut Fields) -> Option<Self> {
+        Some(Self {
+            quantity: fields.optional("quantity", amount(Quantity::new)),
+            price: fields.optional("price", amount(Price::new)),
+            fees: fields.optional("fees", amount(Fees::new)),
+            executed_at: fields.optional("executed_at", timestamp),
+            notes: fields.nullable("notes", text::<Notes>),
+        })
+    }
+}
+
+/// Record a trade.
+#[utoipa::path(post, path = "/trades", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = CreateTrade,
+    responses(
+        (status = 201, description = "The trade", body = Trade),
+        (status = 404, description = "`portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `insufficient_position`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_trade(
+    State(store): State<Store>,
+    caller: Principal,
+    FieldsJson(body): FieldsJson<CreateTrade>,
+) -> Result<(StatusCode, Json<Trade>), ApiError> {
     let trade = NewTrade {
-        user_id,
-        symbol,
-        side,
-        quantity,
-        price,
-        fees: fees.flatten().unwrap_or(Fees::ZERO),
-        executed_at: executed_at.flatten().unwrap_or_else(Utc::now),
-        portfolio_id: portfolio_id.flatten(),
-        notes: notes.flatten(),
+        user_id: caller.user_id,
+        symbol: body.symbol,
+        side: body.side,
+        quantity: body.quantity,
+        price: body.price,
+        fees: body.fees.unwrap_or(Fees::ZERO),
+        executed_at: body.executed_at.unwrap_or_else(Utc::now),
+        portfolio_id: body.portfolio_id,
+        notes: body.notes,
     };
     let trade = store
         .create_trade(trade, &recompute_position)
         .await
         .map_err(write_error("portfolio"))?;
-    Ok(json_with_status(StatusCode::CREATED, &trade))
+    Ok((StatusCode::CREATED, Json(trade)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -278,9 +410,23 @@ pub(crate) struct TradePage {
     next_cursor: Option<String>,
 }
 
+/// The query of `GET /trades`, every bad parameter named.
+struct TradeListQuery(TradeQuery);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TradeListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        trade_query(&params).map(TradeListQuery)
+    }
+}
+
 /// Parses the listing's query string, one error per bad parameter.
-fn trade_query(request: &Request) -> Result<TradeQuery, ApiError> {
-    let params: HashMap<String, String> = parse_query(request)?;
+fn trade_query(params: &HashMap<String, String>) -> Result<TradeQuery, ApiError> {
     let mut errors = Vec::new();
     let mut param = |name: &str, parse: &dyn Fn(&str) -> Result<(), String>| {
         if let Some(value) = params.get(name).filter(|v| !v.is_empty())
@@ -339,9 +485,27 @@ fn trade_query(request: &Request) -> Result<TradeQuery, ApiError> {
     Ok(query.into_inner())
 }
 
-async fn list_trades(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let mut query = trade_query(&request)?;
+/// The user's trades, newest `executed_at` first.
+#[utoipa::path(get, path = "/trades", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(
+        ("symbol" = Option<String>, Query, description = "Only this symbol"),
+        ("portfolio_id" = Option<Uuid>, Query, description = "Only this portfolio"),
+        ("from" = Option<DateTime<Utc>>, Query, description = "Executed at or after"),
+        ("to" = Option<DateTime<Utc>>, Query, description = "Executed at or before"),
+        ("limit" = Option<u32>, Query, description = "1-500, default 50"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = TradePage),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_trades(
+    State(store): State<Store>,
+    caller: Principal,
+    TradeListQuery(mut query): TradeListQuery,
+) -> Result<Json<TradePage>, ApiError> {
+    let user = caller.user_id;
     let limit = query.limit as usize;
     // One extra row tells whether another page exists without a count query.
     query.limit += 1;
@@ -352,46 +516,69 @@ async fn list_trades(store: Store, request: Request) -> Result<Response, ApiErro
     } else {
         None
     };
-    Ok(json(&TradePage { items, next_cursor }))
+    Ok(Json(TradePage { items, next_cursor }))
 }
 
-async fn get_trade(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "trade")?;
+/// One trade.
+#[utoipa::path(get, path = "/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    responses(
+        (status = 200, description = "The trade", body = Trade),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_trade(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Trade>, ApiError> {
     let trade = store
-        .get_trade(user, id)
+        .get_trade(caller.user_id, id)
         .await
         .map_err(not_found("trade"))?;
-    Ok(json(&trade))
+    Ok(Json(trade))
 }
 
-async fn update_trade(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "trade")?;
-    // Other fields (symbol, side, portfolio_id) are ignored, as FastAPI
-    // ignores extras: a client may send back the whole trade it read.
-    let mut fields = Fields::from_request(&request)?;
-    let changes = TradeChanges {
-        quantity: fields.optional("quantity", amount(Quantity::new)),
-        price: fields.optional("price", amount(Price::new)),
-        fees: fields.optional("fees", amount(Fees::new)),
-        executed_at: fields.optional("executed_at", timestamp),
-        notes: fields.nullable("notes", text::<Notes>),
-    };
-    fields.finish()?;
+/// Edit a trade; positions are recomputed.
+#[utoipa::path(patch, path = "/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    request_body = TradeChanges,
+    responses(
+        (status = 200, description = "The trade", body = Trade),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `insufficient_position` for a later sell", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update_trade(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+    FieldsJson(changes): FieldsJson<TradeChanges>,
+) -> Result<Json<Trade>, ApiError> {
     let trade = store
-        .update_trade(user, id, &changes, &recompute_position)
+        .update_trade(caller.user_id, id, &changes, &recompute_position)
         .await
         .map_err(write_error("trade"))?;
-    Ok(json(&trade))
+    Ok(Json(trade))
 }
 
-async fn delete_trade(store: Store, request: Request) -> Result<Response, ApiError> {
-    let user = caller(&request)?;
-    let id = path_param(&request, "id", "trade")?;
+/// Delete a trade; positions are recomputed.
+#[utoipa::path(delete, path = "/trades/{id}", tag = "trades",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    params(("id" = Uuid, Path, description = "Trade id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`insufficient_position` for a later sell", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_trade(
+    State(store): State<Store>,
+    caller: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     store
-        .delete_trade(user, id, &recompute_position)
+        .delete_trade(caller.user_id, id, &recompute_position)
         .await
         .map_err(write_error("trade"))?;
-    Ok(no_content())
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,8 @@
 //! type, which is also what lets decimals be read exactly.
 
 use crate::error::{ApiError, FieldError};
-use crate::http::{Request, parse_json};
+use crate::http::JsonBody;
+use axum::extract::{FromRequest, Request};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -18,13 +19,20 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
-    /// Reads the body as a JSON object (`400` if malformed, `422` if not an
-    /// object).
-    pub(crate) fn from_request(request: &Request) -> Result<Self, ApiError> {
-        let map =
-            parse_json::<HashMap<String, Box<RawValue>>>(request).map_err(|err| match err {
-                ApiError::Validation(_) => ApiError::invalid("body", "must be a JSON object"),
-                other => other,
+    /// Reads `body` as a JSON object (`400` if malformed, `422` if not an
+    /// object). An empty body is the empty object.
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let body = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}".as_slice()
+        } else {
+            body
+        };
+        let map: HashMap<String, Box<RawValue>> =
+            serde_json::from_slice(body).map_err(|err| match err.classify() {
+                serde_json::error::Category::Data => {
+                    ApiError::invalid("body", "must be a JSON object")
+                }
+                _ => ApiError::MalformedBody(format!("malformed JSON body: {err}")),
             })?;
         Ok(Self {
             map,
@@ -98,4 +106,29 @@ pub(crate) fn text<T: FromStr<Err = String>>(raw: &RawValue) -> Result<T, String
     let text: String =
         serde_json::from_str(raw.get()).map_err(|_| "must be a string".to_owned())?;
     text.parse()
+}
+
+/// A request body read field by field into `T`, every bad field named.
+pub(crate) trait FromFields: Sized {
+    /// Reads every field of `T` from `fields`; `None` when one was bad
+    /// (the errors are in `fields`).
+    fn from_fields(fields: &mut Fields) -> Option<Self>;
+}
+
+/// The extractor of a [`FromFields`] body: `T` or the `422` listing every
+/// bad field.
+pub(crate) struct FieldsJson<T>(pub(crate) T);
+
+impl<T: FromFields, S: Send + Sync> FromRequest<S> for FieldsJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(body) = JsonBody::from_request(request, state).await?;
+        let mut fields = Fields::parse(&body)?;
+        let value = T::from_fields(&mut fields);
+        fields.finish()?;
+        // `finish` is `Ok` only when every field parsed, so `value` is
+        // `Some`; answer 422 rather than panic should the two ever disagree.
+        value.map(FieldsJson).ok_or_else(|| ApiError::invalid("body", "invalid fields"))
+    }
 }

@@ -8,7 +8,7 @@
 //! - the HTTP endpoints ([`routes`]), owner-scoped, over
 //!   [`TradingStore`](crate::store::trading::TradingStore).
 
-pub(crate) mod api;
+mod api;
 mod fields;
 mod fold;
 mod model;

@@ -163,17 +163,21 @@ pub struct NewTrade {
 }
 
 /// The editable fields of a trade; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, utoipa::ToSchema)]
 pub struct TradeChanges {
-    /// New quantity.
+    /// New quantity: greater than zero.
+    #[schema(value_type = Option<String>)]
     pub quantity: Option<Quantity>,
-    /// New price.
+    /// New price: zero or more.
+    #[schema(value_type = Option<String>)]
     pub price: Option<Price>,
-    /// New fees.
+    /// New fees: zero or more.
+    #[schema(value_type = Option<String>)]
     pub fees: Option<Fees>,
     /// New execution time (moves the trade in the fold).
     pub executed_at: Option<DateTime<Utc>>,
-    /// New notes; `Some(None)` clears them.
+    /// New notes, up to 1000 characters; `null` clears them.
+    #[schema(value_type = Option<String>)]
     pub notes: Option<Option<Notes>>,
 }
 

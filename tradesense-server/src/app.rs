@@ -1,0 +1,295 @@
+//! The TradeSense API: the core's pieces composed into one axum router and
+//! the layers around it, from [`Settings`]. This is product policy (which
+//! routes, under which prefixes, which paths get the strict credential
+//! limit, in which order the layers run); the pieces know none of it.
+//!
+//! Request flow (outermost first): CORS -> request id -> access log and
+//! `X-Process-Time` -> metrics -> deadline -> rate limit -> body limit ->
+//! axum routing -> (per route group) `AuthLayer` -> handler. Everything
+//! from the request id inward is added with `Router::layer`, so it runs
+//! after routing and sees axum's `MatchedPath` (metrics and the access log
+//! label by route template); the layers still wrap the fallback, so an
+//! unknown path is counted, logged and rate-limited too. Errors are
+//! problem+json; the service itself never fails.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+use tradesense_core::auth::{AUTH_COOKIE, AuthState, Principal, TokenKeys};
+use tradesense_core::cache::{
+    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
+    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
+};
+use tradesense_core::config::Settings;
+use tradesense_core::health::Health;
+use tradesense_core::http::{ProblemFallbackLayer, RequestTimeoutLayer, not_found};
+use tradesense_core::metrics::{Metrics, MetricsLayer};
+use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
+use tradesense_core::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
+use tradesense_core::store::{SqlStore, StoreError};
+use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The document's title, tags and description; the paths come from the
+/// handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TradeSense API",
+        description = "Trading journal: trades, portfolios, positions and P&L. \
+                       Authenticate with the `auth-token` cookie or a Bearer token."
+    ),
+    components(schemas(tradesense_core::auth::MfaRequiredResponse)),
+    tags(
+        (name = "auth", description = "Register, log in (JSON or OAuth2 password form), log out"),
+        (name = "mfa", description = "TOTP multi-factor authentication"),
+        (name = "users", description = "The current user, password and sessions"),
+        (name = "portfolios", description = "Portfolios and their positions"),
+        (name = "trades", description = "Recorded trades"),
+        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "documentation", description = "This document and its page"),
+    )
+)]
+struct ApiDoc;
+
+/// The credential endpoints limited per client by `AUTH_RATE_LIMIT_PER_MINUTE`.
+pub const AUTH_PATHS: &[&str] = &[
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/token",
+    "/api/v1/auth/mfa/login",
+];
+/// Paths (and everything under them) never rate-limited: probes and scrapes
+/// must work while a client is being throttled.
+pub const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
+
+/// The rate limiter's key for a request carrying a valid access token: its
+/// user. Only signature and expiry are checked (no session lookup on this
+/// path): a revoked token is refused by the `AuthLayer` anyway, and it can
+/// only spend its own user's budget, never buy a fresh one.
+fn rate_limit_user_key(keys: TokenKeys) -> tradesense_core::ratelimit::UserKeyFn {
+    Arc::new(move |parts: &http::request::Parts| {
+        let (token, _) = tradesense_core::auth::extract_token(&parts.headers)?;
+        let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
+        Some(claims.sub.to_string())
+    })
+}
+
+/// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
+/// the auth cookie). Credentials forbid wildcards, so methods and headers
+/// are listed; an empty list allows no cross-origin caller.
+fn cors_layer(settings: &Settings) -> CorsLayer {
+    use http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-process-time"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+}
+
+/// The composed application: its routes plus the resources it owns. Cheap
+/// to clone (every field is reference-counted).
+#[derive(Clone)]
+pub struct App {
+    settings: Arc<Settings>,
+    store: SqlStore,
+    cache: Cache,
+    routes: Router,
+    openapi: Arc<utoipa::openapi::OpenApi>,
+    rate_limit: RateLimitLayer,
+    login_throttle: LoginThrottle,
+}
+
+impl App {
+    /// Opens the database, runs migrations, and composes every component.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = SqlStore::connect_and_migrate(&settings).await?;
+        Ok(Self::with_store(settings, store))
+    }
+
+    /// Composes the application over an already-open store.
+    pub fn with_store(settings: Settings, store: SqlStore) -> Self {
+        // One cache per app; components get clones (they share the tiers).
+        let cache = connect_cache(&settings);
+        let health = Health::new(env!("CARGO_PKG_VERSION"))
+            .with_check("database", store.clone())
+            .with_check("cache", cache.clone());
+        // One Redis handle (one connection manager, one view of whether
+        // Redis is down) for the rate limits and the login throttle.
+        let limits_redis = settings.redis_url.as_ref().and_then(|url| {
+            SharedRedis::open(url.expose())
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "REDIS_URL unusable for rate limits; in-process limits only");
+                })
+                .ok()
+        });
+        let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
+        if let Some(redis) = &limits_redis {
+            login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
+        }
+        let mut auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
+        // `/users/me` on every request: user records read through the cache,
+        // invalidated by every write, MFA's included.
+        let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        auth.users = Arc::new(users.clone());
+        let rate_limit = RateLimitLayer::from_settings(&settings, limits_redis.as_ref())
+            .strict_paths(
+                tradesense_core::ratelimit::Limiter::per_minute(
+                    "auth",
+                    settings.auth_rate_limit_per_minute,
+                ),
+                AUTH_PATHS,
+            )
+            .exempt(EXEMPT_PATHS)
+            .user_key(rate_limit_user_key(auth.auth.keys().clone()));
+        let mfa = MfaEndpoints::new(
+            auth.clone(),
+            MfaService::new(
+                Arc::new(UserInvalidatingMfaStore::new(
+                    Arc::new(store.clone()),
+                    users.clone(),
+                )),
+                SecretCipher::from_secret_key(&settings.secret_key),
+            ),
+        );
+        // Trade pages, portfolios and positions: GET responses cached per
+        // caller, the caller's scope invalidated by every trading write.
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
+        let trading = tradesense_core::trading::routes(Arc::new(InvalidatingTradingStore::new(
+            Arc::new(store.clone()),
+            trading_responses.clone(),
+        )))
+        // Inside the AuthLayer: the caller (the cache scope) is known.
+        .route_layer(ResponseCacheLayer::new(
+            trading_responses,
+            |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
+        ))
+        .route_layer(auth.layer());
+        let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(health.routes())
+            .merge(tradesense_core::metrics::routes(Metrics::global()))
+            .nest("/api/v1/auth", auth.routes())
+            .nest("/api/v1/auth/mfa", mfa.routes())
+            .nest("/api/v1/users", auth.user_routes())
+            .nest("/api/v1", trading)
+            .split_for_parts();
+        tradesense_core::openapi::add_security_schemes(
+            &mut openapi,
+            AUTH_COOKIE,
+            Some("/api/v1/auth/token"),
+        );
+        let routes = api.merge(tradesense_core::openapi::docs_router(
+            &openapi,
+            "TradeSense API docs",
+        ));
+        Self {
+            settings: Arc::new(settings),
+            store,
+            cache,
+            routes,
+            openapi: Arc::new(openapi),
+            rate_limit,
+            login_throttle,
+        }
+    }
+
+    /// Adjusts the rate-limiting layer (tests give the Redis-shared limits
+    /// a private key prefix with [`RateLimitLayer::shared_via`]).
+    pub fn map_rate_limit(mut self, f: impl FnOnce(RateLimitLayer) -> RateLimitLayer) -> Self {
+        self.rate_limit = f(self.rate_limit);
+        self
+    }
+
+    /// The per-account failed-login throttle the login endpoints consult.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.login_throttle
+    }
+
+    /// The settings the app was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// The cache shared by every component.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The OpenAPI document, generated from the routed handlers.
+    pub fn openapi(&self) -> &utoipa::openapi::OpenApi {
+        &self.openapi
+    }
+
+    /// The whole API as one axum router (a tower service over any request
+    /// body), with every layer in place. Build it once and clone it per
+    /// connection: a clone is a reference-count bump.
+    pub fn router(&self) -> Router {
+        let settings = &self.settings;
+        // `Router::layer` wraps each route (and the fallback): the first
+        // call is the innermost layer.
+        self.routes
+            .clone()
+            .fallback(not_found)
+            .layer(ProblemFallbackLayer)
+            .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+            .layer(self.rate_limit.clone())
+            .layer(RequestTimeoutLayer::new(settings.request_timeout))
+            .layer(MetricsLayer::new())
+            .layer(AccessLogLayer)
+            .layer(RequestIdLayer)
+            .layer(cors_layer(settings))
+    }
+
+    /// Releases resources: closes the database pool.
+    pub async fn shutdown(&self) {
+        self.store.close().await;
+    }
+}
+
+/// The cache `settings` ask for. A `REDIS_URL` the redis crate cannot parse
+/// must not take the API down (the database is the source of truth): log it
+/// loudly and run in-process only.
+fn connect_cache(settings: &Settings) -> Cache {
+    Cache::connect(settings).unwrap_or_else(|error| {
+        tracing::error!(%error, "cache: running in-process only");
+        Cache::in_process(CacheConfig::default())
+    })
+}
