@@ -348,7 +348,7 @@ async fn rotated_keys_still_verify() {
             .into();
         settings.jwt_previous_secret_keys = vec![old_key];
         let rotated =
-            tradesense_core::app::App::with_store(settings.clone(), app.database.store.clone());
+            tradesense_server::App::with_store(settings.clone(), app.database.store.clone());
         let me = |token: &str| {
             http::Request::builder()
                 .uri("/api/v1/users/me")
@@ -356,12 +356,12 @@ async fn rotated_keys_still_verify() {
                 .body(Full::<bytes::Bytes>::default())
                 .unwrap()
         };
-        let response = rotated.service().oneshot(me(&old_token)).await.unwrap();
+        let response = rotated.router().oneshot(me(&old_token)).await.unwrap();
         assert_eq!(response.status(), 200);
         // Without the previous key, the old token is refused.
         settings.jwt_previous_secret_keys.clear();
-        let strict = tradesense_core::app::App::with_store(settings, app.database.store.clone());
-        let response = strict.service().oneshot(me(&old_token)).await.unwrap();
+        let strict = tradesense_server::App::with_store(settings, app.database.store.clone());
+        let response = strict.router().oneshot(me(&old_token)).await.unwrap();
         assert_eq!(response.status(), 401);
     }
 }

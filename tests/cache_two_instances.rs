@@ -9,7 +9,7 @@ use common::{Backend, TestApp, backends, client, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tradesense_core::app::App;
+use tradesense_server::App;
 use tradesense_core::cache::RedisStatus;
 use tradesense_core::config::{RedactedUrl, Settings};
 use tradesense_server::Server;

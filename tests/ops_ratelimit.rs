@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, TestApp, backends};
-use tradesense_core::app::App;
+use tradesense_server::App;
 use tradesense_core::config::{RedactedUrl, Settings};
 use tradesense_core::ratelimit::SharedRedis;
 use tradesense_core::store::testing::TestDatabase;

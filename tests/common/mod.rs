@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
-use tradesense_core::app::App;
+use tradesense_server::App;
 use tradesense_core::config::Settings;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::{Server, ShutdownHandle};

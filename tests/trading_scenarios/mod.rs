@@ -6,7 +6,6 @@
 use crate::trading_model::{
     ModelPosition, ModelTrade, Op, SYMBOLS, naive_fold, ops, same_positions,
 };
-use bytes::Bytes;
 use http::{Method, StatusCode};
 use proptest::strategy::{Strategy, ValueTree};
 use rust_decimal::Decimal;
@@ -17,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tower::ServiceExt;
 use tradesense_core::auth::{CredentialSource, Principal};
-use tradesense_core::http::Router;
+use axum::Router;
 use uuid::Uuid;
 
 /// How requests reach the API.
@@ -70,7 +69,7 @@ impl Api {
                 if body.is_some() {
                     builder = builder.header("content-type", "application/json");
                 }
-                let mut request = builder.body(Bytes::from(body.unwrap_or_default())).unwrap();
+                let mut request = builder.body(axum::body::Body::from(body.unwrap_or_default())).unwrap();
                 if let Credential::Principal(principal) = &self.credential {
                     request.extensions_mut().insert(principal.clone());
                 }
@@ -614,7 +613,14 @@ pub async fn portfolio_lifecycle(users: &UserFactory) {
 /// A router over `store` whose users are inserted straight into the database,
 /// standing in for what the `AuthLayer` establishes.
 pub fn in_process_users(store: tradesense_core::store::SqlStore) -> UserFactory {
-    let router = tradesense_core::trading::routes(Arc::new(store.clone())).compile();
+    // Mounted where the server mounts it, with the same fallbacks.
+    let router = Router::new()
+        .nest(
+            "/api/v1",
+            Router::from(tradesense_core::trading::routes(Arc::new(store.clone()))),
+        )
+        .fallback(tradesense_core::http::not_found)
+        .layer(tradesense_core::http::ProblemFallbackLayer);
     Arc::new(move || {
         let (router, store) = (router.clone(), store.clone());
         Box::pin(async move {
