@@ -13,8 +13,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::Full;
 use std::hint::black_box;
 use tower::ServiceExt;
-use tradesense_server::App;
 use tradesense_core::store::testing::TestDatabase;
+use tradesense_server::App;
 
 fn stack(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -27,14 +27,16 @@ fn stack(c: &mut Criterion) {
             ([(http::header::CONTENT_TYPE, "application/json")], body)
         }),
     );
-    let service = app.router();
+    let service = app.service();
 
     let mut group = c.benchmark_group("stack");
     group.bench_function("GET /health, bare router (baseline)", |b| {
         b.to_async(&runtime).iter(|| {
             let router = router.clone();
             async move {
-                let request = http::Request::get("/health").body(Full::<Bytes>::default()).unwrap();
+                let request = http::Request::get("/health")
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
                 black_box(router.oneshot(request).await.unwrap())
             }
         })

@@ -356,12 +356,12 @@ async fn rotated_keys_still_verify() {
                 .body(Full::<bytes::Bytes>::default())
                 .unwrap()
         };
-        let response = rotated.router().oneshot(me(&old_token)).await.unwrap();
+        let response = rotated.service().oneshot(me(&old_token)).await.unwrap();
         assert_eq!(response.status(), 200);
         // Without the previous key, the old token is refused.
         settings.jwt_previous_secret_keys.clear();
         let strict = tradesense_server::App::with_store(settings, app.database.store.clone());
-        let response = strict.router().oneshot(me(&old_token)).await.unwrap();
+        let response = strict.service().oneshot(me(&old_token)).await.unwrap();
         assert_eq!(response.status(), 401);
     }
 }

@@ -9,9 +9,9 @@ use common::{Backend, TestApp, backends, client, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tradesense_server::App;
 use tradesense_core::cache::RedisStatus;
 use tradesense_core::config::{RedactedUrl, Settings};
+use tradesense_server::App;
 use tradesense_server::Server;
 
 const PASSWORD: &str = "correct horse battery staple";

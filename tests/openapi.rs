@@ -6,7 +6,6 @@ mod common;
 use common::{Backend, TestApp, json_body};
 use std::collections::BTreeSet;
 
-
 fn document_operations(document: &serde_json::Value) -> BTreeSet<(String, String)> {
     document["paths"]
         .as_object()

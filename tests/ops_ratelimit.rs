@@ -5,10 +5,10 @@
 mod common;
 
 use common::{Backend, TestApp, backends};
-use tradesense_server::App;
 use tradesense_core::config::{RedactedUrl, Settings};
 use tradesense_core::ratelimit::SharedRedis;
 use tradesense_core::store::testing::TestDatabase;
+use tradesense_server::App;
 
 const LOGIN: &str = "/api/v1/auth/login";
 

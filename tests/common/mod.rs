@@ -5,9 +5,9 @@
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
-use tradesense_server::App;
 use tradesense_core::config::Settings;
 use tradesense_core::store::testing::TestDatabase;
+use tradesense_server::App;
 use tradesense_server::{Server, ShutdownHandle};
 
 /// Which database a test app runs on.

@@ -6,6 +6,7 @@
 use crate::trading_model::{
     ModelPosition, ModelTrade, Op, SYMBOLS, naive_fold, ops, same_positions,
 };
+use axum::Router;
 use http::{Method, StatusCode};
 use proptest::strategy::{Strategy, ValueTree};
 use rust_decimal::Decimal;
@@ -16,14 +17,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tower::ServiceExt;
 use tradesense_core::auth::{CredentialSource, Principal};
-use axum::Router;
 use uuid::Uuid;
 
 /// How requests reach the API.
 #[derive(Clone)]
 pub enum Transport {
     /// The trading router, called directly.
-    InProcess(Router),
+    InProcess(tradesense_core::http::ProblemFallback<Router>),
     /// The real server.
     Http {
         client: reqwest::Client,
@@ -69,7 +69,9 @@ impl Api {
                 if body.is_some() {
                     builder = builder.header("content-type", "application/json");
                 }
-                let mut request = builder.body(axum::body::Body::from(body.unwrap_or_default())).unwrap();
+                let mut request = builder
+                    .body(axum::body::Body::from(body.unwrap_or_default()))
+                    .unwrap();
                 if let Credential::Principal(principal) = &self.credential {
                     request.extensions_mut().insert(principal.clone());
                 }
@@ -614,13 +616,15 @@ pub async fn portfolio_lifecycle(users: &UserFactory) {
 /// standing in for what the `AuthLayer` establishes.
 pub fn in_process_users(store: tradesense_core::store::SqlStore) -> UserFactory {
     // Mounted where the server mounts it, with the same fallbacks.
-    let router = Router::new()
-        .nest(
-            "/api/v1",
-            Router::from(tradesense_core::trading::routes(Arc::new(store.clone()))),
-        )
-        .fallback(tradesense_core::http::not_found)
-        .layer(tradesense_core::http::ProblemFallbackLayer);
+    let router = tower::Layer::layer(
+        &tradesense_core::http::ProblemFallbackLayer,
+        Router::new()
+            .nest(
+                "/api/v1",
+                Router::from(tradesense_core::trading::routes(Arc::new(store.clone()))),
+            )
+            .fallback(tradesense_core::http::not_found),
+    );
     Arc::new(move || {
         let (router, store) = (router.clone(), store.clone());
         Box::pin(async move {

@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use axum::extract::State;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The outcome of one readiness check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! routes, under which prefixes, which paths get the strict credential
 //! limit, in which order the layers run); the pieces know none of it.
 //!
-//! Request flow (outermost first): CORS -> request id -> access log and
+//! Request flow (outermost first): the 405 problem rewrite -> CORS -> request id -> access log and
 //! `X-Process-Time` -> metrics -> deadline -> rate limit -> body limit ->
 //! axum routing -> (per route group) `AuthLayer` -> handler. Everything
 //! from the request id inward is added with `Router::layer`, so it runs
@@ -15,6 +15,8 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tradesense_core::auth::{AUTH_COOKIE, AuthState, Principal, TokenKeys};
 use tradesense_core::cache::{
     Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
@@ -22,13 +24,14 @@ use tradesense_core::cache::{
 };
 use tradesense_core::config::Settings;
 use tradesense_core::health::Health;
-use tradesense_core::http::{ProblemFallbackLayer, RequestTimeoutLayer, not_found};
+use tradesense_core::http::{
+    ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
+};
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -258,24 +261,25 @@ impl App {
         &self.openapi
     }
 
-    /// The whole API as one axum router (a tower service over any request
-    /// body), with every layer in place. Build it once and clone it per
-    /// connection: a clone is a reference-count bump.
-    pub fn router(&self) -> Router {
+    /// The whole API as one tower service over any request body, with
+    /// every layer in place. Build it once and clone it per connection: a
+    /// clone is a few reference-count bumps.
+    pub fn service(&self) -> ProblemFallback<Router> {
         let settings = &self.settings;
         // `Router::layer` wraps each route (and the fallback): the first
         // call is the innermost layer.
-        self.routes
+        let router = self
+            .routes
             .clone()
             .fallback(not_found)
-            .layer(ProblemFallbackLayer)
             .layer(DefaultBodyLimit::max(settings.max_body_bytes))
             .layer(self.rate_limit.clone())
             .layer(RequestTimeoutLayer::new(settings.request_timeout))
             .layer(MetricsLayer::new())
             .layer(AccessLogLayer)
             .layer(RequestIdLayer)
-            .layer(cors_layer(settings))
+            .layer(cors_layer(settings));
+        ProblemFallbackLayer.layer(router)
     }
 
     /// Releases resources: closes the database pool.

@@ -9,6 +9,6 @@
 mod app;
 mod serve;
 
-pub use app::{App, AUTH_PATHS, EXEMPT_PATHS, StartupError};
+pub use app::{AUTH_PATHS, App, EXEMPT_PATHS, StartupError};
 
 pub use serve::{Server, ShutdownHandle};

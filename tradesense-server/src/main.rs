@@ -3,10 +3,10 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tradesense_server::App;
 use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
 use tradesense_core::telemetry::init_tracing;
+use tradesense_server::App;
 use tradesense_server::Server;
 
 #[derive(Parser)]

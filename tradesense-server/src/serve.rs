@@ -2,6 +2,8 @@
 //! each with a header-read timeout; graceful shutdown stops accepting, lets
 //! in-flight requests finish within the grace period, then closes the pool.
 
+use crate::App;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -13,8 +15,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
-use crate::App;
-use axum::extract::ConnectInfo;
 
 /// A bound, not yet serving, server.
 pub struct Server {
@@ -70,7 +70,7 @@ impl Server {
         } = self;
         let settings = app.settings().clone();
         // Composed once; each connection gets a reference-counted clone.
-        let service = app.router();
+        let service = app.service();
         let connections = Arc::new(Semaphore::new(settings.max_connections));
         let graceful = GracefulShutdown::new();
         let mut shutdown_rx = shutdown_tx.subscribe();
@@ -108,7 +108,9 @@ impl Server {
                     .clone()
                     .map_request(move |mut request: http::Request<Incoming>| {
                         request.extensions_mut().insert(ConnectInfo(peer));
-                        request.extensions_mut().insert(tradesense_core::http::ClientAddr(peer));
+                        request
+                            .extensions_mut()
+                            .insert(tradesense_core::http::ClientAddr(peer));
                         request
                     });
             let connection = builder

@@ -11,10 +11,10 @@ use crate::store::users::User;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 impl AuthState {

@@ -227,6 +227,8 @@ where
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|_| ApiError::NotFound("resource"))?;
-        raw.parse().map(Path).map_err(|_| ApiError::NotFound("resource"))
+        raw.parse()
+            .map(Path)
+            .map_err(|_| ApiError::NotFound("resource"))
     }
 }

@@ -6,6 +6,8 @@
 //! axum answers an unknown method itself, with an empty body and its own
 //! `Allow`; the layer rewrites exactly those responses (a `405` without a
 //! `Content-Type`), so a handler's own `405`, if any, passes untouched.
+//! axum adds `Allow` after every `Router::layer`, so this layer goes
+//! *around* the router (`ProblemFallbackLayer.layer(router)`).
 
 use crate::error::ApiError;
 use bytes::Bytes;
@@ -114,14 +116,22 @@ where
         {
             return Poll::Ready(Ok(response));
         }
-        let allow = response
-            .headers()
+        let (mut parts, _) = response.into_parts();
+        let allow = parts
+            .headers
             .get_all(header::ALLOW)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .filter_map(|method| Method::from_bytes(method.trim().as_bytes()).ok())
             .collect();
-        Poll::Ready(Ok(ApiError::MethodNotAllowed { allow }.into_response()))
+        // Keep what the layers inside added (request id, timing, rate-limit
+        // headers); the problem brings its body, type and `Allow`.
+        let (problem, body) = ApiError::MethodNotAllowed { allow }
+            .into_response::<ResBody>()
+            .into_parts();
+        parts.headers.remove(header::ALLOW);
+        parts.headers.extend(problem.headers);
+        Poll::Ready(Ok(Response::from_parts(parts, body)))
     }
 }

@@ -11,7 +11,7 @@ mod fallback;
 mod timeout;
 
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
-pub use fallback::{ProblemFallbackLayer, not_found};
+pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
 pub use timeout::{RequestTimeout, RequestTimeoutLayer};
 
 /// The default request-body limit: 1 MiB (API.md `MAX_BODY_BYTES`).

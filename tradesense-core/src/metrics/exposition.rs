@@ -41,7 +41,10 @@ async fn scrape(State(metrics): State<&'static Metrics>, headers: HeaderMap) -> 
         .into_response();
     }
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROMETHEUS_TEXT),
+        )],
         metrics.render(),
     )
         .into_response()

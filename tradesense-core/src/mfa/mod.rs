@@ -40,4 +40,3 @@ pub mod totp;
 pub use crypto::SecretCipher;
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};
-

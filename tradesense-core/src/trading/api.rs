@@ -420,7 +420,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TradeListQuery {
         parts: &mut http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
-        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        let Query(params) =
+            Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
         trade_query(&params).map(TradeListQuery)
     }
 }

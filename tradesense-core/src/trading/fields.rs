@@ -129,6 +129,8 @@ impl<T: FromFields, S: Send + Sync> FromRequest<S> for FieldsJson<T> {
         fields.finish()?;
         // `finish` is `Ok` only when every field parsed, so `value` is
         // `Some`; answer 422 rather than panic should the two ever disagree.
-        value.map(FieldsJson).ok_or_else(|| ApiError::invalid("body", "invalid fields"))
+        value
+            .map(FieldsJson)
+            .ok_or_else(|| ApiError::invalid("body", "invalid fields"))
     }
 }
