@@ -16,7 +16,9 @@ use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, RequestTimeoutLayer, Router};
 use crate::metrics::{Metrics, MetricsLayer};
-use crate::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
+use crate::ratelimit::{
+    KeyedRateLimitLayer as RateLimitLayer, LoginThrottle, SharedRedis, ThrottlePolicy,
+};
 use crate::store::{SqlStore, StoreError};
 use crate::telemetry::{AccessLogLayer, RequestIdLayer};
 use http::{Request, Response};

@@ -14,7 +14,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 use tradesense_core::app::App;
-use tradesense_core::http::ClientAddr;
 
 /// A bound, not yet serving, server.
 pub struct Server {
@@ -106,7 +105,18 @@ impl Server {
                 service
                     .clone()
                     .map_request(move |mut request: http::Request<Incoming>| {
-                        request.extensions_mut().insert(ClientAddr(peer));
+                        // The peer as axum's `into_make_service_with_connect_info`
+                        // gives it, so the core's layers find it the same way
+                        // under our listener and under a stranger's.
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        // TODO(redesign): remove once the session handlers read
+                        // `ratelimit::ClientIp` (auth/endpoints.rs still reads
+                        // `ClientAddr` for the session's IP).
+                        request
+                            .extensions_mut()
+                            .insert(tradesense_core::http::ClientAddr(peer));
                         request
                     });
             let connection = builder
