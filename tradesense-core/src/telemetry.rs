@@ -7,7 +7,7 @@
 //! and duration.
 
 use crate::config::LogFormat;
-use crate::http::MatchedRoute;
+use axum::extract::MatchedPath;
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -156,7 +156,17 @@ where
 }
 
 /// Times each request: adds `X-Process-Time` (seconds) and logs one access
-/// line. Place it inside [`RequestIdLayer`] so the line carries the id.
+/// line (target `access`) with request id, method, route template, status
+/// and duration. Place it inside [`RequestIdLayer`] so the line carries the
+/// id.
+///
+/// The route template comes from axum's [`MatchedPath`] in the request
+/// extensions, read when the request comes in; without one (an unknown
+/// path, or no router) the route is logged as `-`. **Under axum, put it on
+/// [`Router::layer`](axum::Router::layer)** (it wraps every route and the
+/// fallback after routing, where `MatchedPath` exists); an outer
+/// `ServiceBuilder` around the router cannot see the matched route.
+/// [`RequestIdLayer`] needs no routing and may stay outside.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -204,9 +214,12 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let request_id = request.extensions().get::<RequestId>().cloned();
+        // Read now: the response does not carry it.
+        let route = request.extensions().get::<MatchedPath>().cloned();
         AccessLogFuture {
             method: request.method().clone(),
             request_id,
+            route,
             start: Instant::now(),
             inner: self.inner.call(request),
         }
@@ -220,6 +233,7 @@ pin_project! {
         inner: F,
         method: http::Method,
         request_id: Option<RequestId>,
+        route: Option<MatchedPath>,
         start: Instant,
     }
 }
@@ -238,11 +252,7 @@ where
         if let Ok(value) = HeaderValue::from_str(&seconds) {
             response.headers_mut().insert(X_PROCESS_TIME.clone(), value);
         }
-        let route = response
-            .extensions()
-            .get::<MatchedRoute>()
-            .map(MatchedRoute::as_str)
-            .unwrap_or("-");
+        let route = this.route.as_ref().map_or("-", |route| route.as_str());
         let request_id = this
             .request_id
             .as_ref()
@@ -295,5 +305,56 @@ mod tests {
             assert!(uuid::Uuid::parse_str(&id).is_ok());
         }
         assert!(uuid::Uuid::parse_str(&id_for(None).await).is_ok());
+    }
+
+    /// Collects what the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn on_an_axum_router_the_line_names_the_route_template() {
+        use axum::{Router, routing::get};
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let app = Router::new()
+                    .route("/things/{id}", get(|| async { "a thing" }))
+                    .layer(AccessLogLayer);
+                for path in ["/things/7", "/no/such/page"] {
+                    let request = Request::get(path).body(axum::body::Body::empty()).unwrap();
+                    let response = app.clone().oneshot(request).await.unwrap();
+                    assert!(response.headers().contains_key(&X_PROCESS_TIME));
+                }
+            });
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains(r#"route="/things/{id}""#), "{text}");
+        assert!(lines[0].contains("status=200"), "{text}");
+        assert!(lines[1].contains(r#"route="-""#), "{text}");
+        assert!(lines[1].contains("status=404"), "{text}");
+        assert!(!text.contains("/no/such/page"), "{text}");
     }
 }

@@ -29,7 +29,7 @@ use tradesense_core::http::{
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
-use tradesense_core::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
+use tradesense_core::ratelimit::{KeyedRateLimitLayer, LoginThrottle, SharedRedis, ThrottlePolicy};
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
 use utoipa::OpenApi;
@@ -132,7 +132,7 @@ pub struct App {
     cache: Cache,
     routes: Router,
     openapi: Arc<utoipa::openapi::OpenApi>,
-    rate_limit: RateLimitLayer,
+    rate_limit: KeyedRateLimitLayer,
     login_throttle: LoginThrottle,
 }
 
@@ -168,7 +168,7 @@ impl App {
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
         auth.users = Arc::new(users.clone());
-        let rate_limit = RateLimitLayer::from_settings(&settings, limits_redis.as_ref())
+        let rate_limit = KeyedRateLimitLayer::from_settings(&settings, limits_redis.as_ref())
             .strict_paths(
                 tradesense_core::ratelimit::Limiter::per_minute(
                     "auth",
@@ -230,8 +230,11 @@ impl App {
     }
 
     /// Adjusts the rate-limiting layer (tests give the Redis-shared limits
-    /// a private key prefix with [`RateLimitLayer::shared_via`]).
-    pub fn map_rate_limit(mut self, f: impl FnOnce(RateLimitLayer) -> RateLimitLayer) -> Self {
+    /// a private key prefix with [`KeyedRateLimitLayer::shared_via`]).
+    pub fn map_rate_limit(
+        mut self,
+        f: impl FnOnce(KeyedRateLimitLayer) -> KeyedRateLimitLayer,
+    ) -> Self {
         self.rate_limit = f(self.rate_limit);
         self
     }

@@ -3,7 +3,6 @@
 //! in-flight requests finish within the grace period, then closes the pool.
 
 use crate::App;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -107,10 +106,12 @@ impl Server {
                 service
                     .clone()
                     .map_request(move |mut request: http::Request<Incoming>| {
-                        request.extensions_mut().insert(ConnectInfo(peer));
+                        // The peer as axum's `into_make_service_with_connect_info`
+                        // gives it, so the core's layers find it the same way
+                        // under our listener and under a stranger's.
                         request
                             .extensions_mut()
-                            .insert(tradesense_core::http::ClientAddr(peer));
+                            .insert(axum::extract::ConnectInfo(peer));
                         request
                     });
             let connection = builder

@@ -13,6 +13,7 @@ use crate::cache::Cache;
 use crate::config::Settings;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Form, Json};
+use crate::ratelimit::ClientIp;
 use crate::store::SqlStore;
 use crate::store::StoreError;
 use crate::store::users::{NewUser, User, UserStore};
@@ -261,10 +262,19 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
             .get(header::USER_AGENT)
             .and_then(|ua| ua.to_str().ok())
             .map(|ua| ua.chars().take(512).collect());
+        // The address the rate limiter resolved (trusted proxies applied),
+        // else the peer itself: one client address for limits and sessions.
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .get::<ClientIp>()
+            .map(|ClientIp(ip)| *ip)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip())
+            })
+            .map(|ip| ip.to_string());
         Ok(Self { user_agent, ip })
     }
 }

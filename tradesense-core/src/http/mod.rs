@@ -16,21 +16,3 @@ pub use timeout::{RequestTimeout, RequestTimeoutLayer};
 
 /// The default request-body limit: 1 MiB (API.md `MAX_BODY_BYTES`).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-
-// TODO(redesign): transitional, removed when the layers branch lands (the
-// metrics layer and access log read axum's `MatchedPath`, the rate limiter
-// `ConnectInfo<SocketAddr>`).
-#[doc(hidden)]
-pub const UNMATCHED_ROUTE: &str = "unmatched";
-#[doc(hidden)]
-#[derive(Debug, Clone)]
-pub struct MatchedRoute(pub std::sync::Arc<str>);
-impl MatchedRoute {
-    #[doc(hidden)]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub std::net::SocketAddr);

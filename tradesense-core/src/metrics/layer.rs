@@ -1,8 +1,11 @@
 //! [`MetricsLayer`]: counts and times every request through the `metrics`
 //! facade, labelled by method, route template and status.
 
-use super::{HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT, HTTP_REQUESTS_TOTAL, RUNTIME};
-use crate::http::{MatchedRoute, UNMATCHED_ROUTE};
+use super::{
+    HTTP_REQUEST_DURATION, HTTP_REQUESTS_IN_FLIGHT, HTTP_REQUESTS_TOTAL, RUNTIME,
+    UNMATCHED_ENDPOINT,
+};
+use axum::extract::MatchedPath;
 use http::{Method, Request, Response};
 use metrics::{Counter, Gauge, Histogram, Label, SharedString};
 use pin_project_lite::pin_project;
@@ -19,17 +22,26 @@ use tower::{Layer, Service};
 /// `http_request_duration_seconds{method,endpoint}` and
 /// `http_requests_in_flight` for every request.
 ///
-/// `endpoint` is the route template from the [`MatchedRoute`] response
-/// extension (set by this crate's router); a response without one, or an
-/// unknown path, is labelled [`UNMATCHED_ROUTE`], so the label set stays
-/// bounded whatever paths clients send. Methods outside the standard nine
-/// are labelled `OTHER` for the same reason.
+/// `endpoint` is the route template from axum's [`MatchedPath`] in the
+/// request extensions, read when the request comes in. A request without
+/// one (an unknown path, or a layer that cannot see the routing) is
+/// labelled [`UNMATCHED_ENDPOINT`], so the label set stays bounded whatever
+/// paths clients send. Methods outside the standard nine are labelled
+/// `OTHER` for the same reason.
+///
+/// **Under axum, put it on [`Router::layer`](axum::Router::layer)**: that
+/// wraps every route (and the fallback) after routing, where `MatchedPath`
+/// exists. An outer `ServiceBuilder` around the whole router runs before
+/// routing and cannot see the matched route: every request would be
+/// `unmatched`.
 ///
 /// The layer writes to whatever `metrics` recorder is installed when it is
 /// created (it registers its series handles once, so a request costs a map
 /// lookup and a few atomic adds, not a registry lookup per figure): install
 /// ours with [`Metrics::global`](super::Metrics::global) first to expose
 /// them at `/metrics`.
+///
+/// Any tower service (no router: the request is `unmatched`):
 ///
 /// ```
 /// use bytes::Bytes;
@@ -46,7 +58,25 @@ use tower::{Layer, Service};
 ///     },
 /// ));
 /// service.oneshot(Request::new(Full::default())).await.unwrap();
-/// assert!(metrics.render().contains("http_requests_total"));
+/// assert!(metrics.render().contains(r#"endpoint="unmatched",status="200""#));
+/// # });
+/// ```
+///
+/// An axum app, labelled by route template:
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower::ServiceExt;
+/// use tradesense_core::metrics::{Metrics, MetricsLayer};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let metrics = Metrics::global();
+/// let app = Router::new()
+///     .route("/things/{id}", get(|| async { "a thing" }))
+///     .layer(MetricsLayer::new());
+/// let request = http::Request::get("/things/7").body(axum::body::Body::empty()).unwrap();
+/// app.oneshot(request).await.unwrap();
+/// assert!(metrics.render().contains(r#"endpoint="/things/{id}",status="200""#));
 /// # });
 /// ```
 #[derive(Clone)]
@@ -78,60 +108,62 @@ impl MetricsLayer {
     }
 }
 
-/// The metric handles of one series: `(method, endpoint, status)`.
-type SeriesKey = (&'static str, SharedString, SharedString);
+/// The handles of one endpoint, by `(method, status)`.
+type EndpointSeries = HashMap<(&'static str, u16), (Counter, Histogram)>;
 
-/// Registered handles, so the hot path skips the recorder's registry. The
-/// map is as bounded as the label sets (methods x route templates x
-/// statuses).
+/// Registered handles, so the hot path skips the recorder's registry. Keyed
+/// by the endpoint text first so a lookup needs only the borrowed template
+/// (no allocation per request). As bounded as the label sets (route
+/// templates x methods x statuses).
 struct Handles {
     in_flight: Gauge,
-    series: RwLock<HashMap<SeriesKey, (Counter, Histogram)>>,
+    series: RwLock<HashMap<Arc<str>, EndpointSeries>>,
 }
 
 impl Handles {
-    fn record(
-        &self,
-        method: &'static str,
-        endpoint: SharedString,
-        status: SharedString,
-        secs: f64,
-    ) {
-        let key = (method, endpoint, status);
-        let found = self
-            .series
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(&key)
-            .map(|(counter, histogram)| {
+    fn record(&self, method: &'static str, endpoint: &str, status: u16, secs: f64) {
+        {
+            let series = self
+                .series
+                .read()
+                .unwrap_or_else(|poison| poison.into_inner());
+            if let Some((counter, histogram)) = series
+                .get(endpoint)
+                .and_then(|by_status| by_status.get(&(method, status)))
+            {
                 counter.increment(1);
                 histogram.record(secs);
-            });
-        if found.is_some() {
-            return;
+                return;
+            }
         }
-        let (method, endpoint, status) = key.clone();
+        // First time for this series: register it (rare; allocating is fine).
+        let endpoint_label = SharedString::from_owned(endpoint.to_owned());
         let counter = metrics::counter!(
             HTTP_REQUESTS_TOTAL,
             vec![
                 Label::from_static_parts("method", method),
-                Label::new("endpoint", endpoint.clone()),
-                Label::new("status", status),
+                Label::new("endpoint", endpoint_label.clone()),
+                Label::new("status", status_label(status)),
             ]
         );
         let histogram = metrics::histogram!(
             HTTP_REQUEST_DURATION,
             vec![
                 Label::from_static_parts("method", method),
-                Label::new("endpoint", endpoint),
+                Label::new("endpoint", endpoint_label),
             ]
         );
         counter.increment(1);
         histogram.record(secs);
-        self.series
+        let mut series = self
+            .series
             .write()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .insert(key, (counter, histogram));
+            .unwrap_or_else(|poison| poison.into_inner());
+        let by_status = match series.get_mut(endpoint) {
+            Some(by_status) => by_status,
+            None => series.entry(Arc::from(endpoint)).or_default(),
+        };
+        by_status.insert((method, status), (counter, histogram));
     }
 }
 
@@ -175,12 +207,16 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = method_label(request.method());
+        // Read now: the handler may take the extension, and the response
+        // does not carry it.
+        let route = request.extensions().get::<MatchedPath>().cloned();
         self.handles.in_flight.increment(1.0);
         MetricsFuture {
             inner: self.inner.call(request),
             guard: InFlight {
                 handles: self.handles.clone(),
                 method,
+                route,
                 start: Instant::now(),
                 done: false,
             },
@@ -194,6 +230,7 @@ where
 struct InFlight {
     handles: Arc<Handles>,
     method: &'static str,
+    route: Option<MatchedPath>,
     start: Instant,
     done: bool,
 }
@@ -232,13 +269,14 @@ where
             RUNTIME.total_requests.fetch_add(1, Ordering::Relaxed);
             // An inner error never reaches a client as a status of ours;
             // count it as a 500 so it is not invisible.
-            let (status, endpoint) = match &result {
-                Ok(response) => (
-                    status_label(response.status().as_u16()),
-                    endpoint_label(response.extensions().get::<MatchedRoute>()),
-                ),
-                Err(_) => (status_label(500), endpoint_label(None)),
+            let status = match &result {
+                Ok(response) => response.status().as_u16(),
+                Err(_) => 500,
             };
+            let endpoint = guard
+                .route
+                .as_ref()
+                .map_or(UNMATCHED_ENDPOINT, |route| route.as_str());
             guard
                 .handles
                 .record(guard.method, endpoint, status, elapsed);
@@ -263,17 +301,7 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The route template, shared (an `Arc` clone, no allocation), or the one
-/// unmatched value.
-fn endpoint_label(route: Option<&MatchedRoute>) -> SharedString {
-    match route {
-        Some(route) => SharedString::from_shared(route.0.clone()),
-        None => SharedString::const_str(UNMATCHED_ROUTE),
-    }
-}
-
-/// The status as a label; the common ones without allocating (this runs
-/// on every request).
+/// The status as a label; the common ones without allocating.
 fn status_label(status: u16) -> SharedString {
     const COMMON: [(u16, &str); 18] = [
         (200, "200"),
@@ -302,74 +330,4 @@ fn status_label(status: u16) -> SharedString {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-    use http_body_util::Full;
-    use metrics_exporter_prometheus::PrometheusBuilder;
-    use std::convert::Infallible;
-    use std::sync::Arc;
-    use tower::{ServiceBuilder, ServiceExt, service_fn};
-
-    #[test]
-    fn labels_are_bounded() {
-        assert_eq!(method_label(&Method::GET), "GET");
-        let custom = Method::from_bytes(b"PROPFIND").unwrap();
-        assert_eq!(method_label(&custom), "OTHER");
-        assert_eq!(&*status_label(404), "404");
-        assert_eq!(&*status_label(418), "418");
-        assert_eq!(&*endpoint_label(None), UNMATCHED_ROUTE);
-    }
-
-    #[test]
-    fn records_route_template_status_and_duration() {
-        // A local recorder keeps this test independent of the global one.
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(HTTP_REQUEST_DURATION.into()),
-                super::super::DURATION_BUCKETS,
-            )
-            .unwrap()
-            .build_recorder();
-        let handle = recorder.handle();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        metrics::with_local_recorder(&recorder, || {
-            runtime.block_on(async {
-                let service = ServiceBuilder::new()
-                    .layer(MetricsLayer::new())
-                    .service(service_fn(|req: Request<Full<Bytes>>| async move {
-                        let mut response = Response::new(Full::<Bytes>::default());
-                        if req.uri().path() == "/things/1" {
-                            response
-                                .extensions_mut()
-                                .insert(MatchedRoute(Arc::from("/things/{id}")));
-                        } else {
-                            *response.status_mut() = http::StatusCode::NOT_FOUND;
-                        }
-                        Ok::<_, Infallible>(response)
-                    }));
-                for path in ["/things/1", "/things/1", "/nope/1", "/nope/2"] {
-                    let request = Request::builder().uri(path).body(Full::default()).unwrap();
-                    service.clone().oneshot(request).await.unwrap();
-                }
-            });
-        });
-        let text = handle.render();
-        assert!(
-            text.contains(
-                r#"http_requests_total{method="GET",endpoint="/things/{id}",status="200"} 2"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                r#"http_requests_total{method="GET",endpoint="unmatched",status="404"} 2"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",endpoint="/things/{id}",le="0.005"}"#), "{text}");
-        assert!(text.contains("http_requests_in_flight 0"), "{text}");
-    }
-}
+mod tests;

@@ -52,6 +52,9 @@ pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
 pub const HTTP_CONNECTIONS_ACTIVE: &str = "http_connections_active";
 /// `process_uptime_seconds` (gauge).
 pub const PROCESS_UPTIME: &str = "process_uptime_seconds";
+/// The `endpoint` label of a request without a route template (an unknown
+/// path, or a [`MetricsLayer`] placed where it cannot see the routing).
+pub const UNMATCHED_ENDPOINT: &str = "unmatched";
 /// `rate_limit_rejections_total{scope}` (counter).
 pub const RATE_LIMIT_REJECTIONS: &str = "rate_limit_rejections_total";
 

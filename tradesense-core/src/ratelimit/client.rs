@@ -1,19 +1,90 @@
 //! Who a request comes from: the client IP (believing `X-Forwarded-For`
-//! only from trusted proxies) and the pluggable "authenticated user" key.
+//! only from trusted proxies) behind the [`ClientKeyExtractor`] seam, the
+//! [`ClientIp`] extension that passes the answer on, and the pluggable
+//! "authenticated user" key.
 
-use crate::http::ClientAddr;
+use axum::extract::ConnectInfo;
 use http::HeaderMap;
 use http::request::Parts;
 use ipnet::IpNet;
-use std::net::IpAddr;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+
+/// The client's IP as the rate limiter resolved it, inserted into the
+/// request extensions by [`KeyedRateLimitLayer`](super::KeyedRateLimitLayer)
+/// so that later handlers (session records, logs) use the same address the
+/// limit was counted under, instead of resolving it again differently.
+///
+/// Absent when the layer could not find a client address at all. Under
+/// axum it is an optional extractor: `client_ip: Option<ClientIp>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<ClientIp>().copied())
+    }
+}
+
+/// How the rate limiter finds the client of a request: the seam an
+/// embedder replaces when its clients are not identified by the peer
+/// address (e.g. a load balancer that reports the client in its own
+/// header). `None` means "no idea": the request then shares one bucket
+/// with every other unknown client (see
+/// [`KeyedRateLimitLayer`](super::KeyedRateLimitLayer)).
+///
+/// The default is [`ClientIpResolver`]. A closure
+/// `Fn(&Parts) -> Option<IpAddr>` implements it too.
+///
+/// ```
+/// use http::request::Parts;
+/// use std::net::IpAddr;
+/// use tradesense_core::ratelimit::{ClientKeyExtractor, KeyedRateLimitLayer, Limiter};
+///
+/// /// Our edge proxy writes the client into `x-client-ip` and strips it
+/// /// from incoming requests.
+/// struct EdgeHeader;
+///
+/// impl ClientKeyExtractor for EdgeHeader {
+///     fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+///         parts.headers.get("x-client-ip")?.to_str().ok()?.parse().ok()
+///     }
+/// }
+///
+/// let layer = KeyedRateLimitLayer::new(Limiter::per_minute("api", 60)).client_key(EdgeHeader);
+/// # let _ = layer;
+/// ```
+pub trait ClientKeyExtractor: Send + Sync + 'static {
+    /// The client's IP, if it can be told.
+    fn client_ip(&self, parts: &Parts) -> Option<IpAddr>;
+}
+
+impl<F> ClientKeyExtractor for F
+where
+    F: Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static,
+{
+    fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        self(parts)
+    }
+}
 
 /// Finds the authenticated user of a request, if any (e.g. the `sub` of a
 /// *verified* access token). The rate limiter runs before routing and
 /// authentication, so it asks this instead of reading a `Principal`.
 pub type UserKeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 
-/// Resolves the client IP of a request.
+/// Resolves the client IP of a request from the peer address, axum's
+/// [`ConnectInfo<SocketAddr>`] in the request extensions (what
+/// `Router::into_make_service_with_connect_info::<SocketAddr>()` inserts,
+/// and what `tradesense-server`'s accept loop inserts), believing
+/// `X-Forwarded-For` only from trusted proxies. The default
+/// [`ClientKeyExtractor`].
 #[derive(Debug, Clone, Default)]
 pub struct ClientIpResolver {
     trusted: Arc<[IpNet]>,
@@ -31,14 +102,15 @@ impl ClientIpResolver {
         self.trusted.iter().any(|net| net.contains(ip))
     }
 
-    /// The client IP: the peer (from [`ClientAddr`]) unless the peer is a
-    /// trusted proxy, in which case the right-most `X-Forwarded-For` hop
-    /// that is not itself a trusted proxy. Hops left of that were written by
-    /// the client and could be anything, so they are never believed.
-    /// `None` without a [`ClientAddr`] (a service not behind our accept loop).
+    /// The client IP: the peer (from [`ConnectInfo<SocketAddr>`]) unless
+    /// the peer is a trusted proxy, in which case the right-most
+    /// `X-Forwarded-For` hop that is not itself a trusted proxy. Hops left
+    /// of that were written by the client and could be anything, so they
+    /// are never believed. `None` without a `ConnectInfo<SocketAddr>`
+    /// (nobody told the service its peer).
     pub fn resolve(&self, parts: &Parts) -> Option<IpAddr> {
-        let peer = parts.extensions.get::<ClientAddr>()?.0.ip();
-        Some(self.resolve_from(peer, &parts.headers))
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(self.resolve_from(peer.ip(), &parts.headers))
     }
 
     fn resolve_from(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
@@ -67,6 +139,12 @@ impl ClientIpResolver {
             }
         }
         client
+    }
+}
+
+impl ClientKeyExtractor for ClientIpResolver {
+    fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        self.resolve(parts)
     }
 }
 

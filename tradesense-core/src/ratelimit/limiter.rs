@@ -107,6 +107,11 @@ impl Limiter {
         self
     }
 
+    /// Whether the limit is shared through Redis (else decided in process).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The scope name.
     pub fn scope(&self) -> &'static str {
         self.scope

@@ -1,39 +1,46 @@
-//! Per-client rate limiting as a tower layer, in process (governor's keyed
-//! GCRA) or shared by every instance through Redis; plus the per-account
-//! login throttle ([`LoginThrottle`]).
+//! Per-client rate limiting as a tower layer ([`KeyedRateLimitLayer`]), in
+//! process (governor's keyed GCRA) or shared by every instance through
+//! Redis; plus the per-account login throttle ([`LoginThrottle`]).
 //!
-//! The policy of API.md ([`RateLimitLayer::from_settings`]): the API limit
-//! per authenticated user, else per client IP; a stricter limit per IP for
-//! the credential endpoints; `/health*` and `/metrics` exempt; `0` turns a
-//! limit off. Every limited response carries `RateLimit-Limit`,
-//! `RateLimit-Remaining` and `RateLimit-Reset` (seconds); a refused one is
-//! `429 rate_limited` problem+json with `Retry-After`.
+//! The layer keys the main limit per authenticated user (when a
+//! [`UserKeyFn`] finds one), else per client IP; an optional stricter limit
+//! per IP applies to a set of paths (credential endpoints); some paths can
+//! be exempt; `0` turns a limit off. Every limited response carries
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+//! (seconds); a refused one is `429 rate_limited` problem+json with
+//! `Retry-After`. TradeSense's own policy (API.md) is
+//! [`KeyedRateLimitLayer::from_settings`].
+//!
+//! The client comes from a [`ClientKeyExtractor`]; the default,
+//! [`ClientIpResolver`], reads axum's `ConnectInfo<SocketAddr>` and believes
+//! `X-Forwarded-For` only from trusted proxies. The resolved address is
+//! passed on to handlers as a [`ClientIp`] request extension.
 //!
 //! Why our own small layer and not `tower_governor`: that crate's service
-//! only works with axum's or tonic's bodies and reads axum's `ConnectInfo`
-//! (../CRATES.md, trap 3). The algorithm is still governor's.
+//! needs `Response<B>: From<GovernorError>`, which exists only for axum's
+//! and tonic's bodies; this layer is generic over the body. The algorithm
+//! is still governor's.
 
 mod account;
 mod client;
 mod limiter;
 mod redis;
+mod service;
 
 pub use account::{LoginThrottle, ThrottlePolicy};
-pub use client::{ClientIpResolver, UserKeyFn};
+pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn};
 pub use limiter::{Decision, Limiter};
 pub use redis::SharedRedis;
+pub use service::{KeyedRateLimit, KeyedRateLimitFuture};
 
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::metrics::RATE_LIMIT_REJECTIONS;
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
+use http::HeaderName;
 use http::request::Parts;
-use http::{HeaderName, HeaderValue, Request, Response};
+use ipnet::IpNet;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
-use tower::{Layer, Service};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tower::Layer;
 
 /// `RateLimit-Limit`.
 pub static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -54,27 +61,56 @@ pub const AUTH_PATHS: &[&str] = &[
 pub const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
 /// Redis key prefix of the shared limits.
 pub const DEFAULT_REDIS_PREFIX: &str = "tradesense:ratelimit:";
+/// The one bucket every request without a known client shares.
+pub const UNKNOWN_CLIENT_KEY: &str = "ip:unknown";
 
-/// Limits requests per client.
+/// Limits requests per client, configured by its builder methods (no
+/// `Settings` needed): [`new`](Self::new) for the main limit, then
+/// [`strict_paths`](Self::strict_paths), [`exempt`](Self::exempt),
+/// [`trusted_proxies`](Self::trusted_proxies) or
+/// [`client_key`](Self::client_key), [`user_key`](Self::user_key) and
+/// [`shared_via`](Self::shared_via).
+///
+/// **Where the client comes from.** By default the peer address from
+/// axum's `ConnectInfo<SocketAddr>` request extension, which
+/// `Router::into_make_service_with_connect_info::<SocketAddr>()` inserts (a
+/// custom accept loop inserts it itself, as `tradesense-server` does).
+/// Whatever client is found is inserted as a [`ClientIp`] extension for the
+/// handlers behind. A request whose client cannot be told (no
+/// `ConnectInfo`, or a [`ClientKeyExtractor`] answering `None`) is counted
+/// in one bucket shared by all such requests, [`UNKNOWN_CLIENT_KEY`]: one
+/// client could then exhaust everyone's allowance. The layer logs a warning
+/// the first time that happens; fix it by serving with connect info or by
+/// giving the layer a [`ClientKeyExtractor`].
+///
+/// **Under axum**, put it on [`Router::layer`](axum::Router::layer) and serve
+/// with `into_make_service_with_connect_info::<SocketAddr>()`; it runs
+/// before any extractor reads the body. (Around the whole router, in an
+/// outer `ServiceBuilder`, it works as well when something outside it
+/// inserts `ConnectInfo`.)
 ///
 /// ```
+/// use axum::extract::ConnectInfo;
 /// use bytes::Bytes;
 /// use http::{Request, Response};
 /// use http_body_util::Full;
+/// use std::net::SocketAddr;
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-/// use tradesense_core::http::ClientAddr;
-/// use tradesense_core::ratelimit::{Limiter, RateLimitLayer};
+/// use tradesense_core::ratelimit::{ClientIp, KeyedRateLimitLayer, Limiter};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let layer = RateLimitLayer::new(Limiter::per_minute("api", 2));
+/// let layer = KeyedRateLimitLayer::new(Limiter::per_minute("api", 2)).exempt(&["/health"]);
 /// let mut service = ServiceBuilder::new().layer(layer).service(service_fn(
-///     |_req: Request<Full<Bytes>>| async {
-///         Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default()))
+///     |req: Request<Full<Bytes>>| async move {
+///         // The handler sees the address the limit was counted under.
+///         let ClientIp(ip) = *req.extensions().get::<ClientIp>().unwrap();
+///         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(ip.to_string()))))
 ///     },
 /// ));
 /// let request = || {
 ///     let mut request = Request::new(Full::default());
-///     request.extensions_mut().insert(ClientAddr("192.0.2.1:5000".parse().unwrap()));
+///     let peer: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+///     request.extensions_mut().insert(ConnectInfo(peer));
 ///     request
 /// };
 /// let first = service.ready().await.unwrap().call(request()).await.unwrap();
@@ -86,37 +122,51 @@ pub const DEFAULT_REDIS_PREFIX: &str = "tradesense:ratelimit:";
 /// # });
 /// ```
 #[derive(Clone)]
-pub struct RateLimitLayer {
-    api: Option<Limiter>,
-    strict: Option<Limiter>,
-    strict_paths: Arc<[String]>,
-    exempt: Arc<[String]>,
-    client_ip: ClientIpResolver,
-    user_key: Option<UserKeyFn>,
+pub struct KeyedRateLimitLayer {
+    policy: Arc<Policy>,
 }
 
-impl std::fmt::Debug for RateLimitLayer {
+/// Everything the layer decides with; one `Arc` per layer, so a service
+/// clone per request is an `Arc` bump.
+#[derive(Clone)]
+struct Policy {
+    api: Option<Limiter>,
+    strict: Option<Limiter>,
+    strict_paths: Vec<String>,
+    exempt: Vec<String>,
+    client_key: Arc<dyn ClientKeyExtractor>,
+    user_key: Option<UserKeyFn>,
+    /// Whether the "cannot see the client" warning was logged (shared by
+    /// the clones of one layer, so it is logged once, not per request).
+    warned_unknown: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for KeyedRateLimitLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimitLayer")
-            .field("api", &self.api)
-            .field("strict", &self.strict)
-            .field("strict_paths", &self.strict_paths)
-            .field("exempt", &self.exempt)
+        f.debug_struct("KeyedRateLimitLayer")
+            .field("api", &self.policy.api)
+            .field("strict", &self.policy.strict)
+            .field("strict_paths", &self.policy.strict_paths)
+            .field("exempt", &self.policy.exempt)
             .finish_non_exhaustive()
     }
 }
 
-impl RateLimitLayer {
+impl KeyedRateLimitLayer {
     /// Limits every request by `limit` (per user, else per IP); `None`
-    /// limits nothing. No exemptions, no strict paths, no trusted proxies.
+    /// limits nothing. No exemptions, no strict paths, no trusted proxies:
+    /// the client is the peer of `ConnectInfo<SocketAddr>`.
     pub fn new(limit: Option<Limiter>) -> Self {
         Self {
-            api: limit,
-            strict: None,
-            strict_paths: Arc::from([]),
-            exempt: Arc::from([]),
-            client_ip: ClientIpResolver::default(),
-            user_key: None,
+            policy: Arc::new(Policy {
+                api: limit,
+                strict: None,
+                strict_paths: Vec::new(),
+                exempt: Vec::new(),
+                client_key: Arc::new(ClientIpResolver::default()),
+                user_key: None,
+                warned_unknown: Arc::new(AtomicBool::new(false)),
+            }),
         }
     }
 
@@ -131,56 +181,76 @@ impl RateLimitLayer {
                 AUTH_PATHS,
             )
             .exempt(EXEMPT_PATHS)
-            .trusted_proxies(ClientIpResolver::new(settings.trusted_proxies.clone()));
+            .trusted_proxies(settings.trusted_proxies.clone());
         match redis {
             Some(redis) => layer.shared_via(redis.clone(), DEFAULT_REDIS_PREFIX),
             None => layer,
         }
     }
 
+    /// Changes the policy while building (the `Arc` is not shared yet, so
+    /// this does not copy it).
+    fn with(mut self, change: impl FnOnce(&mut Policy)) -> Self {
+        change(Arc::make_mut(&mut self.policy));
+        self
+    }
+
     /// A stricter limit, always per client IP, for exactly these paths
     /// (credential endpoints: a stolen token must not buy more guesses).
     /// These paths are not also counted against the main limit.
-    pub fn strict_paths(mut self, limit: Option<Limiter>, paths: &[&str]) -> Self {
-        self.strict = limit;
-        self.strict_paths = paths.iter().map(|p| (*p).to_owned()).collect();
-        self
+    pub fn strict_paths(self, limit: Option<Limiter>, paths: &[&str]) -> Self {
+        self.with(|policy| {
+            policy.strict = limit;
+            policy.strict_paths = paths.iter().map(|p| (*p).to_owned()).collect();
+        })
     }
 
     /// Never limits these paths or anything below them (`/health` covers
-    /// `/health/ready`).
-    pub fn exempt(mut self, paths: &[&str]) -> Self {
-        self.exempt = paths.iter().map(|p| (*p).to_owned()).collect();
-        self
+    /// `/health/ready`). Exempt requests still get their [`ClientIp`].
+    pub fn exempt(self, paths: &[&str]) -> Self {
+        self.with(|policy| policy.exempt = paths.iter().map(|p| (*p).to_owned()).collect())
     }
 
-    /// How the client IP is found (which proxies are believed).
-    pub fn trusted_proxies(mut self, resolver: ClientIpResolver) -> Self {
-        self.client_ip = resolver;
-        self
+    /// Finds the client with a [`ClientIpResolver`] that believes
+    /// `X-Forwarded-For` from peers in `trusted` (the proxies in front of
+    /// this service). Replaces any [`client_key`](Self::client_key).
+    pub fn trusted_proxies(self, trusted: impl Into<Arc<[IpNet]>>) -> Self {
+        self.client_key(ClientIpResolver::new(trusted))
+    }
+
+    /// Finds the client with `extractor` instead of the peer address.
+    /// Replaces any [`trusted_proxies`](Self::trusted_proxies).
+    pub fn client_key(self, extractor: impl ClientKeyExtractor) -> Self {
+        self.with(|policy| policy.client_key = Arc::new(extractor))
     }
 
     /// Keys the main limit by user when `user_key` finds one.
-    pub fn user_key(mut self, user_key: UserKeyFn) -> Self {
-        self.user_key = Some(user_key);
-        self
+    pub fn user_key(self, user_key: UserKeyFn) -> Self {
+        self.with(|policy| policy.user_key = Some(user_key))
     }
 
     /// Shares both limits through `redis`, under `prefix` (tests use a
     /// random one so they do not see each other's counts).
-    pub fn shared_via(mut self, redis: SharedRedis, prefix: &str) -> Self {
-        self.api = self.api.map(|l| l.shared_via(redis.clone(), prefix));
-        self.strict = self.strict.map(|l| l.shared_via(redis, prefix));
-        self
+    pub fn shared_via(self, redis: SharedRedis, prefix: &str) -> Self {
+        self.with(|policy| {
+            policy.api = policy
+                .api
+                .take()
+                .map(|l| l.shared_via(redis.clone(), prefix));
+            policy.strict = policy.strict.take().map(|l| l.shared_via(redis, prefix));
+        })
     }
 
     /// Whether any limit is on.
     pub fn is_enabled(&self) -> bool {
-        self.api.is_some() || self.strict.is_some()
+        self.policy.api.is_some() || self.policy.strict.is_some()
     }
+}
 
-    /// Which limit applies to `parts`, and the key to count it under.
-    fn plan(&self, parts: &Parts) -> Option<(&Limiter, String)> {
+impl Policy {
+    /// Which limit applies to `parts` from `client`, and the key to count
+    /// it under; `None` when the request is not limited.
+    fn plan(&self, parts: &Parts, client: Option<IpAddr>) -> Option<(&Limiter, String)> {
         let path = parts.uri.path();
         let under = |prefix: &String| {
             path == prefix
@@ -191,11 +261,12 @@ impl RateLimitLayer {
         if self.exempt.iter().any(under) {
             return None;
         }
-        let ip_key = || match self.client_ip.resolve(parts) {
+        let ip_key = || match client {
             Some(ip) => format!("ip:{ip}"),
-            // Not behind our accept loop: one shared bucket rather than
-            // no limit at all.
-            None => "ip:unknown".to_owned(),
+            None => {
+                self.warn_unknown_client();
+                UNKNOWN_CLIENT_KEY.to_owned()
+            }
         };
         if self.strict_paths.iter().any(|p| p == path) {
             return self.strict.as_ref().map(|limit| (limit, ip_key()));
@@ -209,88 +280,33 @@ impl RateLimitLayer {
             .unwrap_or_else(ip_key);
         Some((limit, key))
     }
-}
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit {
-            inner,
-            layer: self.clone(),
+    /// Says once per layer that clients are lumped together, and how to
+    /// fix it: still limiting them (one bucket) beats not limiting at all,
+    /// but it must not go unnoticed.
+    fn warn_unknown_client(&self) {
+        if !self.warned_unknown.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                bucket = UNKNOWN_CLIENT_KEY,
+                "KeyedRateLimitLayer cannot see the client address of requests: they all \
+                 share one rate-limit bucket. Serve with \
+                 `into_make_service_with_connect_info::<SocketAddr>()`, insert \
+                 `axum::extract::ConnectInfo<SocketAddr>` into request extensions in your \
+                 accept loop, or give the layer a `ClientKeyExtractor` with `client_key`"
+            );
         }
     }
 }
 
-/// The service of [`RateLimitLayer`].
-#[derive(Clone)]
-pub struct RateLimit<S> {
-    inner: S,
-    layer: RateLimitLayer,
-}
+impl<S> Layer<S> for KeyedRateLimitLayer {
+    type Service = KeyedRateLimit<S>;
 
-impl<S, B, ResBody> Service<Request<B>> for RateLimit<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-    ResBody: From<Bytes> + Send + 'static,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<ResBody>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn layer(&self, inner: S) -> Self::Service {
+        KeyedRateLimit::new(inner, self.policy.clone())
     }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        let plan = self
-            .layer
-            .plan(&parts)
-            .map(|(limit, key)| (limit.clone(), key));
-        let request = Request::from_parts(parts, body);
-        // The clone that was driven to readiness goes into the future.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let Some((limit, key)) = plan else {
-            return Box::pin(inner.call(request));
-        };
-        Box::pin(async move {
-            let decision = limit.check(&key).await;
-            if !decision.allowed {
-                metrics::counter!(RATE_LIMIT_REJECTIONS, "scope" => limit.scope()).increment(1);
-                let mut response = ApiError::RateLimited {
-                    retry_after_secs: ceil_secs(decision.retry_after).max(1),
-                }
-                .into_response();
-                set_headers(response.headers_mut(), &decision);
-                return Ok(response);
-            }
-            let mut response = inner.call(request).await?;
-            set_headers(response.headers_mut(), &decision);
-            Ok(response)
-        })
-    }
-}
-
-fn set_headers(headers: &mut http::HeaderMap, decision: &Decision) {
-    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
-    headers.insert(
-        RATELIMIT_REMAINING.clone(),
-        HeaderValue::from(decision.remaining),
-    );
-    headers.insert(
-        RATELIMIT_RESET.clone(),
-        HeaderValue::from(ceil_secs(decision.reset)),
-    );
-}
-
-/// Whole seconds, rounded up (a client waiting the floor would be early).
-fn ceil_secs(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_axum;
