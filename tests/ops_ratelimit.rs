@@ -1,4 +1,4 @@
-//! Black-box tests of the rate limits of API.md on the real server: one
+//! Black-box tests of the rate limits of docs/API.md on the real server: one
 //! instance in process, two instances sharing limits through the real
 //! Redis (`TEST_REDIS_URL`), and the fallback when Redis is unreachable.
 

@@ -1,4 +1,4 @@
-//! The average-cost fold against the worked examples of API.md and, by
+//! The average-cost fold against the worked examples of docs/API.md and, by
 //! property, against a naive second implementation over random histories of
 //! creates, back-dated creates, edits and deletes.
 

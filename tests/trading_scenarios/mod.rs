@@ -549,7 +549,7 @@ pub async fn other_users_see_nothing(users: &UserFactory) {
     assert_eq!(body["positions"][0]["quantity"], "1");
 }
 
-/// The portfolio lifecycle of API.md.
+/// The portfolio lifecycle of docs/API.md.
 pub async fn portfolio_lifecycle(users: &UserFactory) {
     let api = users().await;
     let (status, p) = api
@@ -621,7 +621,10 @@ pub fn in_process_users(store: tradesense_core::store::SqlStore) -> UserFactory 
         Router::new()
             .nest(
                 "/api/v1",
-                Router::from(tradesense_core::trading::routes(Arc::new(store.clone()))),
+                Router::from(tradesense_core::trading::routes(
+                    Arc::new(store.clone()),
+                    tower::layer::util::Identity::new(),
+                )),
             )
             .fallback(tradesense_core::http::not_found),
     );

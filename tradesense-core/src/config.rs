@@ -1,4 +1,4 @@
-//! Settings: every variable of the configuration table in API.md, read from
+//! Settings: every variable of the configuration table in docs/API.md, read from
 //! the environment (and a `.env` file in the working directory), parsed once
 //! at start, so a bad value fails fast with the variable's name and never
 //! its value.

@@ -75,8 +75,9 @@ pub const SERVICE_NAME: &str = "tradesense-backend";
 /// impl ReadinessCheck for AlwaysOk {
 ///     async fn check(&self) -> CheckStatus { CheckStatus::Ok }
 /// }
-/// let router = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", AlwaysOk).router();
-/// assert_eq!(router.routes().count(), 2);
+/// let routes = Health::new(env!("CARGO_PKG_VERSION")).with_check("database", AlwaysOk).routes();
+/// let (_router, api) = routes.split_for_parts();
+/// assert_eq!(api.paths.paths.len(), 2);
 /// ```
 #[derive(Clone)]
 pub struct Health {

@@ -10,45 +10,44 @@
 //!
 //! | module | what it gives you |
 //! |---|---|
-//! | [`config`] | [`Settings`](config::Settings) from the environment, secrets redacted |
+//! | [`config`] | `Settings` from the environment, secrets redacted |
 //! | [`error`] | [`ApiError`](error::ApiError): every failure as RFC 9457 problem+json |
-//! | [`http`] | body buffering with a limit, JSON/form parsing, the router |
+//! | [`http`] | axum extractors with problem+json rejections, fallbacks, body limit, deadline |
 //! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
 //! | [`health`] | `/health` and `/health/ready` with pluggable checks |
-//! | [`store`] | storage traits and their SQLite/PostgreSQL implementation |
+//! | [`store`] | the sqlx pools (SQLite/PostgreSQL) under the storage traits |
 //! | [`auth`] | passwords, tokens, sessions, `AuthLayer`, CSRF, auth endpoints |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
 //! | [`ratelimit`] | the keyed rate-limiting layer |
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
-//! | [`openapi`] | the generated OpenAPI document and the offline `/docs` page |
-//! | [`app`] | everything composed into the TradeSense API service |
+//! | [`openapi`] | serving the generated OpenAPI document and the offline `/docs` page |
 //!
-//! ## Example: the whole API in-process
+//! Endpoint groups are [`utoipa_axum::router::OpenApiRouter`]s with paths
+//! relative to where they are mounted; the TradeSense server composes them
+//! (`tradesense-server`'s `App`), and so can anyone else.
+//!
+//! ## Example: health and metrics in a stranger's axum app
 //!
 //! ```
-//! use bytes::Bytes;
-//! use http_body_util::{BodyExt, Full};
+//! use axum::{Router, routing::get};
 //! use tower::ServiceExt;
-//! use tradesense_core::app::App;
-//! use tradesense_core::store::testing::TestDatabase;
+//! use tradesense_core::health::Health;
+//! use tradesense_core::metrics::{Metrics, MetricsLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! // A throwaway SQLite database; production passes `Settings::from_env()`
-//! // to `App::build`.
-//! let database = TestDatabase::sqlite().await;
-//! let app = App::with_store(database.settings(), database.store.clone());
-//! let response = app
-//!     .service::<Full<Bytes>>()
-//!     .oneshot(http::Request::get("/health").body(Full::default()).unwrap())
-//!     .await
-//!     .unwrap();
-//! assert_eq!(response.status(), 200);
-//! assert!(response.headers().contains_key("x-request-id"));
-//! let body = response.into_body().collect().await.unwrap().to_bytes();
-//! assert!(body.starts_with(b"{"));
+//! let metrics = Metrics::global();
+//! let app: Router = Router::new()
+//!     .route("/hello/{name}", get(|| async { "hi" }))
+//!     .merge(Router::from(Health::new("1.0.0").routes()))
+//!     .merge(Router::from(tradesense_core::metrics::routes(metrics)))
+//!     // After routing, so it labels by the matched template.
+//!     .layer(MetricsLayer::new());
+//! let request = || http::Request::get("/hello/alice").body(axum::body::Body::empty()).unwrap();
+//! assert_eq!(app.clone().oneshot(request()).await.unwrap().status(), 200);
+//! assert!(metrics.render().contains(r#"endpoint="/hello/{name}""#));
 //! # }
 //! ```
 

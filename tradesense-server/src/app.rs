@@ -25,7 +25,7 @@ use tradesense_core::cache::{
 use tradesense_core::config::Settings;
 use tradesense_core::health::Health;
 use tradesense_core::http::{
-    ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
+    ContentLengthLimitLayer, ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
@@ -191,16 +191,20 @@ impl App {
         // Trade pages, portfolios and positions: GET responses cached per
         // caller, the caller's scope invalidated by every trading write.
         let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
-        let trading = tradesense_core::trading::routes(Arc::new(InvalidatingTradingStore::new(
-            Arc::new(store.clone()),
-            trading_responses.clone(),
-        )))
-        // Inside the AuthLayer: the caller (the cache scope) is known.
-        .route_layer(ResponseCacheLayer::new(
-            trading_responses,
-            |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
-        ))
-        .route_layer(auth.layer());
+        let trading = tradesense_core::trading::routes(
+            Arc::new(InvalidatingTradingStore::new(
+                Arc::new(store.clone()),
+                trading_responses.clone(),
+            )),
+            // The response cache inside the AuthLayer: the caller (the
+            // cache scope) is known.
+            tower::ServiceBuilder::new()
+                .layer(auth.layer())
+                .layer(ResponseCacheLayer::new(
+                    trading_responses,
+                    |ext: &http::Extensions| ext.get::<Principal>().map(|p| p.user_id.to_string()),
+                )),
+        );
         let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(health.routes())
             .merge(tradesense_core::metrics::routes(Metrics::global()))
@@ -276,6 +280,7 @@ impl App {
             .clone()
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+            .layer(ContentLengthLimitLayer::new(settings.max_body_bytes))
             .layer(self.rate_limit.clone())
             .layer(RequestTimeoutLayer::new(settings.request_timeout))
             .layer(MetricsLayer::new())

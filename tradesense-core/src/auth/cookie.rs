@@ -1,4 +1,4 @@
-//! The `Set-Cookie` values of the auth cookie, exactly as API.md writes
+//! The `Set-Cookie` values of the auth cookie, exactly as docs/API.md writes
 //! them: `HttpOnly; SameSite=Lax; Path=/; Max-Age`, plus `Secure` in
 //! production.
 

@@ -31,7 +31,7 @@ pub fn extract_token(headers: &HeaderMap) -> Option<(&str, CredentialSource)> {
         .then_some((token, CredentialSource::Bearer))
 }
 
-/// The CSRF rule of API.md for a cookie-authenticated request: an unsafe
+/// The CSRF rule of docs/API.md for a cookie-authenticated request: an unsafe
 /// method whose `Origin` (or, lacking it, `Referer`) names an origin other
 /// than the server's own (the request's `Host`) or a trusted one is
 /// refused. A request with neither header passes: browsers send `Origin` on

@@ -12,7 +12,7 @@ use super::token::TokenKeys;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{Form, Json};
+use crate::http::{Form, Json, guard};
 use crate::ratelimit::ClientIp;
 use crate::store::SqlStore;
 use crate::store::StoreError;
@@ -88,14 +88,11 @@ impl AuthState {
     /// `/login`, `/token` and, behind this state's [`AuthLayer`],
     /// `/logout`. With their OpenAPI paths (nesting prefixes them).
     pub fn routes(&self) -> OpenApiRouter {
-        let protected = OpenApiRouter::new()
-            .routes(routes!(logout))
-            .route_layer(self.layer());
         OpenApiRouter::new()
             .routes(routes!(register))
             .routes(routes!(login))
             .routes(routes!(token))
-            .merge(protected)
+            .routes(guard(routes!(logout), self.layer()))
             .with_state(self.clone())
     }
 }

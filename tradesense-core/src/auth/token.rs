@@ -29,7 +29,7 @@ pub const ISSUER: &str = "tradesense";
 pub const ACCESS_AUDIENCE: &str = "tradesense-api";
 /// The audience of MFA-pending tokens: only `/auth/mfa/login` accepts it.
 pub const MFA_AUDIENCE: &str = "tradesense-mfa-login";
-/// How long an MFA-pending token lives (API.md: 5 minutes).
+/// How long an MFA-pending token lives (docs/API.md: 5 minutes).
 pub const MFA_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// Clock skew tolerated between instances, in seconds ("a few seconds").
 pub const LEEWAY_SECS: u64 = 5;

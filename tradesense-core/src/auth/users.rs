@@ -6,7 +6,7 @@ use super::Principal;
 use super::endpoints::{AuthState, parse_full_name};
 use super::password::Password;
 use crate::error::{ApiError, Problem};
-use crate::http::{Json, Path};
+use crate::http::{Json, Path, guard};
 use crate::store::users::User;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -21,12 +21,12 @@ impl AuthState {
     /// The `/me*` routes, relative to where they are mounted, behind this
     /// state's [`AuthLayer`](super::AuthLayer).
     pub fn user_routes(&self) -> OpenApiRouter {
+        let auth = self.layer();
         OpenApiRouter::new()
-            .routes(routes!(get_me, patch_me))
-            .routes(routes!(change_password))
-            .routes(routes!(list_sessions))
-            .routes(routes!(delete_session))
-            .route_layer(self.layer())
+            .routes(guard(routes!(get_me, patch_me), auth.clone()))
+            .routes(guard(routes!(change_password), auth.clone()))
+            .routes(guard(routes!(list_sessions), auth.clone()))
+            .routes(guard(routes!(delete_session), auth))
             .with_state(self.clone())
     }
 }

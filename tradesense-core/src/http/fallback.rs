@@ -130,7 +130,9 @@ where
         let (problem, body) = ApiError::MethodNotAllowed { allow }
             .into_response::<ResBody>()
             .into_parts();
+        // The old body's length would contradict the new body.
         parts.headers.remove(header::ALLOW);
+        parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.extend(problem.headers);
         Poll::Ready(Ok(Response::from_parts(parts, body)))
     }

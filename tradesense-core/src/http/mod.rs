@@ -6,13 +6,17 @@
 //! so the crate's layers stay router-agnostic and a stranger's axum app can
 //! mount the crate's endpoint routers next to its own.
 
+mod content_length;
 mod extract;
 mod fallback;
+mod guard;
 mod timeout;
 
+pub use content_length::{ContentLengthLimit, ContentLengthLimitFuture, ContentLengthLimitLayer};
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
 pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
+pub use guard::guard;
 pub use timeout::{RequestTimeout, RequestTimeoutLayer};
 
-/// The default request-body limit: 1 MiB (API.md `MAX_BODY_BYTES`).
+/// The default request-body limit: 1 MiB (docs/API.md `MAX_BODY_BYTES`).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

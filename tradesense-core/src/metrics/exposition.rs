@@ -1,5 +1,5 @@
 //! `GET /metrics`: the Prometheus text exposition, or with
-//! `Accept: application/json` the short JSON summary of API.md.
+//! `Accept: application/json` the short JSON summary of docs/API.md.
 
 use super::{Metrics, active_connections};
 use crate::http::Json;

@@ -12,7 +12,7 @@ use super::service::{LoginChallenge, MfaError, MfaService};
 use super::totp::Provisioning;
 use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
 use crate::error::{ApiError, Problem};
-use crate::http::Json;
+use crate::http::{Json, guard};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -60,14 +60,12 @@ impl MfaEndpoints {
     /// The four routes, relative to where they are mounted; all but
     /// `/login` behind the auth state's [`AuthLayer`](crate::auth::AuthLayer).
     pub fn routes(&self) -> OpenApiRouter {
-        let protected = OpenApiRouter::new()
-            .routes(routes!(setup))
-            .routes(routes!(verify))
-            .routes(routes!(disable))
-            .route_layer(self.auth.layer());
+        let auth = self.auth.layer();
         OpenApiRouter::new()
             .routes(routes!(login))
-            .merge(protected)
+            .routes(guard(routes!(setup), auth.clone()))
+            .routes(guard(routes!(verify), auth.clone()))
+            .routes(guard(routes!(disable), auth))
             .with_state(self.clone())
     }
 }

@@ -8,7 +8,7 @@
 //! be exempt; `0` turns a limit off. Every limited response carries
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
 //! (seconds); a refused one is `429 rate_limited` problem+json with
-//! `Retry-After`. TradeSense's own policy (API.md) is
+//! `Retry-After`. TradeSense's own policy (docs/API.md) is
 //! [`KeyedRateLimitLayer::from_settings`].
 //!
 //! The client comes from a [`ClientKeyExtractor`]; the default,
@@ -170,7 +170,7 @@ impl KeyedRateLimitLayer {
         }
     }
 
-    /// API.md's policy from the settings: `RATE_LIMIT_PER_MINUTE`,
+    /// docs/API.md's policy from the settings: `RATE_LIMIT_PER_MINUTE`,
     /// `AUTH_RATE_LIMIT_PER_MINUTE` on [`AUTH_PATHS`], [`EXEMPT_PATHS`],
     /// `TRUSTED_PROXIES`; shared through `redis` (the handle for
     /// `REDIS_URL`, which the caller opens once and shares) when given.

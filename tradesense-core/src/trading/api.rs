@@ -16,16 +16,19 @@ use super::{
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{Json, Path, Query};
+use crate::http::{Json, Path, Query, guard};
 use crate::store::StoreError;
 use crate::store::trading::{TradeWriteError, TradingStore};
 use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::Route;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tower::{Layer, Service};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -39,25 +42,44 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
 /// The portfolio and trade routes over `store`, relative to where they are
-/// mounted, with their OpenAPI paths. Put the `AuthLayer` in front of them
-/// (`route_layer`).
+/// mounted, with their OpenAPI paths; `guard_layer` wraps every handler
+/// (not the `405` fallbacks): the `AuthLayer`, with whatever else needs
+/// the caller (a response cache).
 ///
 /// ```
 /// use std::sync::Arc;
 /// use tradesense_core::store::{Db, SqlStore};
 /// # async fn demo(pool: sqlx::SqlitePool) {
 /// let store = Arc::new(SqlStore::from_db(Db::Sqlite(pool)));
-/// let (_router, api) = tradesense_core::trading::routes(store).split_for_parts();
+/// let no_guard = tower::layer::util::Identity::new();
+/// let (_router, api) = tradesense_core::trading::routes(store, no_guard).split_for_parts();
 /// assert!(api.paths.paths.contains_key("/trades/{id}"));
 /// # }
 /// ```
-pub fn routes(store: Store) -> OpenApiRouter {
+pub fn routes<L>(store: Store, guard_layer: L) -> OpenApiRouter
+where
+    L: Layer<Route> + Clone + Send + Sync + 'static,
+    L::Service: Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<axum::extract::Request>>::Response: IntoResponse + 'static,
+    <L::Service as Service<axum::extract::Request>>::Future: Send + 'static,
+{
+    let layer = guard_layer;
     OpenApiRouter::new()
-        .routes(routes!(create_portfolio, list_portfolios))
-        .routes(routes!(get_portfolio, rename_portfolio, delete_portfolio))
-        .routes(routes!(portfolio_positions))
-        .routes(routes!(create_trade, list_trades))
-        .routes(routes!(get_trade, update_trade, delete_trade))
+        .routes(guard(
+            routes!(create_portfolio, list_portfolios),
+            layer.clone(),
+        ))
+        .routes(guard(
+            routes!(get_portfolio, rename_portfolio, delete_portfolio),
+            layer.clone(),
+        ))
+        .routes(guard(routes!(portfolio_positions), layer.clone()))
+        .routes(guard(routes!(create_trade, list_trades), layer.clone()))
+        .routes(guard(routes!(get_trade, update_trade, delete_trade), layer))
         .with_state(store)
 }
 

@@ -1,5 +1,5 @@
 //! The average-cost fold: positions as a pure function of an ordered list of
-//! trades (API.md, "Positions").
+//! trades (docs/API.md, "Positions").
 //!
 //! A buy of `q` at `p` with fees `f` makes
 //! `average_cost = (Q*A + q*p + f) / (Q + q)`; a sell adds `(p - A)*q - f` to
