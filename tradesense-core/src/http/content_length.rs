@@ -88,31 +88,33 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.limit) {
-            return ContentLengthLimitFuture::Refused {
-                response: Some(ApiError::PayloadTooLarge.into_response()),
+            return ContentLengthLimitFuture {
+                state: State::Refused {
+                    response: Some(ApiError::PayloadTooLarge.into_response()),
+                },
             };
         }
-        ContentLengthLimitFuture::Inner {
-            inner: self.inner.call(request),
+        ContentLengthLimitFuture {
+            state: State::Inner {
+                inner: self.inner.call(request),
+            },
         }
     }
 }
 
 pin_project! {
     /// The response future of [`ContentLengthLimit`].
-    #[project = Projection]
-    pub enum ContentLengthLimitFuture<F, ResBody> {
-        /// The request went on.
-        Inner {
-            /// The inner service's future.
-            #[pin]
-            inner: F,
-        },
-        /// The request was refused.
-        Refused {
-            /// The `413`, until it is returned.
-            response: Option<Response<ResBody>>,
-        },
+    pub struct ContentLengthLimitFuture<F, ResBody> {
+        #[pin]
+        state: State<F, ResBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProjection]
+    enum State<F, ResBody> {
+        Inner { #[pin] inner: F },
+        Refused { response: Option<Response<ResBody>> },
     }
 }
 
@@ -123,9 +125,9 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            Projection::Inner { inner } => inner.poll(cx),
-            Projection::Refused { response } => match response.take() {
+        match self.project().state.project() {
+            StateProjection::Inner { inner } => inner.poll(cx),
+            StateProjection::Refused { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response)),
                 // Polled again after completion: a contract violation of
                 // the caller; stay pending rather than panic.
