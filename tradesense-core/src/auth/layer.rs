@@ -143,7 +143,7 @@ enum Mode {
     Optional,
 }
 
-/// The layer. See the [module docs](self).
+/// The layer. See the [module docs](crate::auth) for the whole flow.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     auth: Authenticator,

@@ -25,11 +25,10 @@ pub struct Principal {
     pub source: CredentialSource,
 }
 
-/// With the `axum` feature: `Principal` as an extractor. A handler taking a
+/// `Principal` as an axum extractor. A handler taking a
 /// `Principal` behind the `AuthLayer` gets it; without one (the layer is
 /// missing, or optional and the request anonymous) the request is answered
 /// `401` problem+json.
-
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
     type Rejection = axum::response::Response;
 

@@ -13,7 +13,7 @@
 //!
 //! The recorder is **process-global** (that is how the `metrics` facade
 //! works): it is installed once, on first use, behind a `OnceLock`. Several
-//! [`App`](crate::app::App)s in one process (tests) therefore share one set
+//! `App`s (the server's composition) in one process (tests) therefore share one set
 //! of figures. A background thread (not a tokio task: it must outlive any
 //! one runtime) runs the exporter's upkeep, which keeps histograms bounded,
 //! and samples CPU and memory with `sysinfo`, off the request path.

@@ -5,7 +5,7 @@
 //! provisioning), [`crypto`] (secrets sealed at rest under a key derived
 //! from `SECRET_KEY`), [`recovery`] (single-use recovery codes) and
 //! [`service`] (the rules: pending setup, replay guard, lockout), over the
-//! [`MfaStore`] trait. [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`)
+//! [`MfaStore`](crate::store::mfa::MfaStore) trait. [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`)
 //! on top of `auth`'s public pieces; `auth` never imports this module.
 //!
 //! ```
