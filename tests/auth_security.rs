@@ -17,7 +17,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// The keys of `Settings::for_tests` (what `TestApp` runs with).
 fn test_keys() -> TokenKeys {
-    TokenKeys::from_settings(&Settings::for_tests("sqlite://unused.db"))
+    tradesense_server::token_keys(&Settings::for_tests("sqlite://unused.db"))
 }
 
 /// Registers `email` and logs in: (user id, access token).

@@ -14,10 +14,13 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tradesense_core::auth::{AUTH_COOKIE, AuthState, Principal, TokenKeys};
+use tradesense_core::auth::{
+    AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions, TokenKeys,
+};
 use tradesense_core::cache::{
     Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
     TRADING_CACHE_TTL, UserInvalidatingMfaStore,
@@ -72,12 +75,29 @@ pub const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
 /// user. Only signature and expiry are checked (no session lookup on this
 /// path): a revoked token is refused by the `AuthLayer` anyway, and it can
 /// only spend its own user's budget, never buy a fresh one.
-fn rate_limit_user_key(keys: TokenKeys) -> tradesense_core::ratelimit::UserKeyFn {
+fn rate_limit_user_key(auth: Authenticator) -> tradesense_core::ratelimit::UserKeyFn {
     Arc::new(move |parts: &http::request::Parts| {
-        let (token, _) = tradesense_core::auth::extract_token(&parts.headers)?;
+        let (token, _) =
+            tradesense_core::auth::extract_token(&parts.headers, auth.cookie().name())?;
+        let keys = auth.keys();
         let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
         Some(claims.sub.to_string())
     })
+}
+
+/// Token keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
+/// `ACCESS_TOKEN_TTL_SECONDS`, with the default issuer and audiences.
+pub fn token_keys(settings: &Settings) -> TokenKeys {
+    let previous: Vec<&[u8]> = settings
+        .jwt_previous_secret_keys
+        .iter()
+        .map(|key| key.expose_secret().as_bytes())
+        .collect();
+    TokenKeys::new(
+        settings.jwt_secret_key.expose_secret().as_bytes(),
+        &previous,
+        settings.access_token_ttl,
+    )
 }
 
 /// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
@@ -163,11 +183,19 @@ impl App {
         if let Some(redis) = &limits_redis {
             login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
         }
-        let mut auth = AuthState::from_settings(&settings, &store, &cache, login_throttle.clone());
+        let authenticator = Authenticator::with_cookie(
+            token_keys(&settings),
+            Sessions::new(Arc::new(store.clone()), &cache),
+            // `Secure` in production, where the site is served over HTTPS.
+            AuthCookie::default().secure(settings.is_production()),
+        );
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
-        auth.users = Arc::new(users.clone());
+        let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
+            .trusted_origins(settings.cors_origins.iter().cloned())
+            .login_throttle(login_throttle.clone())
+            .build();
         let rate_limit = KeyedRateLimitLayer::from_settings(&settings, limits_redis.as_ref())
             .strict_paths(
                 tradesense_core::ratelimit::Limiter::per_minute(
@@ -177,7 +205,7 @@ impl App {
                 AUTH_PATHS,
             )
             .exempt(EXEMPT_PATHS)
-            .user_key(rate_limit_user_key(auth.auth.keys().clone()));
+            .user_key(rate_limit_user_key(authenticator));
         let mfa = MfaEndpoints::new(
             auth.clone(),
             MfaService::new(

@@ -9,6 +9,6 @@
 mod app;
 mod serve;
 
-pub use app::{AUTH_PATHS, App, EXEMPT_PATHS, StartupError};
+pub use app::{AUTH_PATHS, App, EXEMPT_PATHS, StartupError, token_keys};
 
 pub use serve::{Server, ShutdownHandle};

@@ -6,20 +6,23 @@
 use super::CredentialSource;
 use http::{HeaderMap, Method, header};
 
-/// The name of the auth cookie.
+/// The default name of the auth cookie.
 pub const AUTH_COOKIE: &str = "auth-token";
 
-/// Finds the request's token: the `auth-token` cookie if any `Cookie`
-/// header carries a non-empty one, else an `Authorization: Bearer` token.
-/// Never panics, whatever the header bytes.
-pub fn extract_token(headers: &HeaderMap) -> Option<(&str, CredentialSource)> {
+/// Finds the request's token: the cookie called `cookie_name` if any
+/// `Cookie` header carries a non-empty one, else an `Authorization: Bearer`
+/// token. Never panics, whatever the header bytes.
+pub fn extract_token<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: &str,
+) -> Option<(&'h str, CredentialSource)> {
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == AUTH_COOKIE && !value.is_empty())
+        .find(|(name, value)| *name == cookie_name && !value.is_empty())
         .map(|(_, value)| value.trim_matches('"'));
     if let Some(token) = cookie.filter(|token| !token.is_empty()) {
         return Some((token, CredentialSource::Cookie));
@@ -111,7 +114,7 @@ mod tests {
             ("authorization", "Bearer BEARER"),
         ]);
         assert_eq!(
-            extract_token(&map),
+            extract_token(&map, AUTH_COOKIE),
             Some(("COOKIE", CredentialSource::Cookie))
         );
         let map = headers(&[
@@ -119,11 +122,11 @@ mod tests {
             ("authorization", "bearer  BEARER "),
         ]);
         assert_eq!(
-            extract_token(&map),
+            extract_token(&map, AUTH_COOKIE),
             Some(("BEARER", CredentialSource::Bearer))
         );
         let map = headers(&[("authorization", "Basic abc")]);
-        assert_eq!(extract_token(&map), None);
+        assert_eq!(extract_token(&map, AUTH_COOKIE), None);
     }
 
     #[test]
@@ -164,7 +167,7 @@ mod tests {
             let mut map = HeaderMap::new();
             if let Ok(v) = HeaderValue::from_bytes(&cookie) { map.append(header::COOKIE, v); }
             if let Ok(v) = HeaderValue::from_bytes(&auth) { map.append(header::AUTHORIZATION, v); }
-            if let Some((token, _)) = extract_token(&map) {
+            if let Some((token, _)) = extract_token(&map, AUTH_COOKIE) {
                 prop_assert!(!token.is_empty());
             }
             let _ = csrf_allows(&Method::POST, &map, &[]);
@@ -173,9 +176,9 @@ mod tests {
         #[test]
         fn a_cookie_token_is_found_among_others(token in "[A-Za-z0-9._-]{1,60}", other in "[a-z]{1,8}=[a-z0-9]{0,8}") {
             let map = headers(&[("cookie", &format!("{other}; auth-token={token}; x=y"))]);
-            prop_assert_eq!(extract_token(&map), Some((token.as_str(), CredentialSource::Cookie)));
+            prop_assert_eq!(extract_token(&map, AUTH_COOKIE), Some((token.as_str(), CredentialSource::Cookie)));
             let map = headers(&[("authorization", &format!("Bearer {token}"))]);
-            prop_assert_eq!(extract_token(&map), Some((token.as_str(), CredentialSource::Bearer)));
+            prop_assert_eq!(extract_token(&map, AUTH_COOKIE), Some((token.as_str(), CredentialSource::Bearer)));
         }
     }
 }

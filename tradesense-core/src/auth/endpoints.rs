@@ -4,17 +4,11 @@
 //! module finishes its own login with.
 
 use super::Principal;
-use super::cookie::{auth_cookie, clear_auth_cookie};
 use super::layer::{AuthLayer, Authenticator};
 use super::password::{Email, Password, PasswordHasher};
-use super::session::Sessions;
-use super::token::TokenKeys;
-use crate::cache::Cache;
-use crate::config::Settings;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Form, Json, guard};
-use crate::ratelimit::ClientIp;
-use crate::store::SqlStore;
+use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
 use crate::store::StoreError;
 use crate::store::users::{NewUser, User, UserStore};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -34,54 +28,123 @@ use uuid::Uuid;
 /// What the auth and user endpoints share. Cheap to clone.
 #[derive(Clone)]
 pub struct AuthState {
-    /// Token verification and sessions.
-    pub auth: Authenticator,
-    /// User accounts.
-    pub users: Arc<dyn UserStore>,
-    /// argon2id on the blocking pool.
-    pub hasher: PasswordHasher,
-    /// Whether cookies get `Secure` (production).
-    pub secure_cookies: bool,
-    /// Origins trusted for CORS and CSRF (`CORS_ORIGINS`).
-    pub trusted_origins: Vec<String>,
-    /// Slows down repeated failed logins per account.
-    pub login_throttle: crate::ratelimit::LoginThrottle,
+    inner: Arc<AuthStateInner>,
+}
+
+struct AuthStateInner {
+    auth: Authenticator,
+    users: Arc<dyn UserStore>,
+    hasher: PasswordHasher,
+    trusted_origins: Arc<[String]>,
+    login_throttle: LoginThrottle,
 }
 
 impl std::fmt::Debug for AuthState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthState")
-            .field("auth", &self.auth)
-            .field("secure_cookies", &self.secure_cookies)
+            .field("auth", &self.inner.auth)
+            .field("trusted_origins", &self.inner.trusted_origins)
             .finish_non_exhaustive()
     }
 }
 
-impl AuthState {
-    /// The state the TradeSense server runs with: keys from the settings,
-    /// users and sessions in `store`, session liveness in `cache`, two
-    /// concurrent argon2 hashes, `Secure` cookies in production, failed
-    /// logins throttled per account by `login_throttle`.
-    pub fn from_settings(
-        settings: &Settings,
-        store: &SqlStore,
-        cache: &Cache,
-        login_throttle: crate::ratelimit::LoginThrottle,
-    ) -> Self {
-        let sessions = Sessions::new(Arc::new(store.clone()), cache);
-        Self {
-            auth: Authenticator::new(TokenKeys::from_settings(settings), sessions),
-            users: Arc::new(store.clone()),
-            hasher: PasswordHasher::default(),
-            secure_cookies: settings.is_production(),
-            trusted_origins: settings.cors_origins.clone(),
-            login_throttle,
+/// Builds an [`AuthState`]: [`AuthState::builder`].
+pub struct AuthStateBuilder {
+    auth: Authenticator,
+    users: Arc<dyn UserStore>,
+    hasher: PasswordHasher,
+    trusted_origins: Vec<String>,
+    login_throttle: LoginThrottle,
+}
+
+impl AuthStateBuilder {
+    /// The argon2id hasher (default: two concurrent hashes, OWASP params).
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Origins besides the server's own trusted for cookie-authenticated
+    /// unsafe requests (the CSRF rule), e.g. the browser frontend's.
+    pub fn trusted_origins(mut self, origins: impl IntoIterator<Item = String>) -> Self {
+        self.trusted_origins = origins.into_iter().collect();
+        self
+    }
+
+    /// The per-account failed-login throttle (default: in-process,
+    /// [`ThrottlePolicy::default`]).
+    pub fn login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = throttle;
+        self
+    }
+
+    /// The state.
+    pub fn build(self) -> AuthState {
+        AuthState {
+            inner: Arc::new(AuthStateInner {
+                auth: self.auth,
+                users: self.users,
+                hasher: self.hasher,
+                trusted_origins: self.trusted_origins.into(),
+                login_throttle: self.login_throttle,
+            }),
         }
+    }
+}
+
+impl AuthState {
+    /// What the auth endpoints need: tokens and sessions (`auth`) and the
+    /// user accounts (`users`, any [`UserStore`]: TradeSense's tables or
+    /// the embedder's own). Cheap to clone (one reference count).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tradesense_core::auth::{AuthState, Authenticator, Sessions, TokenKeys};
+    /// # use tradesense_core::cache::{Cache, CacheConfig};
+    /// # fn demo(sessions: Arc<dyn tradesense_core::store::sessions::SessionStore>,
+    /// #         users: Arc<dyn tradesense_core::store::users::UserStore>) {
+    /// let keys = TokenKeys::new(b"a-secret-of-at-least-32-bytes!!!", &[], std::time::Duration::from_secs(3600));
+    /// let sessions = Sessions::new(sessions, &Cache::in_process(CacheConfig::default()));
+    /// let state = AuthState::builder(Authenticator::new(keys, sessions), users)
+    ///     .trusted_origins(["https://app.example".to_owned()])
+    ///     .build();
+    /// let routes = state.routes(); // mount with `.nest("/auth", ...)`
+    /// # }
+    /// ```
+    pub fn builder(auth: Authenticator, users: Arc<dyn UserStore>) -> AuthStateBuilder {
+        AuthStateBuilder {
+            auth,
+            users,
+            hasher: PasswordHasher::default(),
+            trusted_origins: Vec::new(),
+            login_throttle: LoginThrottle::new(ThrottlePolicy::default()),
+        }
+    }
+
+    /// Token verification and sessions.
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// User accounts.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.inner.users
+    }
+
+    /// argon2id on the blocking pool.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    /// The per-account failed-login throttle.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.inner.login_throttle
     }
 
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
-        AuthLayer::new(self.auth.clone()).with_trusted_origins(self.trusted_origins.clone())
+        AuthLayer::new(self.inner.auth.clone())
+            .with_trusted_origins(self.inner.trusted_origins.iter().cloned())
     }
 
     /// The auth routes, relative to where they are mounted: `/register`,
@@ -162,12 +225,12 @@ async fn register(
         return Err(ApiError::Validation(errors));
     };
     let password_hash = state
-        .hasher
+        .hasher()
         .hash(&password)
         .await
         .map_err(ApiError::internal)?;
     let user = state
-        .users
+        .users()
         .create_user(NewUser {
             email: email.as_str().to_owned(),
             password_hash,
@@ -296,37 +359,37 @@ async fn password_login(
 ) -> Result<Response, ApiError> {
     // Account protection: a locked account is refused before any password
     // check, for known and unknown emails alike (no enumeration, no oracle).
-    if let Err(retry) = state.login_throttle.check(email).await {
+    if let Err(retry) = state.login_throttle().check(email).await {
         return Err(ApiError::RateLimited {
             retry_after_secs: retry.as_secs() + u64::from(retry.subsec_nanos() > 0),
         });
     }
     let credentials = match Email::parse(email) {
-        Ok(email) => state.users.credentials_by_email(email.as_str()).await?,
+        Ok(email) => state.users().credentials_by_email(email.as_str()).await?,
         Err(_) => None,
     };
     let phc = credentials.as_ref().map(|c| c.password_hash.as_str());
-    let verified = state.hasher.verify(password, phc).await;
+    let verified = state.hasher().verify(password, phc).await;
     let ip = client.ip.as_deref().unwrap_or("-");
     let user = match credentials {
         Some(credentials) if verified => {
-            state.login_throttle.record_success(email).await;
+            state.login_throttle().record_success(email).await;
             credentials.user
         }
         Some(credentials) => {
-            state.login_throttle.record_failure(email).await;
+            state.login_throttle().record_failure(email).await;
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
             return Err(invalid_credentials());
         }
         None => {
-            state.login_throttle.record_failure(email).await;
+            state.login_throttle().record_failure(email).await;
             tracing::warn!(email_hash = %email_hash(email), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }
     };
     if user.mfa_enabled {
         tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
-        let mfa_token = state.auth.keys().issue_mfa(user.id, Utc::now());
+        let mfa_token = state.auth().keys().issue_mfa(user.id, Utc::now());
         return Ok(Json(MfaRequiredResponse {
             mfa_required: true,
             mfa_token,
@@ -355,11 +418,15 @@ pub async fn complete_login(
     client: &LoginClient,
 ) -> Result<Response, ApiError> {
     let token = state
-        .auth
+        .auth()
         .start_session(user_id, client.user_agent.clone(), client.ip.clone())
         .await?;
-    let ttl = state.auth.keys().access_ttl();
-    let cookie = auth_cookie(&token, ttl, state.secure_cookies);
+    let ttl = state.auth().keys().access_ttl();
+    let cookie = state
+        .auth()
+        .cookie()
+        .set(&token, ttl)
+        .map_err(ApiError::internal)?;
     let body = Json(TokenResponse {
         access_token: token,
         token_type: "bearer".to_owned(),
@@ -385,13 +452,13 @@ async fn logout(
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     state
-        .auth
+        .auth()
         .sessions()
         .revoke(principal.user_id, principal.session_id)
         .await?;
     tracing::info!(user_id = %principal.user_id, session = %principal.session_id, "logout");
     Ok((
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, clear_auth_cookie(state.secure_cookies))],
+        [(header::SET_COOKIE, state.auth().cookie().clear())],
     ))
 }

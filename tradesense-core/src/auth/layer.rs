@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+use super::cookie::AuthCookie;
 use super::credentials::{csrf_allows, extract_token};
 use super::session::Sessions;
 use super::token::{TokenKeys, token_hash};
@@ -52,29 +53,51 @@ use uuid::Uuid;
 
 /// Token verification plus the session check: what the layer needs, and
 /// what the endpoints share with it.
+///
+/// Cheap to clone: one reference count.
 #[derive(Clone, Debug)]
 pub struct Authenticator {
-    keys: Arc<TokenKeys>,
+    inner: Arc<AuthenticatorInner>,
+}
+
+#[derive(Debug)]
+struct AuthenticatorInner {
+    keys: TokenKeys,
     sessions: Sessions,
+    cookie: AuthCookie,
 }
 
 impl Authenticator {
-    /// An authenticator over these keys and sessions.
+    /// An authenticator over these keys and sessions, reading the default
+    /// `auth-token` cookie.
     pub fn new(keys: TokenKeys, sessions: Sessions) -> Self {
+        Self::with_cookie(keys, sessions, AuthCookie::default())
+    }
+
+    /// An authenticator reading (and, in the endpoints, setting) `cookie`.
+    pub fn with_cookie(keys: TokenKeys, sessions: Sessions, cookie: AuthCookie) -> Self {
         Self {
-            keys: Arc::new(keys),
-            sessions,
+            inner: Arc::new(AuthenticatorInner {
+                keys,
+                sessions,
+                cookie,
+            }),
         }
     }
 
     /// The token keys.
     pub fn keys(&self) -> &TokenKeys {
-        &self.keys
+        &self.inner.keys
+    }
+
+    /// The auth cookie.
+    pub fn cookie(&self) -> &AuthCookie {
+        &self.inner.cookie
     }
 
     /// The sessions.
     pub fn sessions(&self) -> &Sessions {
-        &self.sessions
+        &self.inner.sessions
     }
 
     /// Starts a fresh session for `user_id` (whose credentials the caller
@@ -89,9 +112,9 @@ impl Authenticator {
     ) -> Result<String, StoreError> {
         let now = Utc::now();
         let session_id = Uuid::now_v7();
-        let token = self.keys.issue_access(user_id, session_id, now);
-        let ttl = chrono::TimeDelta::seconds(self.keys.access_ttl().as_secs() as i64);
-        self.sessions
+        let token = self.keys().issue_access(user_id, session_id, now);
+        let ttl = chrono::TimeDelta::seconds(self.keys().access_ttl().as_secs() as i64);
+        self.sessions()
             .create(NewSession {
                 id: session_id,
                 user_id,
@@ -110,12 +133,15 @@ impl Authenticator {
         token: &str,
         source: CredentialSource,
     ) -> Result<Principal, ApiError> {
-        let claims = self.keys.verify_access(token, Utc::now()).map_err(|err| {
-            tracing::debug!(reason = %err, "access token refused");
-            ApiError::NotAuthenticated
-        })?;
+        let claims = self
+            .keys()
+            .verify_access(token, Utc::now())
+            .map_err(|err| {
+                tracing::debug!(reason = %err, "access token refused");
+                ApiError::NotAuthenticated
+            })?;
         let live = self
-            .sessions
+            .sessions()
             .is_live(claims.sub, claims.sid)
             .await
             .map_err(|err| {
@@ -222,7 +248,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
-            let found = extract_token(request.headers()).map(|(t, s)| (t.to_owned(), s));
+            let found = extract_token(request.headers(), layer.auth.cookie().name())
+                .map(|(t, s)| (t.to_owned(), s));
             let Some((token, source)) = found else {
                 return match layer.mode {
                     Mode::Optional => inner.call(request).await,

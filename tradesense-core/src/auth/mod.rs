@@ -21,9 +21,11 @@ mod session;
 mod token;
 pub(crate) mod users;
 
-pub use cookie::{auth_cookie, clear_auth_cookie};
+pub use cookie::{AuthCookie, InvalidCookieName};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
-pub use endpoints::{AuthState, LoginClient, MfaRequiredResponse, TokenResponse, complete_login};
+pub use endpoints::{
+    AuthState, AuthStateBuilder, LoginClient, MfaRequiredResponse, TokenResponse, complete_login,
+};
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
 pub use password::{
     Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,
@@ -32,6 +34,6 @@ pub use password::{
 pub use principal::{CredentialSource, Principal};
 pub use session::{SESSION_CACHE_TTL, Sessions};
 pub use token::{
-    ACCESS_AUDIENCE, ACCESS_TYP, AccessClaims, ISSUER, LEEWAY_SECS, MFA_AUDIENCE, MFA_TOKEN_TTL,
-    MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,
+    ACCESS_TYP, AccessClaims, DEFAULT_ACCESS_AUDIENCE, DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE,
+    LEEWAY_SECS, MFA_TOKEN_TTL, MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,
 };

@@ -7,10 +7,8 @@
 //! Issuing takes the time explicitly: the claims are a pure function of
 //! their inputs, which keeps tests (expired tokens) and benches honest.
 
-use crate::config::Settings;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -24,11 +22,11 @@ pub const ACCESS_TYP: &str = "at+jwt";
 /// The `typ` header of MFA-pending tokens.
 pub const MFA_TYP: &str = "mfa+jwt";
 /// The issuer of every token.
-pub const ISSUER: &str = "tradesense";
+pub const DEFAULT_ISSUER: &str = "tradesense";
 /// The audience of access tokens.
-pub const ACCESS_AUDIENCE: &str = "tradesense-api";
+pub const DEFAULT_ACCESS_AUDIENCE: &str = "tradesense-api";
 /// The audience of MFA-pending tokens: only `/auth/mfa/login` accepts it.
-pub const MFA_AUDIENCE: &str = "tradesense-mfa-login";
+pub const DEFAULT_MFA_AUDIENCE: &str = "tradesense-mfa-login";
 /// How long an MFA-pending token lives (docs/API.md: 5 minutes).
 pub const MFA_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// Clock skew tolerated between instances, in seconds ("a few seconds").
@@ -45,9 +43,9 @@ pub struct AccessClaims {
     pub iat: i64,
     /// Expires at (seconds since the epoch).
     pub exp: i64,
-    /// Always [`ISSUER`].
+    /// The keys' issuer ([`DEFAULT_ISSUER`] unless configured).
     pub iss: String,
-    /// Always [`ACCESS_AUDIENCE`].
+    /// The access audience ([`DEFAULT_ACCESS_AUDIENCE`] unless configured).
     pub aud: String,
 }
 
@@ -62,9 +60,9 @@ pub struct MfaClaims {
     pub iat: i64,
     /// Expires at.
     pub exp: i64,
-    /// Always [`ISSUER`].
+    /// The keys' issuer ([`DEFAULT_ISSUER`] unless configured).
     pub iss: String,
-    /// Always [`MFA_AUDIENCE`].
+    /// The MFA audience ([`DEFAULT_MFA_AUDIENCE`] unless configured).
     pub aud: String,
 }
 
@@ -91,6 +89,9 @@ pub struct TokenKeys {
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
     access_ttl: Duration,
+    issuer: Arc<str>,
+    access_audience: Arc<str>,
+    mfa_audience: Arc<str>,
     // Built once: a `Validation` holds hash sets, and building it per
     // request was a measurable share of verification.
     access_rules: Arc<Validation>,
@@ -98,11 +99,11 @@ pub struct TokenKeys {
 }
 
 /// The validation rules of one token kind (its audience), HS256 only.
-fn rules(audience: &str) -> Validation {
+fn rules(issuer: &str, audience: &str) -> Validation {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = LEEWAY_SECS;
     validation.set_audience(&[audience]);
-    validation.set_issuer(&[ISSUER]);
+    validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // Expiry (and `iat`) are checked by `TimedClaims::check_times` against
     // the caller's `now`, so checking and issuing share one clock.
@@ -133,6 +134,8 @@ impl fmt::Debug for TokenKeys {
             .field("signing_kid", &self.signing_kid)
             .field("verifying_kids", &self.verifying.keys().collect::<Vec<_>>())
             .field("access_ttl", &self.access_ttl)
+            .field("issuer", &self.issuer)
+            .field("access_audience", &self.access_audience)
             .finish_non_exhaustive()
     }
 }
@@ -142,7 +145,8 @@ fn kid_of(secret: &[u8]) -> String {
 }
 
 impl TokenKeys {
-    /// Keys from a signing secret and older secrets still accepted.
+    /// Keys from a signing secret and older secrets still accepted, with
+    /// the default issuer and audiences.
     pub fn new(signing_secret: &[u8], previous: &[&[u8]], access_ttl: Duration) -> Self {
         let signing_kid = kid_of(signing_secret);
         let mut verifying = HashMap::new();
@@ -158,24 +162,33 @@ impl TokenKeys {
             signing: EncodingKey::from_secret(signing_secret),
             verifying,
             access_ttl,
-            access_rules: Arc::new(rules(ACCESS_AUDIENCE)),
-            mfa_rules: Arc::new(rules(MFA_AUDIENCE)),
+            issuer: Arc::from(DEFAULT_ISSUER),
+            access_audience: Arc::from(DEFAULT_ACCESS_AUDIENCE),
+            mfa_audience: Arc::from(DEFAULT_MFA_AUDIENCE),
+            access_rules: Arc::new(rules(DEFAULT_ISSUER, DEFAULT_ACCESS_AUDIENCE)),
+            mfa_rules: Arc::new(rules(DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE)),
         }
     }
 
-    /// Keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
-    /// `ACCESS_TOKEN_TTL_SECONDS`.
-    pub fn from_settings(settings: &Settings) -> Self {
-        let previous: Vec<&[u8]> = settings
-            .jwt_previous_secret_keys
-            .iter()
-            .map(|key| key.expose_secret().as_bytes())
-            .collect();
-        Self::new(
-            settings.jwt_secret_key.expose_secret().as_bytes(),
-            &previous,
-            settings.access_token_ttl,
-        )
+    /// Issues and accepts tokens of `issuer` (the `iss` claim) only.
+    pub fn with_issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Arc::from(issuer);
+        self.rebuild_rules()
+    }
+
+    /// Issues and accepts access tokens for `access` and MFA-pending tokens
+    /// for `mfa` (the `aud` claim); the two must differ, so neither kind
+    /// passes for the other.
+    pub fn with_audiences(mut self, access: &str, mfa: &str) -> Self {
+        self.access_audience = Arc::from(access);
+        self.mfa_audience = Arc::from(mfa);
+        self.rebuild_rules()
+    }
+
+    fn rebuild_rules(mut self) -> Self {
+        self.access_rules = Arc::new(rules(&self.issuer, &self.access_audience));
+        self.mfa_rules = Arc::new(rules(&self.issuer, &self.mfa_audience));
+        self
     }
 
     /// The access token lifetime.
@@ -192,8 +205,12 @@ impl TokenKeys {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(typ.to_owned());
         header.kid = Some(self.signing_kid.clone());
-        // HMAC over serialisable claims with a key of our own family cannot fail.
-        jsonwebtoken::encode(&header, claims, &self.signing).expect("HS256 signing cannot fail")
+        // HMAC over serialisable claims with a key of our own family cannot
+        // fail; should it ever, an empty token is one no verifier accepts.
+        jsonwebtoken::encode(&header, claims, &self.signing).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "token signing failed");
+            String::new()
+        })
     }
 
     /// Issues an access token for a session, issued at `now`.
@@ -204,8 +221,8 @@ impl TokenKeys {
             sid: session_id,
             iat,
             exp: iat + self.access_ttl.as_secs() as i64,
-            iss: ISSUER.to_owned(),
-            aud: ACCESS_AUDIENCE.to_owned(),
+            iss: self.issuer.to_string(),
+            aud: self.access_audience.to_string(),
         };
         self.sign(ACCESS_TYP, &claims)
     }
@@ -219,8 +236,8 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             iat,
             exp: iat + MFA_TOKEN_TTL.as_secs() as i64,
-            iss: ISSUER.to_owned(),
-            aud: MFA_AUDIENCE.to_owned(),
+            iss: self.issuer.to_string(),
+            aud: self.mfa_audience.to_string(),
         };
         self.sign(MFA_TYP, &claims)
     }

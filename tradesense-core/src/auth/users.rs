@@ -44,7 +44,7 @@ async fn get_me(
 ) -> Result<Json<User>, ApiError> {
     // A live session of a deleted user: the identity is gone.
     let user = state
-        .users
+        .users()
         .user_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
@@ -74,12 +74,12 @@ async fn patch_me(
         Some(raw) => {
             let name = parse_full_name(&raw).map_err(|err| ApiError::Validation(vec![err]))?;
             state
-                .users
+                .users()
                 .update_full_name(principal.user_id, &name)
                 .await?
         }
         None => state
-            .users
+            .users()
             .user_by_id(principal.user_id)
             .await?
             .ok_or(ApiError::NotAuthenticated)?,
@@ -110,7 +110,7 @@ async fn change_password(
     Json(body): Json<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
     let credentials = state
-        .users
+        .users()
         .credentials_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
@@ -118,7 +118,7 @@ async fn change_password(
     let new_password = Password::parse(&body.new_password, &[&user.email, &user.full_name])
         .map_err(|err| ApiError::invalid("new_password", err.to_string()))?;
     if !state
-        .hasher
+        .hasher()
         .verify(&body.current_password, Some(&credentials.password_hash))
         .await
     {
@@ -130,13 +130,13 @@ async fn change_password(
         });
     }
     let hash = state
-        .hasher
+        .hasher()
         .hash(&new_password)
         .await
         .map_err(ApiError::internal)?;
-    state.users.update_password_hash(user.id, &hash).await?;
+    state.users().update_password_hash(user.id, &hash).await?;
     let revoked = state
-        .auth
+        .auth()
         .sessions()
         .revoke_all_except(user.id, Some(principal.session_id))
         .await?;
@@ -171,7 +171,7 @@ async fn list_sessions(
     principal: Principal,
 ) -> Result<Json<SessionList>, ApiError> {
     let sessions = state
-        .auth
+        .auth()
         .sessions()
         .store()
         .live_sessions(principal.user_id)
@@ -204,7 +204,12 @@ async fn delete_session(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.auth.sessions().revoke(principal.user_id, id).await? {
+    if !state
+        .auth()
+        .sessions()
+        .revoke(principal.user_id, id)
+        .await?
+    {
         return Err(ApiError::NotFound("session"));
     }
     tracing::info!(user_id = %principal.user_id, session = %id, "session revoked");

@@ -139,7 +139,7 @@ async fn setup(
 ) -> Result<Response, ApiError> {
     let user = state
         .auth
-        .users
+        .users()
         .user_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
@@ -209,7 +209,7 @@ async fn disable(
 async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<(), ApiError> {
     state
         .auth
-        .auth
+        .auth()
         .sessions()
         .revoke_all_except(principal.user_id, Some(principal.session_id))
         .await?;
@@ -232,7 +232,7 @@ async fn login(
     let now = Utc::now();
     let claims = state
         .auth
-        .auth
+        .auth()
         .keys()
         .verify_mfa(&body.mfa_token, now)
         .map_err(|_| invalid_mfa_token())?;
