@@ -21,6 +21,7 @@
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
 //! | [`ratelimit`] | the keyed rate-limiting layer |
+//! | [`shared_redis`] | the one Redis handle shared by the cache, the limits and the throttle |
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
 //! | [`openapi`] | serving the generated OpenAPI document and the offline `/docs` page |
 //!
@@ -64,6 +65,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod openapi;
 pub mod ratelimit;
+pub mod shared_redis;
 pub mod store;
 pub mod telemetry;
 pub mod trading;

@@ -165,22 +165,20 @@ impl App {
 
     /// Composes the application over an already-open store.
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
+        // One Redis handle (one connection manager, one view of whether
+        // Redis is down) for the cache, the rate limits and the login
+        // throttle.
+        let redis = open_redis(&settings);
         // One cache per app; components get clones (they share the tiers).
-        let cache = connect_cache(&settings);
+        let cache = match &redis {
+            Some(redis) => Cache::with_shared_redis(CacheConfig::default(), redis.clone()),
+            None => Cache::in_process(CacheConfig::default()),
+        };
         let health = Health::new(env!("CARGO_PKG_VERSION"))
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
-        // One Redis handle (one connection manager, one view of whether
-        // Redis is down) for the rate limits and the login throttle.
-        let limits_redis = settings.redis_url.as_ref().and_then(|url| {
-            SharedRedis::open(url.expose())
-                .map_err(|err| {
-                    tracing::warn!(error = %err, "REDIS_URL unusable for rate limits; in-process limits only");
-                })
-                .ok()
-        });
         let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
-        if let Some(redis) = &limits_redis {
+        if let Some(redis) = &redis {
             login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
         }
         let authenticator = Authenticator::with_cookie(
@@ -196,7 +194,7 @@ impl App {
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
             .build();
-        let rate_limit = KeyedRateLimitLayer::from_settings(&settings, limits_redis.as_ref())
+        let rate_limit = KeyedRateLimitLayer::from_settings(&settings, redis.as_ref())
             .strict_paths(
                 tradesense_core::ratelimit::Limiter::per_minute(
                     "auth",
@@ -324,12 +322,14 @@ impl App {
     }
 }
 
-/// The cache `settings` ask for. A `REDIS_URL` the redis crate cannot parse
-/// must not take the API down (the database is the source of truth): log it
-/// loudly and run in-process only.
-fn connect_cache(settings: &Settings) -> Cache {
-    Cache::connect(settings).unwrap_or_else(|error| {
-        tracing::error!(%error, "cache: running in-process only");
-        Cache::in_process(CacheConfig::default())
-    })
+/// The Redis handle for `REDIS_URL`, if set. A URL the redis crate cannot
+/// parse must not take the API down (the database is the source of truth):
+/// log it loudly and run in-process only.
+fn open_redis(settings: &Settings) -> Option<SharedRedis> {
+    let url = settings.redis_url.as_ref()?;
+    SharedRedis::open(url.expose())
+        .map_err(|error| {
+            tracing::error!(%error, "REDIS_URL unusable: cache, rate limits and throttle in-process only");
+        })
+        .ok()
 }

@@ -68,8 +68,8 @@ pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
 use self::local::{Entry, Local};
 use self::redis::RedisTier;
-use crate::config::Settings;
 use crate::health::{CheckStatus, ReadinessCheck};
+use crate::shared_redis::SharedRedis;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -230,22 +230,22 @@ impl Cache {
         Self::build(config, None)
     }
 
-    /// A moka + Redis cache. Does not wait for Redis: it connects in the
-    /// background (and the cache works without it meanwhile), so a Redis
-    /// outage at start never blocks or fails the service.
+    /// A moka + Redis cache on a Redis handle of its own. Does not wait for
+    /// Redis: it connects in the background (and the cache works without it
+    /// meanwhile), so a Redis outage at start never blocks or fails the
+    /// service.
     pub fn with_redis(config: CacheConfig, url: &str) -> Result<Self, CacheError> {
-        let tier = RedisTier::new(url, &config.key_prefix, config.redis_timeout)
+        let redis = SharedRedis::with_deadline(url, config.redis_timeout)
             .map_err(|_| CacheError::InvalidRedisUrl)?;
-        Ok(Self::build(config, Some(tier)))
+        Ok(Self::with_shared_redis(config, redis))
     }
 
-    /// The cache the settings ask for: in-process only without `REDIS_URL`,
-    /// tiered with it.
-    pub fn connect(settings: &Settings) -> Result<Self, CacheError> {
-        match &settings.redis_url {
-            None => Ok(Self::in_process(CacheConfig::default())),
-            Some(url) => Self::with_redis(CacheConfig::default(), url.expose()),
-        }
+    /// A moka + Redis cache on `redis`, the handle the process shares with
+    /// its rate limits and login throttle (one connection, one view of up
+    /// and down).
+    pub fn with_shared_redis(config: CacheConfig, redis: SharedRedis) -> Self {
+        let tier = RedisTier::new(redis, &config.key_prefix, config.redis_timeout);
+        Self::build(config, Some(tier))
     }
 
     /// Starts the Redis supervisor if it is not running yet.

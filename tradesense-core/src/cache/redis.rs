@@ -11,12 +11,12 @@
 
 use super::Inner;
 use super::metrics as m;
+use crate::shared_redis::SharedRedis;
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// Where the Redis tier stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,43 +35,33 @@ const CONNECTING: u8 = 0;
 const UP: u8 = 1;
 const DOWN: u8 = 2;
 
-/// The Redis tier of one [`super::Cache`].
+/// The Redis tier of one [`super::Cache`], over the process's
+/// [`SharedRedis`]. Its state is stricter than the handle's: `Up` only while
+/// subscribed to invalidations (after the flush that follows every gap), so
+/// a failure anyone saw on the handle (the rate limiter, say) takes the
+/// cache off Redis too, until the supervisor has resubscribed.
 pub(crate) struct RedisTier {
-    client: redis::Client,
-    manager: ConnectionManager,
+    redis: SharedRedis,
     /// Prepended to every key and to the channel name.
     prefix: String,
     channel: String,
     /// Bound on every Redis round trip made on a request path.
     timeout: Duration,
     state: AtomicU8,
-    /// Wakes the supervisor when a request path saw Redis fail.
-    failed: Notify,
     /// Identifies this instance's own broadcasts, which it skips.
     instance: String,
 }
 
 impl RedisTier {
-    pub(crate) fn new(url: &str, prefix: &str, timeout: Duration) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(url)?;
-        // Few, quick retries: while Redis is away the supervisor owns the
-        // retrying, so a request never waits out a long reconnect backoff.
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200))
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        Ok(Self {
-            client,
-            manager,
+    pub(crate) fn new(redis: SharedRedis, prefix: &str, timeout: Duration) -> Self {
+        Self {
+            redis,
             prefix: prefix.to_owned(),
             channel: format!("{prefix}invalidate"),
             timeout,
             state: AtomicU8::new(CONNECTING),
-            failed: Notify::new(),
             instance: format!("{:016x}", rand::random::<u64>()),
-        })
+        }
     }
 
     pub(crate) fn status(&self) -> RedisStatus {
@@ -87,6 +77,7 @@ impl RedisTier {
     }
 
     fn mark_up(&self) {
+        self.redis.mark_up();
         let previous = self.state.swap(UP, Ordering::AcqRel);
         if previous != UP {
             m::redis_up(true);
@@ -97,17 +88,22 @@ impl RedisTier {
         }
     }
 
-    /// Records a failure seen anywhere; logs only on the transition.
+    /// Records a failure seen on a cache path: on the shared handle (so
+    /// the limits stop trying too) and here; logs only on the transition.
     pub(crate) fn mark_down(&self, error: &dyn std::fmt::Display) {
+        self.redis.mark_down(error);
+        self.go_down(error);
+    }
+
+    /// This tier is off Redis until the supervisor resubscribes.
+    fn go_down(&self, error: &dyn std::fmt::Display) {
         let previous = self.state.swap(DOWN, Ordering::AcqRel);
         if previous != DOWN {
             m::redis_up(false);
-            // The redis error names host and port at most, never the password.
             tracing::warn!(
                 error = %error,
                 "cache: redis unreachable; serving from the in-process tier and the database, retrying"
             );
-            self.failed.notify_one();
         }
     }
 
@@ -119,7 +115,11 @@ impl RedisTier {
         &self,
         command: impl FnOnce(&mut ConnectionManager) -> redis::RedisFuture<'_, T>,
     ) -> Result<T, ()> {
-        let mut conn = self.manager.clone();
+        let Some(mut conn) = self.redis.connection() else {
+            // Someone else saw Redis fail a moment ago.
+            self.go_down(&"marked down");
+            return Err(());
+        };
         match tokio::time::timeout(self.timeout, command(&mut conn)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
@@ -201,7 +201,7 @@ impl RedisTier {
 
     async fn subscribe(&self) -> Result<redis::aio::PubSub, String> {
         let connect = async {
-            let mut pubsub = self.client.get_async_pubsub().await?;
+            let mut pubsub = self.redis.client().get_async_pubsub().await?;
             pubsub.subscribe(&self.channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
@@ -239,7 +239,9 @@ pub(crate) async fn supervise(cache: Weak<Inner>, tier: Arc<RedisTier>) {
                 if cache.strong_count() == 0 {
                     return;
                 }
-                tier.mark_down(&"subscription lost");
+                if tier.is_up() {
+                    tier.mark_down(&"subscription lost");
+                }
             }
             Ok(_) => tier.mark_down(&"ping failed"),
             Err(error) => {
@@ -255,7 +257,7 @@ pub(crate) async fn supervise(cache: Weak<Inner>, tier: Arc<RedisTier>) {
 impl RedisTier {
     /// `PING` without flipping the state (the supervisor decides).
     async fn ping_quietly(&self) -> bool {
-        let mut conn = self.manager.clone();
+        let mut conn = self.redis.probe_connection();
         let ping = async move { redis::cmd("PING").query_async::<()>(&mut conn).await };
         matches!(tokio::time::timeout(self.timeout, ping).await, Ok(Ok(())))
     }
@@ -276,10 +278,11 @@ async fn listen(cache: &Weak<Inner>, tier: &RedisTier, pubsub: redis::aio::PubSu
                     inner.evict_local(full_key).await;
                 }
             }
-            () = tier.failed.notified() => {
-                if !tier.is_up() {
-                    return;
-                }
+            // A failure anyone saw on the shared handle: resubscribe (the
+            // gap may have cost broadcasts).
+            () = tier.redis.failure() => {
+                tier.go_down(&"redis failure seen on the shared handle");
+                return;
             }
             // Notice a dropped cache even when no message arrives.
             () = tokio::time::sleep(Duration::from_secs(1)) => {

@@ -11,7 +11,7 @@
 //! Redis the count is shared by every instance; without it (or while it is
 //! down) each instance counts on its own.
 
-use super::redis::SharedRedis;
+use crate::shared_redis::SharedRedis;
 use moka::future::Cache;
 use moka::ops::compute::Op;
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 //! process, or the same GCRA as an atomic Redis script when the limit is
 //! shared by several instances.
 
-use super::redis::SharedRedis;
+use crate::shared_redis::SharedRedis;
 use governor::clock::Clock;
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};

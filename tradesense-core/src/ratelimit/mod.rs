@@ -24,13 +24,13 @@
 mod account;
 mod client;
 mod limiter;
-mod redis;
 mod service;
 
+/// The Redis handle the shared limits use (the process-wide one).
+pub use crate::shared_redis::SharedRedis;
 pub use account::{LoginThrottle, ThrottlePolicy};
 pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn};
 pub use limiter::{Decision, Limiter};
-pub use redis::SharedRedis;
 pub use service::{KeyedRateLimit, KeyedRateLimitFuture};
 
 use crate::config::Settings;
