@@ -8,17 +8,17 @@
 //! fails.
 
 use crate::auth::{AuthState, Principal, TokenKeys};
-use crate::cache::{
-    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
-    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
-};
+use crate::cache::{Cache, CacheConfig, ResponseCacheLayer};
 use crate::config::Settings;
 use crate::health::Health;
 use crate::http::{Body, BufferBodyLayer, RequestTimeoutLayer, Router};
 use crate::metrics::{Metrics, MetricsLayer};
+use crate::mfa::UserInvalidatingMfaStore;
 use crate::ratelimit::{LoginThrottle, RateLimitLayer, SharedRedis, ThrottlePolicy};
 use crate::store::{SqlStore, StoreError};
 use crate::telemetry::{AccessLogLayer, RequestIdLayer};
+use crate::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+use crate::users::CachedUsers;
 use http::{Request, Response};
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -15,8 +15,9 @@
 //! | [`http`] | body buffering with a limit, JSON/form parsing, the router |
 //! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
 //! | [`health`] | `/health` and `/health/ready` with pluggable checks |
-//! | [`store`] | storage traits and their SQLite/PostgreSQL implementation |
-//! | [`auth`] | passwords, tokens, sessions, `AuthLayer`, CSRF, auth endpoints |
+//! | [`store`] | the sqlx plumbing: SQLite/PostgreSQL pools, migration sets, errors |
+//! | [`users`] | accounts: `Email`, `UserStore`, its SQL, the cached decorator |
+//! | [`auth`] | passwords, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, auth endpoints |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
@@ -69,3 +70,4 @@ pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
 pub mod trading;
+pub mod users;

@@ -5,7 +5,7 @@
 use super::Principal;
 use super::cookie::{auth_cookie, clear_auth_cookie};
 use super::layer::{AuthLayer, Authenticator};
-use super::password::{Email, Password, PasswordHasher};
+use super::password::{Password, PasswordHasher};
 use super::session::Sessions;
 use super::token::TokenKeys;
 use crate::cache::Cache;
@@ -17,7 +17,7 @@ use crate::http::{
 };
 use crate::store::SqlStore;
 use crate::store::StoreError;
-use crate::store::users::{NewUser, UserStore};
+use crate::users::{Email, NewUser, UserStore};
 use chrono::Utc;
 use http::{StatusCode, header};
 use secrecy::SecretString;
@@ -165,7 +165,7 @@ async fn register(state: AuthState, request: Request) -> Result<Response, ApiErr
     let user = state
         .users
         .create_user(NewUser {
-            email: email.as_str().to_owned(),
+            email,
             password_hash,
             full_name,
         })
@@ -244,7 +244,7 @@ async fn password_login(
         });
     }
     let credentials = match Email::parse(email) {
-        Ok(email) => state.users.credentials_by_email(email.as_str()).await?,
+        Ok(email) => state.users.credentials_by_email(&email).await?,
         Err(_) => None,
     };
     let phc = credentials.as_ref().map(|c| c.password_hash.as_str());

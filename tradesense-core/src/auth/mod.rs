@@ -18,19 +18,22 @@ mod layer;
 mod password;
 mod principal;
 mod session;
+mod session_sql;
+mod session_store;
 mod token;
 pub(crate) mod users;
 
+pub use crate::users::{Email, EmailError};
 pub use cookie::{auth_cookie, clear_auth_cookie};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use endpoints::{AuthState, MfaRequiredResponse, TokenResponse, complete_login};
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
 pub use password::{
-    Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,
-    PasswordHasher,
+    HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
 };
 pub use principal::{CredentialSource, Principal};
 pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{
     ACCESS_AUDIENCE, ACCESS_TYP, AccessClaims, ISSUER, LEEWAY_SECS, MFA_AUDIENCE, MFA_TOKEN_TTL,
     MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,

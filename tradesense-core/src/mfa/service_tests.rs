@@ -1,6 +1,6 @@
 //! Tests of the MFA rules on every backend, with time injected.
 use super::*;
-use crate::store::mfa::insert_bare_user;
+use crate::mfa::sql::insert_bare_user;
 use crate::store::testing::TestDatabase;
 use secrecy::SecretString;
 

@@ -45,7 +45,7 @@ use crate::auth::endpoints::{LoginBody, RegisterBody, TokenForm, TokenResponse};
 use crate::auth::users::{ChangePassword, PatchMe, SessionList};
 use crate::mfa::endpoints::{CodeBody, LoginBody as MfaLoginBody, MessageResponse, VerifyResponse};
 use crate::mfa::totp::Provisioning;
-use crate::store::users::User;
+use crate::users::User;
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",

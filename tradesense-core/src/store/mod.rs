@@ -11,12 +11,8 @@
 //! Where the SQL really differs (locking), the body matches on the backend.
 
 mod decimal;
-pub mod mfa;
-pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod trading;
-pub mod users;
 
 pub use decimal::DbDecimal;
 
@@ -53,6 +49,20 @@ impl From<sqlx::Error> for StoreError {
                 Self::Conflict(db.constraint().unwrap_or("unique").to_owned())
             }
             other => Self::Database(other),
+        }
+    }
+}
+
+impl StoreError {
+    /// An owned copy of an error shared between the concurrent callers of
+    /// one cache load (`sqlx::Error` is not `Clone`): same variant, so the
+    /// same status; a database cause keeps its message for the logs.
+    pub(crate) fn clone_shared(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Conflict(constraint) => Self::Conflict(constraint.clone()),
+            Self::Corrupt(reason) => Self::Corrupt(reason.clone()),
+            Self::Database(cause) => Self::Database(sqlx::Error::Protocol(cause.to_string())),
         }
     }
 }

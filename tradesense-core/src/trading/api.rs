@@ -10,6 +10,7 @@ use super::{
     Currency, Cursor, Fees, FoldError, NewTrade, Notes, Portfolio, PortfolioName, Position, Price,
     Quantity, Side, Symbol, Trade, TradeChanges, TradeQuery, decimal_from_raw, recompute_position,
 };
+use super::{TradeWriteError, TradingStore};
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
 use crate::http::{
@@ -17,7 +18,6 @@ use crate::http::{
     parse_query, path_param,
 };
 use crate::store::StoreError;
-use crate::store::trading::{TradeWriteError, TradingStore};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::Serialize;

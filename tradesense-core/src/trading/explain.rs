@@ -11,9 +11,9 @@
 
 use super::rows::TRADE_COLUMNS;
 use super::sql::{FOLD_TRADES_FROM, POSITIONS_SQL, list_trades_sql};
+use super::{Cursor, TradeQuery};
 use crate::store::testing::TestDatabase;
 use crate::store::{Backend, Db};
-use crate::trading::{Cursor, TradeQuery};
 use chrono::Utc;
 use uuid::Uuid;
 

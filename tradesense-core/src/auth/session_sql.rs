@@ -1,82 +1,18 @@
-//! Login sessions: one row per login, revocable. The storage trait the
-//! auth layer and endpoints use, and its implementation on [`SqlStore`].
+//! [`SessionStore`] on [`SqlStore`]: the `sessions` table of the
+//! [`Sessions`](crate::store::MigrationSet::Sessions) migrations, which
+//! stands alone (its `user_id` references no table, so an embedder's own
+//! users table will do).
 //!
 //! Liveness (not revoked, not expired) is decided in Rust rather than in SQL:
 //! SQLite keeps timestamps as text, and comparing them in Rust keeps one
 //! definition of "live" for both backends.
 
-use super::{SqlStore, StoreError, to_micros};
+use super::session_store::{NewSession, SessionRecord, SessionStore};
+use crate::store::{SqlStore, StoreError, to_micros};
 use crate::with_pool;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use uuid::Uuid;
-
-/// What a login stores.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    /// The session id (the token's `sid`), fresh for every login.
-    pub id: Uuid,
-    /// The user.
-    pub user_id: Uuid,
-    /// SHA-256 (hex) of the issued token: the token itself is never stored.
-    pub token_hash: String,
-    /// The `User-Agent` the login sent.
-    pub user_agent: Option<String>,
-    /// The client address of the login.
-    pub ip: Option<String>,
-    /// When the session (and its token) expires.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A session as `GET /users/me/sessions` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRecord {
-    /// The session id (`sid`).
-    pub id: Uuid,
-    /// The user.
-    pub user_id: Uuid,
-    /// The login's user agent.
-    pub user_agent: Option<String>,
-    /// The login's client address.
-    pub ip: Option<String>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When a request last used it (precision: the session cache TTL).
-    pub last_seen_at: DateTime<Utc>,
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl SessionRecord {
-    /// Not revoked and not expired at `now`.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now
-    }
-}
-
-/// Storage of login sessions.
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// Records a new session.
-    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError>;
-    /// Marks the session as seen now and returns it (live or not); `None` if
-    /// there is no such session.
-    async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
-    /// The user's live sessions, oldest first.
-    async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
-    /// Revokes one of the user's sessions; `false` if the user has no such
-    /// live session.
-    async fn revoke_session(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
-    /// Revokes every live session of the user except `keep`, returning the
-    /// ids revoked (so caches can forget them).
-    async fn revoke_other_sessions(
-        &self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-    ) -> Result<Vec<Uuid>, StoreError>;
-}
 
 // A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
 macro_rules! session_columns {
@@ -190,7 +126,7 @@ impl SessionStore for SqlStore {
 mod tests {
     use super::*;
     use crate::store::testing::TestDatabase;
-    use crate::store::users::{NewUser, UserStore};
+    use crate::users::{NewUser, UserStore};
 
     fn session(user_id: Uuid, expires_in: i64) -> NewSession {
         NewSession {
@@ -209,7 +145,7 @@ mod tests {
             let store = &db.store;
             let user = store
                 .create_user(NewUser {
-                    email: "s@example.com".into(),
+                    email: "s@example.com".parse().unwrap(),
                     password_hash: "x".into(),
                     full_name: "S".into(),
                 })

@@ -1,14 +1,16 @@
 //! Contract tests of [`TradingStore`] on every configured backend.
 
-use super::*;
-use crate::store::SqlStore;
+use super::{
+    Currency, Cursor, Fees, FoldError, NewTrade, Position, Side, TradeChanges, TradeQuery,
+    TradeWriteError, TradingStore, recompute_position,
+};
 use crate::store::testing::TestDatabase;
-use crate::trading::Cursor;
-use crate::trading::{Fees, Side, recompute_position};
+use crate::store::{SqlStore, StoreError};
 use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use uuid::Uuid;
 
 async fn user(store: &SqlStore) -> Uuid {
     let id = Uuid::now_v7();

@@ -4,12 +4,12 @@
 use super::rows::{
     PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt, trade_leg,
 };
-use super::{Recompute, TradeWriteError, TradingStore};
-use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
-use crate::trading::{
+use super::store::{Recompute, TradeWriteError, TradingStore};
+use super::{
     Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, Symbol, Trade, TradeChanges,
     TradeQuery,
 };
+use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
