@@ -2,6 +2,10 @@
 //! revocation, the `AuthLayer`, CSRF protection and the auth endpoints.
 //!
 //! The pieces stand alone: [`TokenKeys`] signs and verifies tokens,
+//! [`SessionStore`] keeps sessions (implemented on
+//! [`SqlStore`](crate::store::SqlStore) over the `sessions` table alone, the
+//! [`Sessions`](crate::store::MigrationSet::Sessions) migration set, which
+//! needs no users table),
 //! [`Sessions`] answers "is this session live" from the cache,
 //! [`AuthLayer`] puts both in front of any tower service, and [`AuthState`]
 //! serves `/api/v1/auth/*` and `/api/v1/users/me*`.
@@ -18,6 +22,8 @@ mod layer;
 mod password;
 mod principal;
 mod session;
+#[cfg(test)]
+mod session_contract;
 mod session_sql;
 mod session_store;
 mod token;
