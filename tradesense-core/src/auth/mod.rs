@@ -5,7 +5,7 @@
 //! [`SessionStore`] keeps sessions (implemented on
 //! [`SqlStore`](crate::store::SqlStore) over the `sessions` table alone, the
 //! [`Sessions`](crate::store::MigrationSet::Sessions) migration set, which
-//! needs no users table),
+//! needs no users table; and in memory by [`MemorySessionStore`]),
 //! [`Sessions`] answers "is this session live" from the cache,
 //! [`AuthLayer`] puts both in front of any tower service, and [`AuthState`]
 //! serves `/api/v1/auth/*` and `/api/v1/users/me*`.
@@ -24,6 +24,7 @@ mod principal;
 mod session;
 #[cfg(test)]
 mod session_contract;
+mod session_memory;
 mod session_sql;
 mod session_store;
 mod token;
@@ -39,6 +40,7 @@ pub use password::{
 };
 pub use principal::{CredentialSource, Principal};
 pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{
     ACCESS_AUDIENCE, ACCESS_TYP, AccessClaims, ISSUER, LEEWAY_SECS, MFA_AUDIENCE, MFA_TOKEN_TTL,
