@@ -177,7 +177,7 @@ impl SqlStore {
 
     /// Brings TradeSense's whole schema up to date: every
     /// [`MigrationSet`], after adopting a database created before the
-    /// split (see the [module docs](self)).
+    /// split (see [`migrations`](crate::store::migrations)).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.adopt_legacy_schema().await?;
         self.migrate_sets(MigrationSet::ALL).await

@@ -19,7 +19,7 @@
 //! Where the SQL really differs (locking), the body matches on the backend.
 
 mod decimal;
-mod migrations;
+pub mod migrations;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
