@@ -73,17 +73,7 @@ impl MemorySessionStore {
 #[async_trait]
 impl SessionStore for MemorySessionStore {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
-        let now = to_micros(Utc::now());
-        let record = SessionRecord {
-            id: new.id,
-            user_id: new.user_id,
-            user_agent: new.user_agent,
-            ip: new.ip,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: to_micros(new.expires_at),
-            revoked_at: None,
-        };
+        let record = new.record_at(Utc::now());
         let mut sessions = self.lock();
         if sessions.contains_key(&record.id) {
             // What the table's primary key answers.

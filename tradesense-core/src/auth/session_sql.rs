@@ -24,17 +24,7 @@ macro_rules! session_columns {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
-        let now = to_micros(Utc::now());
-        let record = SessionRecord {
-            id: new.id,
-            user_id: new.user_id,
-            user_agent: new.user_agent,
-            ip: new.ip,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: to_micros(new.expires_at),
-            revoked_at: None,
-        };
+        let record = new.record_at(Utc::now());
         with_pool!(self.db(), |pool| {
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at) \
@@ -45,7 +35,7 @@ impl SessionStore for SqlStore {
             .bind(&new.token_hash)
             .bind(&record.user_agent)
             .bind(&record.ip)
-            .bind(now)
+            .bind(record.created_at)
             .bind(record.expires_at)
             .execute(pool)
             .await?;

@@ -3,7 +3,7 @@
 //! one on [`SqlStore`](crate::store::SqlStore) and
 //! [`MemorySessionStore`](super::MemorySessionStore).
 
-use crate::store::StoreError;
+use crate::store::{StoreError, to_micros};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -23,6 +23,25 @@ pub struct NewSession {
     pub ip: Option<String>,
     /// When the session (and its token) expires.
     pub expires_at: DateTime<Utc>,
+}
+
+impl NewSession {
+    /// The record this login starts at `now`: created and last seen then,
+    /// not revoked, times to the microsecond (what every store keeps, so a
+    /// record reads back equal).
+    pub fn record_at(&self, now: DateTime<Utc>) -> SessionRecord {
+        let now = to_micros(now);
+        SessionRecord {
+            id: self.id,
+            user_id: self.user_id,
+            user_agent: self.user_agent.clone(),
+            ip: self.ip.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: to_micros(self.expires_at),
+            revoked_at: None,
+        }
+    }
 }
 
 /// A session as `GET /users/me/sessions` lists it.

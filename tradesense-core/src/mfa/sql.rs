@@ -278,27 +278,6 @@ impl MfaStore for SqlStore {
     }
 }
 
-/// Inserts a bare user row for tests of MFA storage (the auth module owns
-/// user creation; these tests need only the row).
-#[cfg(test)]
-pub(crate) async fn insert_bare_user(store: &SqlStore) -> Uuid {
-    let id = Uuid::now_v7();
-    let now = to_micros(Utc::now());
-    with_pool!(store.db(), |pool| {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
-             VALUES ($1, $2, 'x', 'Test', $3, $3)",
-        )
-        .bind(id)
-        .bind(format!("{id}@example.com"))
-        .bind(now)
-        .execute(pool)
-        .await
-        .expect("insert a user");
-    });
-    id
-}
-
 #[cfg(test)]
 #[path = "sql_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@ use crate::store::testing::TestDatabase;
 use std::sync::Arc;
 
 async fn user(store: &SqlStore) -> Uuid {
-    insert_bare_user(store).await
+    crate::store::testing::insert_bare_user(store).await
 }
 
 fn hashes(n: usize) -> Vec<String> {

@@ -3,7 +3,7 @@
 //! databases created before the split.
 
 use super::*;
-use crate::store::testing::TestDatabase;
+use crate::store::testing::{TestDatabase, insert_bare_user};
 use crate::store::to_micros;
 use crate::with_pool;
 use chrono::Utc;
@@ -147,23 +147,6 @@ async fn each_set_creates_its_tables_only() {
     }
 }
 
-async fn insert_user(store: &SqlStore) -> Uuid {
-    let id = Uuid::now_v7();
-    with_pool!(store.db(), |pool| {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
-             VALUES ($1, $2, 'x', 'Test', $3, $3)",
-        )
-        .bind(id)
-        .bind(format!("{id}@example.com"))
-        .bind(to_micros(Utc::now()))
-        .execute(pool)
-        .await
-        .unwrap();
-    });
-    id
-}
-
 async fn insert_session(store: &SqlStore, user_id: Uuid) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     let now = to_micros(Utc::now());
@@ -200,7 +183,7 @@ async fn assert_sessions_belong_to_users(store: &SqlStore) {
         insert_session(store, Uuid::now_v7()).await.is_err(),
         "{backend:?}: a session of no user"
     );
-    let user = insert_user(store).await;
+    let user = insert_bare_user(store).await;
     let session = insert_session(store, user).await.unwrap();
     let moved = with_pool!(store.db(), |pool| {
         sqlx::query("UPDATE sessions SET user_id = $2 WHERE id = $1")
@@ -269,7 +252,7 @@ async fn databases_from_before_the_split_are_adopted() {
     for db in TestDatabase::all_with_sets(&[]).await {
         let store = &db.store;
         legacy_schema(store, 20).await;
-        let user = insert_user(store).await;
+        let user = insert_bare_user(store).await;
         insert_session(store, user).await.unwrap();
 
         store.migrate().await.unwrap();

@@ -120,6 +120,31 @@ impl TestDatabase {
     }
 }
 
+/// Inserts a bare row into TradeSense's `users` table (the
+/// [`Users`](MigrationSet::Users) set) and returns its id: for tests of the
+/// tables that reference users. Real accounts are made through
+/// `users::UserStore`.
+///
+/// # Panics
+/// When the insert fails (no `users` table, database down).
+pub async fn insert_bare_user(store: &SqlStore) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    let now = super::to_micros(chrono::Utc::now());
+    crate::with_pool!(store.db(), |pool| {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
+             VALUES ($1, $2, 'x', 'Test', $3, $3)",
+        )
+        .bind(id)
+        .bind(format!("{id}@example.com"))
+        .bind(now)
+        .execute(pool)
+        .await
+        .expect("insert a user");
+    });
+    id
+}
+
 /// What a test database gets migrated with.
 #[derive(Clone, Copy)]
 enum Schema<'a> {
