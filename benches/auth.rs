@@ -16,7 +16,7 @@ use tradesense_core::auth::{
 };
 use tradesense_core::cache::{Cache, CacheConfig};
 use tradesense_core::store::testing::TestDatabase;
-use tradesense_core::store::users::{NewUser, UserStore};
+use tradesense_core::users::{NewUser, UserStore};
 
 fn keys() -> TokenKeys {
     TokenKeys::new(
@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         let user = db
             .store
             .create_user(NewUser {
-                email: "b@example.com".into(),
+                email: "b@example.com".parse().unwrap(),
                 password_hash: "!".into(),
                 full_name: "B".into(),
             })

@@ -14,7 +14,7 @@ use tradesense_core::auth::{AuthLayer, Authenticator, Principal, Sessions, Token
 use tradesense_core::cache::{Cache, CacheConfig};
 use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
-use tradesense_core::store::users::{NewUser, UserStore};
+use tradesense_core::users::{NewUser, UserStore};
 
 /// A handler that needs the caller: the extractor reads the `Principal` the
 /// layer inserted.
@@ -53,7 +53,7 @@ pub async fn demo() -> anyhow::Result<(Authenticator, String, tempfile::TempDir)
     let auth = Authenticator::new(keys, sessions);
     let user = store
         .create_user(NewUser {
-            email: "demo@example.com".into(),
+            email: "demo@example.com".parse().unwrap(),
             password_hash: "!".into(),
             full_name: "Demo".into(),
         })

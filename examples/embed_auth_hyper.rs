@@ -27,7 +27,7 @@ use tradesense_core::auth::{AuthLayer, Authenticator, Principal, Sessions, Token
 use tradesense_core::cache::{Cache, CacheConfig};
 use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
-use tradesense_core::store::users::{NewUser, UserStore};
+use tradesense_core::users::{NewUser, UserStore};
 
 /// The application's own handler: it only ever sees authenticated requests.
 async fn whoami<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -67,7 +67,7 @@ pub async fn demo() -> anyhow::Result<Demo> {
     let auth = Authenticator::new(keys, sessions);
     let user = store
         .create_user(NewUser {
-            email: "demo@example.com".into(),
+            email: "demo@example.com".parse().unwrap(),
             // A login endpoint would store an argon2id hash here.
             password_hash: "!".into(),
             full_name: "Demo".into(),

@@ -15,8 +15,9 @@
 //! | [`http`] | axum extractors with problem+json rejections, fallbacks, body limit, deadline |
 //! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
 //! | [`health`] | `/health` and `/health/ready` with pluggable checks |
-//! | [`store`] | the sqlx pools (SQLite/PostgreSQL) under the storage traits |
-//! | [`auth`] | passwords, tokens, sessions, `AuthLayer`, CSRF, auth endpoints |
+//! | [`store`] | the sqlx plumbing: SQLite/PostgreSQL pools, migration sets, errors |
+//! | [`users`] | accounts: `Email`, `UserStore`, its SQL, the cached decorator |
+//! | [`auth`] | passwords, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, auth endpoints |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
@@ -69,3 +70,4 @@ pub mod shared_redis;
 pub mod store;
 pub mod telemetry;
 pub mod trading;
+pub mod users;

@@ -21,20 +21,20 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tradesense_core::auth::{
     AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions, TokenKeys,
 };
-use tradesense_core::cache::{
-    Cache, CacheConfig, CachedUsers, InvalidatingTradingStore, ResponseCacheLayer,
-    TRADING_CACHE_TTL, UserInvalidatingMfaStore,
-};
+use tradesense_core::cache::{Cache, CacheConfig, ResponseCacheLayer};
 use tradesense_core::config::Settings;
 use tradesense_core::health::Health;
 use tradesense_core::http::{
     ContentLengthLimitLayer, ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
+use tradesense_core::mfa::UserInvalidatingMfaStore;
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::ratelimit::{KeyedRateLimitLayer, LoginThrottle, SharedRedis, ThrottlePolicy};
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
+use tradesense_core::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+use tradesense_core::users::CachedUsers;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 

@@ -5,12 +5,12 @@
 
 use super::Principal;
 use super::layer::{AuthLayer, Authenticator};
-use super::password::{Email, Password, PasswordHasher};
+use super::password::{Password, PasswordHasher};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Form, Json, guard};
 use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
 use crate::store::StoreError;
-use crate::store::users::{NewUser, User, UserStore};
+use crate::users::{Email, NewUser, User, UserStore};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -232,7 +232,7 @@ async fn register(
     let user = state
         .users()
         .create_user(NewUser {
-            email: email.as_str().to_owned(),
+            email,
             password_hash,
             full_name,
         })
@@ -365,7 +365,7 @@ async fn password_login(
         });
     }
     let credentials = match Email::parse(email) {
-        Ok(email) => state.users().credentials_by_email(email.as_str()).await?,
+        Ok(email) => state.users().credentials_by_email(&email).await?,
         Err(_) => None,
     };
     let phc = credentials.as_ref().map(|c| c.password_hash.as_str());

@@ -36,11 +36,11 @@
 use super::cookie::AuthCookie;
 use super::credentials::{csrf_allows, extract_token};
 use super::session::Sessions;
+use super::session_store::NewSession;
 use super::token::{TokenKeys, token_hash};
 use super::{CredentialSource, Principal};
 use crate::error::ApiError;
 use crate::store::StoreError;
-use crate::store::sessions::NewSession;
 use bytes::Bytes;
 use chrono::Utc;
 use http::{Request, Response};
@@ -281,7 +281,7 @@ mod tests {
     use super::*;
 
     async fn authenticator() -> (Authenticator, Uuid, crate::store::testing::TestDatabase) {
-        use crate::store::users::{NewUser, UserStore};
+        use crate::users::{NewUser, UserStore};
         let db = crate::store::testing::TestDatabase::sqlite().await;
         let keys = TokenKeys::new(
             b"0123456789abcdef0123456789abcdef",
@@ -293,7 +293,7 @@ mod tests {
         let user = db
             .store
             .create_user(NewUser {
-                email: "l@example.com".into(),
+                email: "l@example.com".parse().unwrap(),
                 password_hash: "!".into(),
                 full_name: "L".into(),
             })

@@ -2,6 +2,10 @@
 //! revocation, the `AuthLayer`, CSRF protection and the auth endpoints.
 //!
 //! The pieces stand alone: [`TokenKeys`] signs and verifies tokens,
+//! [`SessionStore`] keeps sessions (implemented on
+//! [`SqlStore`](crate::store::SqlStore) over the `sessions` table alone, the
+//! [`Sessions`](crate::store::MigrationSet::Sessions) migration set, which
+//! needs no users table; and in memory by [`MemorySessionStore`]),
 //! [`Sessions`] answers "is this session live" from the cache,
 //! [`AuthLayer`] puts both in front of any tower service, and [`AuthState`]
 //! serves `/api/v1/auth/*` and `/api/v1/users/me*`.
@@ -11,6 +15,7 @@
 //! issues the session, token and cookie once the second factor passed, and
 //! [`Sessions::revoke_all_except`] ends the user's other sessions.
 
+mod account;
 mod cookie;
 mod credentials;
 pub(crate) mod endpoints;
@@ -18,9 +23,14 @@ mod layer;
 mod password;
 mod principal;
 mod session;
+#[cfg(test)]
+mod session_contract;
+mod session_memory;
+mod session_sql;
+mod session_store;
 mod token;
-pub(crate) mod users;
 
+pub use crate::users::{Email, EmailError};
 pub use cookie::{AuthCookie, InvalidCookieName};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use endpoints::{
@@ -28,11 +38,12 @@ pub use endpoints::{
 };
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
 pub use password::{
-    Email, EmailError, HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError,
-    PasswordHasher,
+    HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
 };
 pub use principal::{CredentialSource, Principal};
 pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use session_memory::MemorySessionStore;
+pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{
     ACCESS_TYP, AccessClaims, DEFAULT_ACCESS_AUDIENCE, DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE,
     LEEWAY_SECS, MFA_TOKEN_TTL, MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,

@@ -1,6 +1,6 @@
-//! Passwords and emails: the `Password` and `Email` newtypes (parse, don't
-//! validate) and argon2id hashing on the blocking pool with bounded
-//! concurrency.
+//! Passwords: the `Password` newtype (parse, don't validate) and argon2id
+//! hashing on the blocking pool with bounded concurrency. (`Email` is the
+//! users slice's, re-exported by `auth`.)
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use secrecy::{ExposeSecret, SecretString};
@@ -64,60 +64,6 @@ impl Password {
     /// The password, for hashing.
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
-    }
-}
-
-/// A syntactically valid email, normalised (trimmed, lower-cased) so that
-/// uniqueness and lookups are case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
-
-/// Why a string is not an email.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("is not a valid email address")]
-pub struct EmailError;
-
-impl Email {
-    /// Checks the syntax (one `@`, a non-empty local part of at most 64
-    /// bytes, a dotted domain of letters, digits and hyphens, at most 254
-    /// bytes overall, no whitespace or control characters) and normalises.
-    pub fn parse(candidate: &str) -> Result<Self, EmailError> {
-        let email = candidate.trim().to_lowercase();
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(EmailError);
-        }
-        let (local, domain) = email.split_once('@').ok_or(EmailError)?;
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.starts_with('.')
-            && !local.ends_with('.')
-            && !local.contains("..")
-            && !local.contains(['@', '"', '(', ')', ',', ':', ';', '<', '>', '[', '\\', ']']);
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = labels.len() >= 2
-            && labels.iter().all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if local_ok && domain_ok {
-            Ok(Self(email))
-        } else {
-            Err(EmailError)
-        }
-    }
-
-    /// The normalised address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -253,26 +199,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn emails_normalise_and_reject_garbage() {
-        assert_eq!(
-            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
-            "alice@example.com"
-        );
-        for bad in [
-            "",
-            "a",
-            "a@b",
-            "@example.com",
-            "a@.com",
-            "a b@example.com",
-            "a@exa mple.com",
-            "a@@example.com",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
-
     #[tokio::test]
     async fn hash_and_verify_round_trip() {
         let hasher = PasswordHasher::new(2);
@@ -296,23 +222,6 @@ mod tests {
                 Err(PasswordError::TooLong) => prop_assert!(chars > 256),
                 Err(PasswordError::TooWeak) => prop_assert!((12..=256).contains(&chars)),
             }
-        }
-
-        #[test]
-        fn email_parse_is_idempotent_and_lowercase(s in "\\PC{0,80}") {
-            if let Ok(email) = Email::parse(&s) {
-                prop_assert_eq!(email.as_str(), email.as_str().to_lowercase());
-                prop_assert_eq!(Email::parse(email.as_str()).unwrap(), email.clone());
-                prop_assert_eq!(email.as_str().matches('@').count(), 1);
-            }
-        }
-
-        #[test]
-        fn generated_emails_parse(local in "[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", domain in "[a-z0-9]{1,10}\\.[a-z]{2,6}") {
-            let raw = format!("{}@{}", local.to_uppercase(), domain);
-            prop_assume!(!local.contains(".."));
-            let email = Email::parse(&raw).unwrap();
-            prop_assert_eq!(email.as_str(), format!("{local}@{domain}"));
         }
     }
 }

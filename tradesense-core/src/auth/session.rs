@@ -9,9 +9,9 @@
 //! cross-instance when the Redis tier is on; the short TTL bounds staleness
 //! should an invalidation ever be lost.
 
+use super::session_store::{NewSession, SessionRecord, SessionStore};
 use crate::cache::{Cache, Namespace};
 use crate::store::StoreError;
-use crate::store::sessions::{NewSession, SessionRecord, SessionStore};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;

@@ -25,10 +25,11 @@
 //!   flushed, since broadcasts sent meanwhile are lost.
 //!
 //! Building blocks on top: [`Cache::scoped`] ([`Scoped`]) for groups of
-//! keys invalidated as a whole (all trade pages of a user), [`CachedUsers`]
-//! and [`UserInvalidatingMfaStore`], store decorators that read user records
-//! through the cache and invalidate them on every write. Session liveness
-//! (`auth::Sessions`) uses a plain namespace.
+//! keys invalidated as a whole (all trade pages of a user). This module
+//! knows no feature: the store decorators that read through it and
+//! invalidate on every write live in their slices (`users::CachedUsers`,
+//! `mfa::UserInvalidatingMfaStore`, `trading::InvalidatingTradingStore`),
+//! and session liveness (`auth::Sessions`) uses a plain namespace.
 //!
 //! ```
 //! use std::time::Duration;
@@ -50,21 +51,15 @@
 
 mod local;
 mod metrics;
-mod mfa;
 mod namespace;
 mod redis;
 mod response;
 mod scoped;
-mod trading;
-mod users;
 
-pub use self::mfa::UserInvalidatingMfaStore;
 pub use self::namespace::Namespace;
 pub use self::redis::RedisStatus;
 pub use self::response::{CachedJson, ResponseCache, ResponseCacheLayer};
 pub use self::scoped::Scoped;
-pub use self::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
-pub use self::users::{CachedUsers, USER_CACHE_TTL};
 
 use self::local::{Entry, Local};
 use self::redis::RedisTier;

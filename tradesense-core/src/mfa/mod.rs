@@ -5,8 +5,13 @@
 //! provisioning), [`crypto`] (secrets sealed at rest under a key derived
 //! from `SECRET_KEY`), [`recovery`] (single-use recovery codes) and
 //! [`service`] (the rules: pending setup, replay guard, lockout), over the
-//! [`MfaStore`](crate::store::mfa::MfaStore) trait. [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`)
-//! on top of `auth`'s public pieces; `auth` never imports this module.
+//! [`MfaStore`] trait, implemented on [`SqlStore`](crate::store::SqlStore)
+//! (the MFA columns of TradeSense's `users` table plus the
+//! [`Mfa`](crate::store::MigrationSet::Mfa) tables, so it needs the
+//! [`Users`](crate::store::MigrationSet::Users) set) and decorated by
+//! [`UserInvalidatingMfaStore`] to keep cached users in step.
+//! [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`) on top of `auth`'s
+//! public pieces; `auth` never imports this module.
 //!
 //! ```
 //! use tradesense_core::mfa::totp::{TotpCode, TotpSecret, step_of};
@@ -31,12 +36,17 @@
 //! assert_eq!(secret.verify(&code, now), Some(step_of(now)));
 //! ```
 
+mod cache;
 pub mod crypto;
 pub mod endpoints;
 pub mod recovery;
 pub mod service;
+mod sql;
+mod store;
 pub mod totp;
 
+pub use cache::UserInvalidatingMfaStore;
 pub use crypto::SecretCipher;
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};
+pub use store::{FailureWindow, MfaState, MfaStore, PendingSecret};

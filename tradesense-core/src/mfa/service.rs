@@ -8,9 +8,9 @@
 
 use super::crypto::SecretCipher;
 use super::recovery::RecoveryCode;
+use super::store::{MfaState, MfaStore};
 use super::totp::{Provisioning, TotpCode, TotpError, TotpSecret};
 use crate::store::StoreError;
-use crate::store::mfa::{MfaState, MfaStore};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
 use uuid::Uuid;

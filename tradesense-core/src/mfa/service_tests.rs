@@ -1,7 +1,6 @@
 //! Tests of the MFA rules on every backend, with time injected.
 use super::*;
-use crate::store::mfa::insert_bare_user;
-use crate::store::testing::TestDatabase;
+use crate::store::testing::{TestDatabase, insert_bare_user};
 use secrecy::SecretString;
 
 fn cipher(key: &str) -> SecretCipher {

@@ -1,6 +1,14 @@
-//! Storage: the traits the domain modules program against, and their one
-//! sqlx implementation, [`SqlStore`], over SQLite (the embedded default) or
-//! PostgreSQL (production).
+//! Storage plumbing: [`SqlStore`], the one sqlx store over SQLite (the
+//! embedded default) or PostgreSQL (production), its errors, exact decimals
+//! and the embedded migrations in [`MigrationSet`]s.
+//!
+//! The store traits and their SQL belong to the feature slices
+//! (`users::UserStore`, `auth::SessionStore`, `mfa::MfaStore`,
+//! `trading::TradingStore`), each implemented for [`SqlStore`] in its own
+//! folder; this module knows none of them. Which tables exist is chosen by
+//! the migration sets: [`SqlStore::migrate`] applies all of TradeSense's,
+//! [`SqlStore::migrate_sets`] only those asked for (sessions alone for an
+//! application with its own users table).
 //!
 //! Why one implementation over an enum of pools rather than two structs or
 //! generic code over `sqlx::Database`: the queries are the same text on both
@@ -11,14 +19,12 @@
 //! Where the SQL really differs (locking), the body matches on the backend.
 
 mod decimal;
-pub mod mfa;
-pub mod sessions;
+pub mod migrations;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod trading;
-pub mod users;
 
 pub use decimal::DbDecimal;
+pub use migrations::{MIGRATIONS_TABLE, MigrationSet};
 
 use crate::config::Settings;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -57,6 +63,20 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// An owned copy of an error shared between the concurrent callers of
+    /// one cache load (`sqlx::Error` is not `Clone`): same variant, so the
+    /// same status; a database cause keeps its message for the logs.
+    pub(crate) fn clone_shared(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Conflict(constraint) => Self::Conflict(constraint.clone()),
+            Self::Corrupt(reason) => Self::Corrupt(reason.clone()),
+            Self::Database(cause) => Self::Database(sqlx::Error::Protocol(cause.to_string())),
+        }
+    }
+}
+
 /// The pool of one of the two supported backends.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -89,7 +109,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// The storage implementation of every store trait.
+/// The sqlx store: a pool of either backend. The feature slices implement
+/// their store traits on it.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
@@ -137,20 +158,12 @@ impl SqlStore {
         Self { db }
     }
 
-    /// Connects and brings the schema up to date.
+    /// Connects and brings TradeSense's whole schema up to date
+    /// ([`migrate`](Self::migrate)).
     pub async fn connect_and_migrate(settings: &Settings) -> Result<Self, StoreError> {
         let store = Self::connect(settings).await?;
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// Applies the embedded migrations of this backend.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let result = match &self.db {
-            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
-            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
-        };
-        result.map_err(|err| StoreError::Database(err.into()))
     }
 
     /// The pool.

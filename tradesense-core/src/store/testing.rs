@@ -5,14 +5,16 @@
 //! When `TEST_DATABASE_URL` is set and the server cannot be reached, the
 //! helpers panic: a configured backend that is down is a failure, not a skip.
 
-use super::{SqlStore, StoreError};
+use super::{MigrationSet, SqlStore, StoreError};
 use crate::config::Settings;
 use sqlx::Connection;
 
 /// The variable naming the PostgreSQL server tests use.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 
-/// A migrated, empty database that is deleted when dropped.
+/// A throwaway database, deleted when dropped: by default with TradeSense's
+/// whole schema and no rows; the `*_with` constructors apply only some
+/// [`MigrationSet`]s (none: an empty database).
 pub struct TestDatabase {
     /// The store over it.
     pub store: SqlStore,
@@ -35,11 +37,21 @@ impl std::fmt::Debug for TestDatabase {
 }
 
 impl TestDatabase {
-    /// A fresh SQLite database file in a temp dir.
+    /// A fresh SQLite database file in a temp dir, fully migrated.
     pub async fn sqlite() -> Self {
+        Self::sqlite_with(Schema::TradeSense).await
+    }
+
+    /// A fresh SQLite database file in a temp dir with only `sets`
+    /// (and what they require) migrated.
+    pub async fn sqlite_with_sets(sets: &[MigrationSet]) -> Self {
+        Self::sqlite_with(Schema::Sets(sets)).await
+    }
+
+    async fn sqlite_with(schema: Schema<'_>) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = connect(&url).await.expect("sqlite test database");
+        let store = connect(&url, schema).await.expect("sqlite test database");
         Self {
             store,
             url,
@@ -47,12 +59,25 @@ impl TestDatabase {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is
-    /// unset.
+    /// A fresh PostgreSQL database, fully migrated, or `None` when
+    /// `TEST_DATABASE_URL` is unset.
     ///
     /// # Panics
     /// When the variable is set and the server is unreachable.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(Schema::TradeSense).await
+    }
+
+    /// A fresh PostgreSQL database with only `sets` (and what they require)
+    /// migrated, or `None` when `TEST_DATABASE_URL` is unset.
+    ///
+    /// # Panics
+    /// When the variable is set and the server is unreachable.
+    pub async fn postgres_with_sets(sets: &[MigrationSet]) -> Option<Self> {
+        Self::postgres_with(Schema::Sets(sets)).await
+    }
+
+    async fn postgres_with(schema: Schema<'_>) -> Option<Self> {
         let admin_url = std::env::var(TEST_DATABASE_URL).ok()?;
         let name = format!("tradesense_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url)
@@ -66,7 +91,7 @@ impl TestDatabase {
         let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
         url.set_path(&name);
         let url = url.to_string();
-        let store = connect(&url).await.expect("postgres test database");
+        let store = connect(&url, schema).await.expect("postgres test database");
         Some(Self {
             store,
             url,
@@ -81,14 +106,61 @@ impl TestDatabase {
         databases
     }
 
+    /// [`all`](Self::all) with only `sets` (and what they require)
+    /// migrated; `&[]` gives empty databases.
+    pub async fn all_with_sets(sets: &[MigrationSet]) -> Vec<Self> {
+        let mut databases = vec![Self::sqlite_with_sets(sets).await];
+        databases.extend(Self::postgres_with_sets(sets).await);
+        databases
+    }
+
     /// Settings pointing at this database (test keys, limits off).
     pub fn settings(&self) -> Settings {
         Settings::for_tests(&self.url)
     }
 }
 
-async fn connect(url: &str) -> Result<SqlStore, StoreError> {
-    SqlStore::connect_and_migrate(&Settings::for_tests(url)).await
+/// Inserts a bare row into TradeSense's `users` table (the
+/// [`Users`](MigrationSet::Users) set) and returns its id: for tests of the
+/// tables that reference users. Real accounts are made through
+/// `users::UserStore`.
+///
+/// # Panics
+/// When the insert fails (no `users` table, database down).
+pub async fn insert_bare_user(store: &SqlStore) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    let now = super::to_micros(chrono::Utc::now());
+    crate::with_pool!(store.db(), |pool| {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
+             VALUES ($1, $2, 'x', 'Test', $3, $3)",
+        )
+        .bind(id)
+        .bind(format!("{id}@example.com"))
+        .bind(now)
+        .execute(pool)
+        .await
+        .expect("insert a user");
+    });
+    id
+}
+
+/// What a test database gets migrated with.
+#[derive(Clone, Copy)]
+enum Schema<'a> {
+    /// [`SqlStore::migrate`].
+    TradeSense,
+    /// [`SqlStore::migrate_sets`].
+    Sets(&'a [MigrationSet]),
+}
+
+async fn connect(url: &str, schema: Schema<'_>) -> Result<SqlStore, StoreError> {
+    let store = SqlStore::connect(&Settings::for_tests(url)).await?;
+    match schema {
+        Schema::TradeSense => store.migrate().await?,
+        Schema::Sets(sets) => store.migrate_sets(sets).await?,
+    }
+    Ok(store)
 }
 
 impl Drop for TestDatabase {

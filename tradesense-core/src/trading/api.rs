@@ -14,11 +14,11 @@ use super::{
     Currency, Cursor, Fees, FoldError, NewTrade, Notes, Portfolio, PortfolioName, Position, Price,
     Quantity, Side, Symbol, Trade, TradeChanges, TradeQuery, decimal_from_raw, recompute_position,
 };
+use super::{TradeWriteError, TradingStore};
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Json, Path, Query, guard};
 use crate::store::StoreError;
-use crate::store::trading::{TradeWriteError, TradingStore};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::Route;

@@ -5,17 +5,33 @@
 //!   exactly;
 //! - the average-cost fold ([`fold_positions`]), pure and property-tested;
 //! - the records the store keeps ([`Trade`], [`Portfolio`]);
-//! - the HTTP endpoints ([`routes`]), owner-scoped, over
-//!   [`TradingStore`](crate::store::trading::TradingStore).
+//! - storage: the [`TradingStore`] trait, its sqlx implementation on
+//!   [`SqlStore`](crate::store::SqlStore) (tables: the
+//!   [`Trading`](crate::store::MigrationSet::Trading) migrations) and
+//!   [`InvalidatingTradingStore`], the decorator that drops the owner's
+//!   cached responses on every write;
+//! - the HTTP endpoints ([`routes`]), owner-scoped, over [`TradingStore`].
+//!
+//! Only the fold and the newtypes are pure; storage and HTTP sit beside
+//! them in this folder, and the fold never calls them.
 
 mod api;
+mod cache;
+#[cfg(test)]
+mod explain;
 mod fields;
 mod fold;
 mod model;
 mod money;
+mod rows;
+mod sql;
+mod store;
+#[cfg(test)]
+mod store_tests;
 mod symbol;
 
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
+pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
@@ -24,6 +40,7 @@ pub use money::{
     Fees, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
     serialize_decimal,
 };
+pub use store::{Recompute, TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
 
 /// The position of one symbol from its trades in `(executed_at, id)` order:

@@ -4,7 +4,7 @@ use crate::store::testing::TestDatabase;
 use std::sync::Arc;
 
 async fn user(store: &SqlStore) -> Uuid {
-    insert_bare_user(store).await
+    crate::store::testing::insert_bare_user(store).await
 }
 
 fn hashes(n: usize) -> Vec<String> {
@@ -40,7 +40,7 @@ async fn pending_setup_enable_and_disable() {
         let state = store.mfa_state(id).await.unwrap();
         let pending = state.pending.unwrap();
         assert_eq!(pending.sealed, b"second");
-        assert_eq!(pending.expires_at, crate::store::to_micros(expires));
+        assert_eq!(pending.expires_at, to_micros(expires));
 
         // Enabling against a replaced setup changes nothing.
         assert!(

@@ -3,9 +3,9 @@
 //! every enable or disable. A decorator rather than a call in the MFA code:
 //! no MFA write can then forget the cache, and `mfa` stays unaware of it.
 
-use super::CachedUsers;
+use super::store::{FailureWindow, MfaState, MfaStore};
 use crate::store::StoreError;
-use crate::store::mfa::{FailureWindow, MfaState, MfaStore};
+use crate::users::CachedUsers;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

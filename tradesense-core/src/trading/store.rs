@@ -1,4 +1,6 @@
-//! Storage of portfolios, trades and positions.
+//! Storage of portfolios, trades and positions: the trait the handlers
+//! program against; its sqlx implementation is in `sql.rs` (tables: the
+//! [`Trading`](crate::store::MigrationSet::Trading) migrations).
 //!
 //! Positions are kept as rows (one per portfolio and symbol) so reading them
 //! is one index lookup; every trade write recomputes the affected row inside
@@ -13,11 +15,9 @@
 //! deferred transaction that reads first and writes later could fail with
 //! `SQLITE_BUSY` on upgrade instead of waiting).
 
-use super::StoreError;
-use crate::trading::{Currency, PortfolioName, Symbol};
-use crate::trading::{
-    FoldError, NewTrade, Portfolio, Position, Trade, TradeChanges, TradeLeg, TradeQuery,
-};
+use super::{Currency, PortfolioName, Symbol};
+use super::{FoldError, NewTrade, Portfolio, Position, Trade, TradeChanges, TradeLeg, TradeQuery};
+use crate::store::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -103,11 +103,3 @@ pub trait TradingStore: Send + Sync {
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError>;
 }
-
-mod rows;
-mod sql;
-
-#[cfg(test)]
-mod explain;
-#[cfg(test)]
-mod tests;

@@ -10,11 +10,12 @@
 //! rather than SCAN the table.
 
 use super::rows::TRADE_COLUMNS;
-use super::sql::{FOLD_TRADES_FROM, POSITIONS_SQL, list_trades_sql};
+use super::sql::{FOLD_TRADES_FROM, POSITIONS_SQL, push_list_trades};
+use super::{Cursor, TradeQuery};
 use crate::store::testing::TestDatabase;
 use crate::store::{Backend, Db};
-use crate::trading::{Cursor, TradeQuery};
 use chrono::Utc;
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 const SEED_POSTGRES: &[&str] = &[
@@ -43,28 +44,32 @@ fn query() -> TradeQuery {
     }
 }
 
-/// (name, SQL, whether it binds a symbol, a portfolio, a cursor) of every
-/// query shape on the hot paths.
-fn shapes() -> Vec<(&'static str, String)> {
+/// A query on a hot path: a trade listing (built by the store's own
+/// builder, with its binds) or one of the fixed statements.
+enum Shape {
+    List(TradeQuery),
+    Positions,
+    Fold,
+}
+
+/// (name, shape) of every query shape on the hot paths.
+fn shapes(portfolio_id: Uuid) -> Vec<(&'static str, Shape)> {
     let mut by_symbol = query();
     by_symbol.symbol = Some("S3".parse().unwrap());
     let mut by_portfolio = query();
-    by_portfolio.portfolio_id = Some(Uuid::nil());
+    by_portfolio.portfolio_id = Some(portfolio_id);
     let mut next_page = query();
     next_page.after = Some(Cursor {
         executed_at: Utc::now(),
-        id: Uuid::nil(),
+        id: Uuid::max(),
     });
     vec![
-        ("list newest first", list_trades_sql(&query())),
-        ("list by symbol", list_trades_sql(&by_symbol)),
-        ("list by portfolio", list_trades_sql(&by_portfolio)),
-        ("list next page", list_trades_sql(&next_page)),
-        ("positions", POSITIONS_SQL.to_owned()),
-        (
-            "fold one symbol",
-            format!("SELECT {TRADE_COLUMNS} {FOLD_TRADES_FROM}"),
-        ),
+        ("list newest first", Shape::List(query())),
+        ("list by symbol", Shape::List(by_symbol)),
+        ("list by portfolio", Shape::List(by_portfolio)),
+        ("list next page", Shape::List(next_page)),
+        ("positions", Shape::Positions),
+        ("fold one symbol", Shape::Fold),
     ]
 }
 
@@ -84,26 +89,34 @@ async fn hot_queries_are_index_scans() {
             }
             Db::Sqlite(_) => (Uuid::now_v7(), Uuid::now_v7()),
         };
-        for (name, sql) in shapes() {
-            let explain = match backend {
-                Backend::Postgres => format!("EXPLAIN {sql}"),
-                Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-            };
-            // Bind what each shape needs, in the store's order.
-            let first = if name == "positions" || name == "fold one symbol" {
-                portfolio_id
-            } else {
-                user_id
-            };
+        let explain = match backend {
+            Backend::Postgres => "EXPLAIN ",
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        };
+        for (name, shape) in shapes(portfolio_id) {
             let plan: Vec<String> = crate::with_pool!(db.store.db(), |pool| {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(explain)).bind(first);
-                match name {
-                    "list by symbol" | "fold one symbol" => q = q.bind("S3"),
-                    "list by portfolio" => q = q.bind(portfolio_id),
-                    "list next page" => q = q.bind(Utc::now()).bind(Uuid::max()),
-                    _ => {}
-                }
-                let rows = q.fetch_all(pool).await.unwrap();
+                let rows = match &shape {
+                    Shape::List(listing) => {
+                        let mut sql = QueryBuilder::new(explain);
+                        push_list_trades(&mut sql, user_id, listing);
+                        sql.build().fetch_all(pool).await.unwrap()
+                    }
+                    Shape::Positions => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("{explain}{POSITIONS_SQL}")))
+                            .bind(portfolio_id)
+                            .fetch_all(pool)
+                            .await
+                            .unwrap()
+                    }
+                    Shape::Fold => sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "{explain}SELECT {TRADE_COLUMNS} {FOLD_TRADES_FROM}"
+                    )))
+                    .bind(portfolio_id)
+                    .bind("S3")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap(),
+                };
                 use sqlx::Row;
                 rows.iter()
                     .map(|row| match backend {

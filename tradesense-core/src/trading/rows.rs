@@ -1,8 +1,8 @@
 //! Row types of the trading tables and their conversion into domain
 //! records (a stored value that no longer parses is `StoreError::Corrupt`).
 
-use super::super::{DbDecimal, StoreError};
-use crate::trading::{Portfolio, Trade, TradeLeg};
+use super::{Portfolio, Trade, TradeLeg};
+use crate::store::{DbDecimal, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -52,7 +52,7 @@ pub(super) struct TradeRow {
 impl TryFrom<TradeRow> for Trade {
     type Error = StoreError;
     fn try_from(row: TradeRow) -> Result<Self, StoreError> {
-        use crate::trading::{Fees, Price, Quantity};
+        use super::{Fees, Price, Quantity};
         Ok(Trade {
             id: row.id,
             user_id: row.user_id,

@@ -1,31 +1,19 @@
 //! Contract tests of [`TradingStore`] on every configured backend.
 
-use super::*;
-use crate::store::SqlStore;
+use super::{
+    Currency, Cursor, Fees, FoldError, NewTrade, Position, Side, TradeChanges, TradeQuery,
+    TradeWriteError, TradingStore, recompute_position,
+};
 use crate::store::testing::TestDatabase;
-use crate::trading::Cursor;
-use crate::trading::{Fees, Side, recompute_position};
+use crate::store::{SqlStore, StoreError};
 use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use uuid::Uuid;
 
 async fn user(store: &SqlStore) -> Uuid {
-    let id = Uuid::now_v7();
-    let now = crate::store::to_micros(Utc::now());
-    crate::with_pool!(store.db(), |pool| {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
-             VALUES ($1, $2, 'x', 'Test', $3, $3)",
-        )
-        .bind(id)
-        .bind(format!("{id}@example.com"))
-        .bind(now)
-        .execute(pool)
-        .await
-        .unwrap();
-    });
-    id
+    crate::store::testing::insert_bare_user(store).await
 }
 
 fn at(minute: u32) -> DateTime<Utc> {

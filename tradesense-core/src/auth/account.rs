@@ -7,7 +7,7 @@ use super::endpoints::{AuthState, parse_full_name};
 use super::password::Password;
 use crate::error::{ApiError, Problem};
 use crate::http::{Json, Path, guard};
-use crate::store::users::User;
+use crate::users::User;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use http::StatusCode;

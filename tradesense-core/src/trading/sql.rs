@@ -4,14 +4,16 @@
 use super::rows::{
     PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt, trade_leg,
 };
-use super::{Recompute, TradeWriteError, TradingStore};
-use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
-use crate::trading::{
+use super::store::{Recompute, TradeWriteError, TradingStore};
+use super::{
     Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, Symbol, Trade, TradeChanges,
     TradeQuery,
 };
+use crate::store::to_micros;
+use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
 /// One symbol's trades in fold order (after `SELECT <columns>`).
@@ -78,7 +80,7 @@ macro_rules! recompute_in_tx {
             .bind(DbDecimal(position.quantity))
             .bind(DbDecimal(position.average_cost))
             .bind(DbDecimal(position.realized_pnl))
-            .bind(crate::store::to_micros(Utc::now()))
+            .bind(to_micros(Utc::now()))
             .execute(&mut *$tx)
             .await?;
         }
@@ -102,7 +104,7 @@ impl TradingStore for SqlStore {
                 .bind(user_id)
                 .bind(name.as_str())
                 .bind(base_currency.as_str())
-                .bind(crate::store::to_micros(Utc::now()))
+                .bind(to_micros(Utc::now()))
                 .fetch_one(pool)
                 .await?
         });
@@ -224,9 +226,9 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(new.quantity.get()))
                 .bind(DbDecimal(new.price.get()))
                 .bind(DbDecimal(new.fees.get()))
-                .bind(crate::store::to_micros(new.executed_at))
+                .bind(to_micros(new.executed_at))
                 .bind(new.notes.as_ref().map(|n| n.as_str()))
-                .bind(crate::store::to_micros(Utc::now()))
+                .bind(to_micros(Utc::now()))
                 .fetch_one(&mut *tx)
                 .await?;
             if let Some(portfolio_id) = new.portfolio_id {
@@ -255,25 +257,10 @@ impl TradingStore for SqlStore {
         user_id: Uuid,
         query: &TradeQuery,
     ) -> Result<Vec<Trade>, StoreError> {
-        let sql = list_trades_sql(query);
         let rows: Vec<TradeRow> = crate::with_pool!(self.db(), |pool| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
-            if let Some(symbol) = &query.symbol {
-                q = q.bind(symbol.as_str().to_owned());
-            }
-            if let Some(portfolio_id) = query.portfolio_id {
-                q = q.bind(portfolio_id);
-            }
-            if let Some(from) = query.from {
-                q = q.bind(crate::store::to_micros(from));
-            }
-            if let Some(to) = query.to {
-                q = q.bind(crate::store::to_micros(to));
-            }
-            if let Some(Cursor { executed_at, id }) = query.after {
-                q = q.bind(crate::store::to_micros(executed_at)).bind(id);
-            }
-            q.fetch_all(pool).await?
+            let mut sql = QueryBuilder::new("");
+            push_list_trades(&mut sql, user_id, query);
+            sql.build_query_as().fetch_all(pool).await?
         });
         rows.into_iter().map(Trade::try_from).collect()
     }
@@ -323,7 +310,7 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(edited.quantity.get()))
                 .bind(DbDecimal(edited.price.get()))
                 .bind(DbDecimal(edited.fees.get()))
-                .bind(crate::store::to_micros(edited.executed_at))
+                .bind(to_micros(edited.executed_at))
                 .bind(edited.notes.as_ref().map(|n| n.as_str()))
                 .fetch_one(&mut *tx)
                 .await?;
@@ -379,42 +366,54 @@ impl TradingStore for SqlStore {
     }
 }
 
-/// The listing query for `query`'s shape: `$1` is the user, then one
-/// placeholder per filter in use, in the order they are bound.
-pub(super) fn list_trades_sql(query: &TradeQuery) -> String {
-    // Only the filters in use appear in the SQL, so each shape gets a
-    // plan that uses its index (a catch-all `($2 IS NULL OR symbol = $2)`
-    // would defeat PostgreSQL's generic plans).
-    let mut sql = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE user_id = $1");
-    let mut n = 1;
-    let mut placeholder = || {
-        n += 1;
-        format!("${n}")
-    };
-    if query.symbol.is_some() {
-        sql.push_str(&format!(" AND symbol = {}", placeholder()));
+/// Appends the listing query for `query`'s shape to `sql`, binding the
+/// user and each filter in use.
+///
+/// Only the filters in use appear in the SQL, so each shape gets a plan
+/// that uses its index (a catch-all `($2 IS NULL OR symbol = $2)` would
+/// defeat PostgreSQL's generic plans).
+pub(super) fn push_list_trades<DB>(sql: &mut QueryBuilder<DB>, user_id: Uuid, query: &TradeQuery)
+where
+    DB: Database,
+    Uuid: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    sql.push(format_args!(
+        "SELECT {TRADE_COLUMNS} FROM trades WHERE user_id = "
+    ))
+    .push_bind(user_id);
+    if let Some(symbol) = &query.symbol {
+        sql.push(" AND symbol = ")
+            .push_bind(symbol.as_str().to_owned());
     }
-    if query.portfolio_id.is_some() {
-        sql.push_str(&format!(" AND portfolio_id = {}", placeholder()));
+    if let Some(portfolio_id) = query.portfolio_id {
+        sql.push(" AND portfolio_id = ").push_bind(portfolio_id);
     }
-    if query.from.is_some() {
-        sql.push_str(&format!(" AND executed_at >= {}", placeholder()));
+    if let Some(from) = query.from {
+        sql.push(" AND executed_at >= ").push_bind(to_micros(from));
     }
-    if query.to.is_some() {
-        sql.push_str(&format!(" AND executed_at <= {}", placeholder()));
+    if let Some(to) = query.to {
+        sql.push(" AND executed_at <= ").push_bind(to_micros(to));
     }
-    if query.after.is_some() {
-        let (at, id) = (placeholder(), placeholder());
+    if let Some(Cursor { executed_at, id }) = query.after {
+        let at = to_micros(executed_at);
         // The redundant `executed_at <= at` is what an index can seek on
         // (PostgreSQL does not turn the OR into a range), so a deep page
         // starts at its place instead of filtering every newer row.
-        sql.push_str(&format!(
-            " AND executed_at <= {at} AND (executed_at < {at} OR (executed_at = {at} AND id < {id}))"
-        ));
+        sql.push(" AND executed_at <= ")
+            .push_bind(at)
+            .push(" AND (executed_at < ")
+            .push_bind(at)
+            .push(" OR (executed_at = ")
+            .push_bind(at)
+            .push(" AND id < ")
+            .push_bind(id)
+            .push("))");
     }
-    sql.push_str(&format!(
+    // A number, not input: safe as literal text.
+    sql.push(format_args!(
         " ORDER BY executed_at DESC, id DESC LIMIT {}",
         query.limit
     ));
-    sql
 }

@@ -2,9 +2,9 @@
 //! component that reads users by id (`/api/v1/users/me` on each request)
 //! reads them from memory, and every write through the trait invalidates.
 
-use super::{Cache, Namespace};
+use super::{Email, NewUser, User, UserCredentials, UserStore};
+use crate::cache::{Cache, Namespace};
 use crate::store::StoreError;
-use crate::store::users::{NewUser, User, UserCredentials, UserStore};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,12 +72,12 @@ impl UserStore for CachedUsers {
             .await
             // Loader errors are shared between concurrent callers; rebuild
             // an owned one for this caller.
-            .map_err(|error| clone_error(&error))
+            .map_err(|error| error.clone_shared())
     }
 
     async fn credentials_by_email(
         &self,
-        email: &str,
+        email: &Email,
     ) -> Result<Option<UserCredentials>, StoreError> {
         // Login reads the password hash: always from the database, never
         // kept in memory longer than the request.
@@ -99,19 +99,6 @@ impl UserStore for CachedUsers {
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
         // The cached `User` carries no hash, so nothing to invalidate.
         self.inner.update_password_hash(id, password_hash).await
-    }
-}
-
-/// An owned copy of a shared store error (`sqlx::Error` is not `Clone`).
-pub(crate) fn clone_error(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::NotFound => StoreError::NotFound,
-        StoreError::Conflict(constraint) => StoreError::Conflict(constraint.clone()),
-        StoreError::Corrupt(reason) => StoreError::Corrupt(reason.clone()),
-        // Same variant, same status; the message keeps the cause for logs.
-        StoreError::Database(cause) => {
-            StoreError::Database(sqlx::Error::Protocol(cause.to_string()))
-        }
     }
 }
 
@@ -140,7 +127,7 @@ mod tests {
         }
         async fn credentials_by_email(
             &self,
-            _email: &str,
+            _email: &Email,
         ) -> Result<Option<UserCredentials>, StoreError> {
             Ok(None)
         }

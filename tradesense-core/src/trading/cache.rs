@@ -4,12 +4,12 @@
 //! instance). A decorator rather than calls in the handlers: no write path
 //! can forget the cache, and `trading` stays unaware of it.
 
-use super::{CachedJson, Scoped};
-use crate::store::StoreError;
-use crate::store::trading::{Recompute, TradeWriteError, TradingStore};
-use crate::trading::{
+use super::store::{Recompute, TradeWriteError, TradingStore};
+use super::{
     Currency, NewTrade, Portfolio, PortfolioName, Position, Trade, TradeChanges, TradeQuery,
 };
+use crate::cache::{CachedJson, Scoped};
+use crate::store::StoreError;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;

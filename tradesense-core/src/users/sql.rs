@@ -1,82 +1,16 @@
-//! User accounts: the storage trait the auth (and MFA) modules program
-//! against, and its implementation on [`SqlStore`].
+//! [`UserStore`] on [`SqlStore`] (the `users` table of the
+//! [`Users`](crate::store::MigrationSet::Users) migrations).
 //!
 //! Emails arrive here already normalised (trimmed, lower-cased) by the
-//! `Email` newtype; the unique index on `lower(email)` makes uniqueness
+//! [`Email`] newtype; the unique index on `lower(email)` makes uniqueness
 //! case-insensitive even for rows written by other means.
 
-use super::{SqlStore, StoreError, to_micros};
+use super::{Email, NewUser, User, UserCredentials, UserStore};
+use crate::store::{SqlStore, StoreError, to_micros};
 use crate::with_pool;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use uuid::Uuid;
-
-/// A user as the API shows it (never the password hash or MFA secrets).
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    sqlx::FromRow,
-    utoipa::ToSchema,
-)]
-pub struct User {
-    /// The user id.
-    pub id: Uuid,
-    /// The normalised email.
-    pub email: String,
-    /// The display name.
-    pub full_name: String,
-    /// Whether logins need a second factor.
-    pub mfa_enabled: bool,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A user with the PHC string of their password, for login and password
-/// change only. Deliberately not `Debug`: the hash must not reach logs.
-#[derive(Clone, sqlx::FromRow)]
-pub struct UserCredentials {
-    /// The account.
-    #[sqlx(flatten)]
-    pub user: User,
-    /// The argon2id PHC string.
-    pub password_hash: String,
-}
-
-/// What registration stores.
-#[derive(Clone)]
-pub struct NewUser {
-    /// The normalised email.
-    pub email: String,
-    /// The argon2id PHC string.
-    pub password_hash: String,
-    /// The display name.
-    pub full_name: String,
-}
-
-/// Storage of user accounts.
-#[async_trait]
-pub trait UserStore: Send + Sync {
-    /// Creates a user. A taken email (case-insensitively) is
-    /// [`StoreError::Conflict`].
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
-    /// The user with this id.
-    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
-    /// The user with this normalised email, with the password hash.
-    async fn credentials_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<UserCredentials>, StoreError>;
-    /// The user with this id, with the password hash.
-    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError>;
-    /// Changes the display name; [`StoreError::NotFound`] if there is no such user.
-    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError>;
-    /// Replaces the password hash.
-    async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
-}
 
 // A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
 macro_rules! user_columns {
@@ -91,7 +25,7 @@ impl UserStore for SqlStore {
         let now = to_micros(Utc::now());
         let user = User {
             id: Uuid::now_v7(),
-            email: new.email,
+            email: new.email.as_str().to_owned(),
             full_name: new.full_name,
             mfa_enabled: false,
             created_at: now,
@@ -125,7 +59,7 @@ impl UserStore for SqlStore {
 
     async fn credentials_by_email(
         &self,
-        email: &str,
+        email: &Email,
     ) -> Result<Option<UserCredentials>, StoreError> {
         let sql = concat!(
             "SELECT ",
@@ -134,7 +68,7 @@ impl UserStore for SqlStore {
         );
         with_pool!(self.db(), |pool| {
             Ok(sqlx::query_as::<_, UserCredentials>(sql)
-                .bind(email.to_lowercase())
+                .bind(email.as_str())
                 .fetch_optional(pool)
                 .await?)
         })
@@ -195,10 +129,14 @@ mod tests {
 
     fn new_user(email: &str) -> NewUser {
         NewUser {
-            email: email.to_owned(),
+            email: email.parse().unwrap(),
             password_hash: "$argon2id$fake".to_owned(),
             full_name: "Test User".to_owned(),
         }
+    }
+
+    fn email(raw: &str) -> Email {
+        raw.parse().unwrap()
     }
 
     #[tokio::test]
@@ -214,11 +152,28 @@ mod tests {
                 "{:?}",
                 store.backend()
             );
+            // ... also for a row another program wrote without normalising.
+            let raw = Uuid::now_v7();
+            with_pool!(store.db(), |pool| {
+                sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
+                     VALUES ($1, 'C@Example.com', 'x', 'Raw', $2, $2)",
+                )
+                .bind(raw)
+                .bind(to_micros(Utc::now()))
+                .execute(pool)
+                .await
+                .unwrap();
+            });
+            let dup = store.create_user(new_user("c@example.com")).await;
+            assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+            let found = store.credentials_by_email(&email("c@example.com")).await;
+            assert_eq!(found.unwrap().unwrap().user.id, raw);
 
             assert_eq!(store.user_by_id(user.id).await.unwrap(), Some(user.clone()));
             assert_eq!(store.user_by_id(Uuid::now_v7()).await.unwrap(), None);
             let creds = store
-                .credentials_by_email("A@EXAMPLE.COM")
+                .credentials_by_email(&email("A@EXAMPLE.COM"))
                 .await
                 .unwrap()
                 .unwrap();
@@ -226,7 +181,7 @@ mod tests {
             assert_eq!(creds.password_hash, "$argon2id$fake");
             assert!(
                 store
-                    .credentials_by_email("b@example.com")
+                    .credentials_by_email(&email("b@example.com"))
                     .await
                     .unwrap()
                     .is_none()

@@ -1,0 +1,140 @@
+//! Storage of MFA state: the pending and active (sealed) TOTP secrets,
+//! the replay guard, recovery code hashes, single-use MFA-pending tokens and
+//! the failure window behind the MFA lockout. The trait [`MfaService`](super::MfaService)
+//! programs against; the sqlx implementation is in `sql.rs`.
+
+use crate::store::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::fmt;
+use uuid::Uuid;
+
+/// A user's MFA columns. The secrets are sealed (see `mfa::crypto`);
+/// `Debug` still shows only their presence.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaState {
+    /// Whether MFA is on.
+    pub enabled: bool,
+    /// The sealed active secret, when enabled.
+    pub secret: Option<Vec<u8>>,
+    /// The sealed secret of a setup not yet verified, with its expiry.
+    pub pending: Option<PendingSecret>,
+    /// The last TOTP step accepted.
+    pub last_step: Option<i64>,
+}
+
+/// A setup awaiting `/mfa/verify`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingSecret {
+    /// The sealed secret.
+    pub sealed: Vec<u8>,
+    /// When the setup lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaState")
+            .field("enabled", &self.enabled)
+            .field("has_secret", &self.secret.is_some())
+            .field(
+                "pending_expires_at",
+                &self.pending.as_ref().map(|p| p.expires_at),
+            )
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PendingSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingSecret")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The current failure window of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureWindow {
+    /// Wrong codes in the window.
+    pub failures: u32,
+    /// Unix seconds of the window's first failure.
+    pub window_start: i64,
+}
+
+/// MFA storage.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's MFA columns; `NotFound` when the user does not exist.
+    async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError>;
+
+    /// Stores (or replaces) the pending secret. `false` when MFA is already
+    /// enabled or the user does not exist.
+    async fn set_pending_secret(
+        &self,
+        user_id: Uuid,
+        sealed: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// In one transaction: promotes the pending secret `expected_pending`
+    /// to the active one, records `step` as the last step used, and
+    /// replaces the user's recovery codes with `recovery_hashes`. `false`
+    /// (nothing changed) when MFA is already on or the pending secret is no
+    /// longer `expected_pending` (a concurrent setup replaced it).
+    async fn enable_mfa(
+        &self,
+        user_id: Uuid,
+        expected_pending: &[u8],
+        step: i64,
+        recovery_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Turns MFA off: clears the secrets and the last step, deletes the
+    /// recovery codes. `false` when it was not on.
+    async fn disable_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The replay guard: records `step` as used if it is later than the last
+    /// used step. `true` only for the one caller whose write happened.
+    async fn accept_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError>;
+
+    /// `(id, code_hash)` of the user's unused recovery codes.
+    async fn unused_recovery_codes(&self, user_id: Uuid)
+    -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    /// Marks a recovery code used. `true` only for the one caller that did.
+    async fn consume_recovery_code(
+        &self,
+        user_id: Uuid,
+        code_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records that an MFA-pending token was exchanged. `true` the first
+    /// time, `false` on every later attempt (until `expires_at`, after which
+    /// the token is refused by its own expiry and the row is swept).
+    async fn consume_mfa_token(
+        &self,
+        token_id: Uuid,
+        user_id: Uuid,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a wrong code: starts a new window at `now` when the current
+    /// one began `window_secs` or more ago. Returns the updated window.
+    async fn record_mfa_failure(
+        &self,
+        user_id: Uuid,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureWindow, StoreError>;
+
+    /// The user's failure window, if any failure was recorded.
+    async fn mfa_failures(&self, user_id: Uuid) -> Result<Option<FailureWindow>, StoreError>;
+
+    /// Forgets the user's failures (after a correct code).
+    async fn clear_mfa_failures(&self, user_id: Uuid) -> Result<(), StoreError>;
+}
