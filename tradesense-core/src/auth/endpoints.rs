@@ -101,8 +101,8 @@ impl AuthState {
     /// # use std::sync::Arc;
     /// # use tradesense_core::auth::{AuthState, Authenticator, Sessions, TokenKeys};
     /// # use tradesense_core::cache::{Cache, CacheConfig};
-    /// # fn demo(sessions: Arc<dyn tradesense_core::store::sessions::SessionStore>,
-    /// #         users: Arc<dyn tradesense_core::store::users::UserStore>) {
+    /// # fn demo(sessions: Arc<dyn tradesense_core::auth::SessionStore>,
+    /// #         users: Arc<dyn tradesense_core::users::UserStore>) {
     /// let keys = TokenKeys::new(b"a-secret-of-at-least-32-bytes!!!", &[], std::time::Duration::from_secs(3600));
     /// let sessions = Sessions::new(sessions, &Cache::in_process(CacheConfig::default()));
     /// let state = AuthState::builder(Authenticator::new(keys, sessions), users)
