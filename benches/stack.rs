@@ -14,12 +14,12 @@ use http_body_util::Full;
 use std::hint::black_box;
 use tower::ServiceExt;
 use tradesense_core::store::testing::TestDatabase;
-use tradesense_server::App;
+use tradesense_server::{App, Settings};
 
 fn stack(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let database = runtime.block_on(TestDatabase::sqlite());
-    let app = App::with_store(database.settings(), database.store.clone());
+    let app = App::with_store(Settings::for_tests(&database.url), database.store.clone());
     let body = r#"{"status":"ok","service":"tradesense","version":"0.1.0"}"#;
     let router: axum::Router = axum::Router::new().route(
         "/health",

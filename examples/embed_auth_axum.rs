@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tradesense_core::auth::{AuthLayer, Authenticator, Principal, Sessions, TokenKeys};
 use tradesense_core::cache::{Cache, CacheConfig};
-use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
 use tradesense_core::users::{NewUser, UserStore};
 
@@ -40,7 +39,8 @@ pub fn app(auth: Authenticator) -> Router {
 pub async fn demo() -> anyhow::Result<(Authenticator, String, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
-    let store = SqlStore::connect_and_migrate(&Settings::for_tests(&url)).await?;
+    let store =
+        SqlStore::connect_and_migrate(&tradesense_core::store::DbOptions::new(&url)).await?;
     let keys = TokenKeys::new(
         b"example-secret-example-secret-0123",
         &[],

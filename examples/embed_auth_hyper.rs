@@ -25,7 +25,6 @@ use std::time::Duration;
 use tower::{Layer, Service};
 use tradesense_core::auth::{AuthLayer, Authenticator, Principal, Sessions, TokenKeys};
 use tradesense_core::cache::{Cache, CacheConfig};
-use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
 use tradesense_core::users::{NewUser, UserStore};
 
@@ -53,7 +52,8 @@ pub struct Demo {
 pub async fn demo() -> anyhow::Result<Demo> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
-    let store = SqlStore::connect_and_migrate(&Settings::for_tests(&url)).await?;
+    let store =
+        SqlStore::connect_and_migrate(&tradesense_core::store::DbOptions::new(&url)).await?;
     // Any secret of 32+ bytes; a real service reads it from its config.
     let keys = TokenKeys::new(
         b"example-secret-example-secret-0123",

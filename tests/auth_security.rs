@@ -11,13 +11,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 use tradesense_core::auth::TokenKeys;
-use tradesense_core::config::{Environment, Settings};
+use tradesense_server::{Environment, Settings};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 /// The keys of `Settings::for_tests` (what `TestApp` runs with).
 fn test_keys() -> TokenKeys {
-    tradesense_server::token_keys(&Settings::for_tests("sqlite://unused.db"))
+    Settings::for_tests("sqlite://unused.db").token_keys()
 }
 
 /// Registers `email` and logs in: (user id, access token).

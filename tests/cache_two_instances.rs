@@ -10,9 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tradesense_core::cache::RedisStatus;
-use tradesense_core::config::{RedactedUrl, Settings};
 use tradesense_server::App;
 use tradesense_server::Server;
+use tradesense_server::{RedactedUrl, Settings};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -43,7 +43,7 @@ async fn two_instances(backend: Backend, redis: &str) -> (TestApp, Sibling) {
         settings.redis_url = Some(RedactedUrl::new(redis));
     };
     let a = TestApp::spawn_with(backend, configure).await;
-    let mut settings = a.database.settings();
+    let mut settings = Settings::for_tests(&a.database.url);
     configure(&mut settings);
     let b = Sibling::spawn(settings).await;
     for _ in 0..250 {

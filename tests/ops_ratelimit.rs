@@ -5,10 +5,10 @@
 mod common;
 
 use common::{Backend, TestApp, backends};
-use tradesense_core::config::{RedactedUrl, Settings};
 use tradesense_core::ratelimit::SharedRedis;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
+use tradesense_server::{RedactedUrl, Settings};
 
 const LOGIN: &str = "/api/v1/auth/login";
 
@@ -134,7 +134,7 @@ async fn instance_on(database: TestDatabase, settings: Settings, prefix: &str) -
 }
 
 fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
-    let mut settings = database.settings();
+    let mut settings = Settings::for_tests(&database.url);
     settings.redis_url = Some(RedactedUrl::new(url));
     settings.auth_rate_limit_per_minute = 5;
     settings.rate_limit_per_minute = 100;

@@ -5,9 +5,9 @@
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
-use tradesense_core::config::Settings;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
+use tradesense_server::Settings;
 use tradesense_server::{Server, ShutdownHandle};
 
 /// Which database a test app runs on.
@@ -52,7 +52,7 @@ impl TestApp {
                 .await
                 .expect("TEST_DATABASE_URL is set for the Postgres backend"),
         };
-        let mut settings = database.settings();
+        let mut settings = Settings::for_tests(&database.url);
         configure(&mut settings);
         Self::spawn_on(database, settings, backend).await
     }

@@ -10,7 +10,6 @@
 //!
 //! | module | what it gives you |
 //! |---|---|
-//! | [`config`] | `Settings` from the environment, secrets redacted |
 //! | [`error`] | [`ApiError`](error::ApiError): every failure as RFC 9457 problem+json |
 //! | [`http`] | axum extractors with problem+json rejections, fallbacks, body limit, deadline |
 //! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
@@ -58,7 +57,6 @@
 
 pub mod auth;
 pub mod cache;
-pub mod config;
 pub mod error;
 pub mod health;
 pub mod http;

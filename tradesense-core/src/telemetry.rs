@@ -6,7 +6,6 @@
 //! `X-Process-Time` and logs one line with id, method, route template, status
 //! and duration.
 
-use crate::config::LogFormat;
 use axum::extract::MatchedPath;
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
@@ -20,6 +19,15 @@ use tower::{Layer, Service};
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `X-Process-Time`.
 pub static X_PROCESS_TIME: HeaderName = HeaderName::from_static("x-process-time");
+
+/// The log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
 
 /// Installs the global tracing subscriber: pretty or JSON lines, filtered by
 /// `RUST_LOG` (default `info`). Safe to call twice (the second is a no-op).

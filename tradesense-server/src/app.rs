@@ -12,17 +12,16 @@
 //! unknown path is counted, logged and rate-limited too. Errors are
 //! problem+json; the service itself never fails.
 
+use crate::Settings;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use secrecy::ExposeSecret;
 use std::sync::Arc;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tradesense_core::auth::{
-    AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions, TokenKeys,
+    AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions,
 };
 use tradesense_core::cache::{Cache, CacheConfig, ResponseCacheLayer};
-use tradesense_core::config::Settings;
 use tradesense_core::health::Health;
 use tradesense_core::http::{
     ContentLengthLimitLayer, ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
@@ -30,7 +29,9 @@ use tradesense_core::http::{
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::UserInvalidatingMfaStore;
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
-use tradesense_core::ratelimit::{KeyedRateLimitLayer, LoginThrottle, SharedRedis, ThrottlePolicy};
+use tradesense_core::ratelimit::{
+    KeyedRateLimitLayer, Limiter, LoginThrottle, SharedRedis, ThrottlePolicy,
+};
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
 use tradesense_core::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
@@ -83,21 +84,6 @@ fn rate_limit_user_key(auth: Authenticator) -> tradesense_core::ratelimit::UserK
         let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
         Some(claims.sub.to_string())
     })
-}
-
-/// Token keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
-/// `ACCESS_TOKEN_TTL_SECONDS`, with the default issuer and audiences.
-pub fn token_keys(settings: &Settings) -> TokenKeys {
-    let previous: Vec<&[u8]> = settings
-        .jwt_previous_secret_keys
-        .iter()
-        .map(|key| key.expose_secret().as_bytes())
-        .collect();
-    TokenKeys::new(
-        settings.jwt_secret_key.expose_secret().as_bytes(),
-        &previous,
-        settings.access_token_ttl,
-    )
 }
 
 /// CORS for `CORS_ORIGINS`, with credentials (the browser frontend sends
@@ -159,7 +145,7 @@ pub struct App {
 impl App {
     /// Opens the database, runs migrations, and composes every component.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let store = SqlStore::connect_and_migrate(&settings).await?;
+        let store = SqlStore::connect_and_migrate(&settings.db_options()).await?;
         Ok(Self::with_store(settings, store))
     }
 
@@ -182,7 +168,7 @@ impl App {
             login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
         }
         let authenticator = Authenticator::with_cookie(
-            token_keys(&settings),
+            settings.token_keys(),
             Sessions::new(Arc::new(store.clone()), &cache),
             // `Secure` in production, where the site is served over HTTPS.
             AuthCookie::default().secure(settings.is_production()),
@@ -194,16 +180,18 @@ impl App {
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
             .build();
-        let rate_limit = KeyedRateLimitLayer::from_settings(&settings, redis.as_ref())
-            .strict_paths(
-                tradesense_core::ratelimit::Limiter::per_minute(
-                    "auth",
-                    settings.auth_rate_limit_per_minute,
-                ),
-                AUTH_PATHS,
-            )
-            .exempt(EXEMPT_PATHS)
-            .user_key(rate_limit_user_key(authenticator));
+        let mut rate_limit =
+            KeyedRateLimitLayer::new(Limiter::per_minute("api", settings.rate_limit_per_minute))
+                .trusted_proxies(settings.trusted_proxies.clone())
+                .strict_paths(
+                    Limiter::per_minute("auth", settings.auth_rate_limit_per_minute),
+                    AUTH_PATHS,
+                )
+                .exempt(EXEMPT_PATHS)
+                .user_key(rate_limit_user_key(authenticator.clone()));
+        if let Some(redis) = &redis {
+            rate_limit = rate_limit.shared_via(redis.clone(), "tradesense:ratelimit:");
+        }
         let mfa = MfaEndpoints::new(
             auth.clone(),
             MfaService::new(

@@ -8,7 +8,9 @@
 
 mod app;
 mod serve;
+pub mod settings;
 
-pub use app::{AUTH_PATHS, App, EXEMPT_PATHS, StartupError, token_keys};
+pub use app::{AUTH_PATHS, App, EXEMPT_PATHS, StartupError};
+pub use settings::{ConfigError, Environment, LogFormat, RedactedUrl, Settings};
 
 pub use serve::{Server, ShutdownHandle};

@@ -3,11 +3,11 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tradesense_core::config::Settings;
 use tradesense_core::store::SqlStore;
 use tradesense_core::telemetry::init_tracing;
 use tradesense_server::App;
 use tradesense_server::Server;
+use tradesense_server::Settings;
 
 #[derive(Parser)]
 #[command(version, about = "The TradeSense trading-journal API server")]
@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
         .block_on(async move {
             match cli.command.unwrap_or(Command::Serve) {
                 Command::Migrate => {
-                    let store = SqlStore::connect(&settings)
+                    let store = SqlStore::connect(&settings.db_options())
                         .await
                         .context("connecting to the database")?;
                     store.migrate().await.context("running migrations")?;

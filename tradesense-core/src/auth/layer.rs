@@ -13,13 +13,14 @@
 //! use std::convert::Infallible;
 //! use std::sync::Arc;
 //! use tower::{Layer, ServiceExt, service_fn};
-//! use tradesense_core::auth::{AuthLayer, Authenticator, Principal, Sessions, TokenKeys};
+//! use tradesense_core::auth::{
+//!     AuthLayer, Authenticator, MemorySessionStore, Principal, Sessions, TokenKeys,
+//! };
 //! use tradesense_core::cache::{Cache, CacheConfig};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! # let mut settings = tradesense_core::config::Settings::for_tests("sqlite::memory:");
-//! # settings.database_max_connections = 1;
-//! # let store = Arc::new(tradesense_core::store::SqlStore::connect_and_migrate(&settings).await.unwrap());
+//! // Sessions in memory here; any `SessionStore` (our sqlx one, your own).
+//! let store = Arc::new(MemorySessionStore::default());
 //! let keys = TokenKeys::new(b"a-secret-of-at-least-32-bytes!!!", &[], std::time::Duration::from_secs(3600));
 //! let sessions = Sessions::new(store, &Cache::in_process(CacheConfig::default()));
 //! let layer = AuthLayer::new(Authenticator::new(keys, sessions));

@@ -8,8 +8,8 @@
 //! second tier: the Redis read and the loader both run inside moka's
 //! single-flight section.
 //!
-//! With Redis ([`Cache::with_redis`], or [`Cache::connect`] when `REDIS_URL`
-//! is set) reads go moka -> Redis -> loader; writes and invalidations go to
+//! With Redis ([`Cache::with_shared_redis`] on the process's one
+//! [`SharedRedis`] handle, or [`Cache::with_redis`]) reads go moka -> Redis -> loader; writes and invalidations go to
 //! both tiers, and every invalidation (and every overwrite) is broadcast on a
 //! pub/sub channel so that every instance evicts its moka copy at once.
 //!

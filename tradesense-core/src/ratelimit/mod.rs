@@ -8,8 +8,8 @@
 //! be exempt; `0` turns a limit off. Every limited response carries
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
 //! (seconds); a refused one is `429 rate_limited` problem+json with
-//! `Retry-After`. TradeSense's own policy (docs/API.md) is
-//! [`KeyedRateLimitLayer::from_settings`].
+//! `Retry-After`. Which limits, paths and proxies is the composer's policy
+//! (TradeSense's, per docs/API.md, is set in `tradesense-server`).
 //!
 //! The client comes from a [`ClientKeyExtractor`]; the default,
 //! [`ClientIpResolver`], reads axum's `ConnectInfo<SocketAddr>` and believes
@@ -33,7 +33,6 @@ pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn};
 pub use limiter::{Decision, Limiter};
 pub use service::{KeyedRateLimit, KeyedRateLimitFuture};
 
-use crate::config::Settings;
 use http::HeaderName;
 use http::request::Parts;
 use ipnet::IpNet;
@@ -49,16 +48,6 @@ pub static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-
 /// `RateLimit-Reset` (seconds until the allowance is full again).
 pub static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-/// The credential endpoints limited per IP by `AUTH_RATE_LIMIT_PER_MINUTE`.
-pub const AUTH_PATHS: &[&str] = &[
-    "/api/v1/auth/register",
-    "/api/v1/auth/login",
-    "/api/v1/auth/token",
-    "/api/v1/auth/mfa/login",
-];
-/// Paths (and everything under them) never limited: probes and scrapes
-/// must work while a client is being throttled.
-pub const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
 /// Redis key prefix of the shared limits.
 pub const DEFAULT_REDIS_PREFIX: &str = "tradesense:ratelimit:";
 /// The one bucket every request without a known client shares.
@@ -167,24 +156,6 @@ impl KeyedRateLimitLayer {
                 user_key: None,
                 warned_unknown: Arc::new(AtomicBool::new(false)),
             }),
-        }
-    }
-
-    /// docs/API.md's policy from the settings: `RATE_LIMIT_PER_MINUTE`,
-    /// `AUTH_RATE_LIMIT_PER_MINUTE` on [`AUTH_PATHS`], [`EXEMPT_PATHS`],
-    /// `TRUSTED_PROXIES`; shared through `redis` (the handle for
-    /// `REDIS_URL`, which the caller opens once and shares) when given.
-    pub fn from_settings(settings: &Settings, redis: Option<&SharedRedis>) -> Self {
-        let layer = Self::new(Limiter::per_minute("api", settings.rate_limit_per_minute))
-            .strict_paths(
-                Limiter::per_minute("auth", settings.auth_rate_limit_per_minute),
-                AUTH_PATHS,
-            )
-            .exempt(EXEMPT_PATHS)
-            .trusted_proxies(settings.trusted_proxies.clone());
-        match redis {
-            Some(redis) => layer.shared_via(redis.clone(), DEFAULT_REDIS_PREFIX),
-            None => layer,
         }
     }
 

@@ -20,6 +20,14 @@ fn service(layer: KeyedRateLimitLayer) -> Svc {
     )))
 }
 
+/// A policy shaped like TradeSense's: credential paths strict, probes exempt.
+const AUTH_PATHS: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/token",
+    "/api/v1/auth/register",
+];
+const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
+
 fn api_policy(api: u32, auth: u32) -> KeyedRateLimitLayer {
     KeyedRateLimitLayer::new(Limiter::per_minute("api", api))
         .strict_paths(Limiter::per_minute("auth", auth), AUTH_PATHS)

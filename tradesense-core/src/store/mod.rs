@@ -26,7 +26,7 @@ pub mod testing;
 pub use decimal::DbDecimal;
 pub use migrations::{MIGRATIONS_TABLE, MigrationSet};
 
-use crate::config::Settings;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -116,13 +116,65 @@ pub struct SqlStore {
     db: Db,
 }
 
+/// How a [`SqlStore`] connects: the URL (`sqlite://...` or
+/// `postgres://...`, kept secret: `Debug` never prints it), the pool size
+/// and how long a request waits for a pooled connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use tradesense_core::store::DbOptions;
+///
+/// let options = DbOptions::new("postgres://app:hunter2@db/app")
+///     .max_connections(20)
+///     .acquire_timeout(Duration::from_secs(2));
+/// assert!(!format!("{options:?}").contains("hunter2"));
+/// ```
+#[derive(Clone)]
+pub struct DbOptions {
+    url: SecretString,
+    max_connections: u32,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for DbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbOptions")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbOptions {
+    /// `url`, ten connections, a five-second acquire timeout.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: SecretString::from(url.to_owned()),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The pool's size.
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How long a request waits for a pooled connection before failing.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+}
+
 impl SqlStore {
-    /// Connects to `settings.database_url` (creating the SQLite file if it
-    /// is missing), without running migrations.
-    pub async fn connect(settings: &Settings) -> Result<Self, StoreError> {
-        let url = settings.database_url.expose();
-        let max = settings.database_max_connections;
-        let acquire = settings.database_acquire_timeout;
+    /// Connects (creating the SQLite file if it is missing), without
+    /// running migrations.
+    pub async fn connect(options: &DbOptions) -> Result<Self, StoreError> {
+        let url = options.url.expose_secret();
+        let max = options.max_connections;
+        let acquire = options.acquire_timeout;
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -160,8 +212,8 @@ impl SqlStore {
 
     /// Connects and brings TradeSense's whole schema up to date
     /// ([`migrate`](Self::migrate)).
-    pub async fn connect_and_migrate(settings: &Settings) -> Result<Self, StoreError> {
-        let store = Self::connect(settings).await?;
+    pub async fn connect_and_migrate(options: &DbOptions) -> Result<Self, StoreError> {
+        let store = Self::connect(options).await?;
         store.migrate().await?;
         Ok(store)
     }

@@ -5,8 +5,8 @@
 //! When `TEST_DATABASE_URL` is set and the server cannot be reached, the
 //! helpers panic: a configured backend that is down is a failure, not a skip.
 
+use super::DbOptions;
 use super::{MigrationSet, SqlStore, StoreError};
-use crate::config::Settings;
 use sqlx::Connection;
 
 /// The variable naming the PostgreSQL server tests use.
@@ -113,11 +113,6 @@ impl TestDatabase {
         databases.extend(Self::postgres_with_sets(sets).await);
         databases
     }
-
-    /// Settings pointing at this database (test keys, limits off).
-    pub fn settings(&self) -> Settings {
-        Settings::for_tests(&self.url)
-    }
 }
 
 /// Inserts a bare row into TradeSense's `users` table (the
@@ -155,7 +150,7 @@ enum Schema<'a> {
 }
 
 async fn connect(url: &str, schema: Schema<'_>) -> Result<SqlStore, StoreError> {
-    let store = SqlStore::connect(&Settings::for_tests(url)).await?;
+    let store = SqlStore::connect(&DbOptions::new(url)).await?;
     match schema {
         Schema::TradeSense => store.migrate().await?,
         Schema::Sets(sets) => store.migrate_sets(sets).await?,

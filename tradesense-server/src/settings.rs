@@ -12,6 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use tradesense_core::auth::TokenKeys;
+use tradesense_core::store::DbOptions;
+pub use tradesense_core::telemetry::LogFormat;
 
 /// The minimum length of `SECRET_KEY` and `JWT_SECRET_KEY`.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -23,15 +26,6 @@ pub enum Environment {
     Development,
     /// Production: secrets mandatory, `Secure` cookies, JSON logs.
     Production,
-}
-
-/// The log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable, coloured.
-    Pretty,
-    /// One JSON object per line, for log shippers.
-    Json,
 }
 
 /// A URL that may carry a password (`postgres://user:pw@host/db`). `Debug`
@@ -348,6 +342,29 @@ impl Settings {
     /// Whether cookies get the `Secure` attribute.
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
+    }
+
+    /// How the store connects: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECONDS`.
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions::new(self.database_url.expose())
+            .max_connections(self.database_max_connections)
+            .acquire_timeout(self.database_acquire_timeout)
+    }
+
+    /// Token keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
+    /// `ACCESS_TOKEN_TTL_SECONDS`, with the default issuer and audiences.
+    pub fn token_keys(&self) -> TokenKeys {
+        let previous: Vec<&[u8]> = self
+            .jwt_previous_secret_keys
+            .iter()
+            .map(|key| key.expose_secret().as_bytes())
+            .collect();
+        TokenKeys::new(
+            self.jwt_secret_key.expose_secret().as_bytes(),
+            &previous,
+            self.access_token_ttl,
+        )
     }
 }
 
