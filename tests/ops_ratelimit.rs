@@ -389,7 +389,7 @@ async fn account_lockout_is_shared_through_redis() {
         a.record_failure("erin@example.com").await;
     }
     assert_eq!(b.check("erin@example.com").await, Ok(()));
-    b.record_failure("ERIN@example.com").await;
+    b.record_failure("erin@example.com").await;
     let retry = a.check("erin@example.com").await.unwrap_err();
     assert!(
         retry.as_secs() <= 15 && retry.as_millis() > 14_000,

@@ -64,7 +64,8 @@ impl RequestId {
 
     fn generate() -> Self {
         let id = uuid::Uuid::new_v4().to_string();
-        Self(HeaderValue::from_str(&id).expect("a UUID is a valid header value"))
+        // A UUID's text is always a valid header value.
+        Self(HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("-")))
     }
 }
 

@@ -85,7 +85,11 @@ impl Server {
             // Wait for a connection slot first: past the limit, new
             // connections queue in the kernel instead of spawning tasks.
             let permit = tokio::select! {
-                permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+                // The semaphore is never closed; should it be, stop accepting.
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
                 () = &mut signal => break,
                 () = stop_requested(&mut shutdown_rx) => break,
             };

@@ -342,10 +342,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
 /// A short hash of an email for logs: failed attempts are traceable
 /// without writing addresses (personal data) into logs. A string that is no
 /// email is hashed as sent.
-fn email_hash(email: &str) -> String {
-    let normalised = Email::parse(email).map(|e| e.as_str().to_owned());
-    let text = normalised.as_deref().unwrap_or(email);
-    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+fn email_hash(account: &str) -> String {
+    hex::encode(&Sha256::digest(account.as_bytes())[..8])
 }
 
 /// The shared password step of `/login` and `/token`. Unknown emails (even
@@ -357,9 +355,12 @@ async fn password_login(
     password: &SecretString,
     client: &LoginClient,
 ) -> Result<Response, ApiError> {
+    // The account as the throttle and the logs name it: normalised like the
+    // stored emails, whether or not it parses as one.
+    let account = Email::normalize(email);
     // Account protection: a locked account is refused before any password
     // check, for known and unknown emails alike (no enumeration, no oracle).
-    if let Err(retry) = state.login_throttle().check(email).await {
+    if let Err(retry) = state.login_throttle().check(&account).await {
         return Err(ApiError::RateLimited {
             retry_after_secs: retry.as_secs() + u64::from(retry.subsec_nanos() > 0),
         });
@@ -373,17 +374,17 @@ async fn password_login(
     let ip = client.ip.as_deref().unwrap_or("-");
     let user = match credentials {
         Some(credentials) if verified => {
-            state.login_throttle().record_success(email).await;
+            state.login_throttle().record_success(&account).await;
             credentials.user
         }
         Some(credentials) => {
-            state.login_throttle().record_failure(email).await;
+            state.login_throttle().record_failure(&account).await;
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
             return Err(invalid_credentials());
         }
         None => {
-            state.login_throttle().record_failure(email).await;
-            tracing::warn!(email_hash = %email_hash(email), ip, outcome = "unknown_email", "login attempt");
+            state.login_throttle().record_failure(&account).await;
+            tracing::warn!(email_hash = %email_hash(&account), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }
     };

@@ -7,6 +7,7 @@ use super::metrics::Counters;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -72,15 +73,15 @@ where
         format!("{}:{}", self.name, key)
     }
 
-    fn encode(&self, value: &V) -> Vec<u8> {
-        // Only a type that cannot be JSON at all (a map with non-string
-        // keys) fails here: a programming error, caught by any test.
-        serde_json::to_vec(value).unwrap_or_else(|error| {
-            panic!(
-                "cache namespace {:?}: value does not serialise: {error}",
-                self.name
-            )
-        })
+    /// The value as JSON, or `None` (logged) for a type that cannot be
+    /// JSON at all (a map with non-string keys): a programming error, which
+    /// costs the value its caching rather than the request its answer.
+    fn encode(&self, value: &V) -> Option<Vec<u8>> {
+        serde_json::to_vec(value)
+            .map_err(|error| {
+                tracing::error!(namespace = self.name, %error, "cache: value does not serialise; not cached");
+            })
+            .ok()
     }
 
     fn decode(bytes: &[u8]) -> Option<V> {
@@ -161,10 +162,12 @@ where
     /// The cached value, or the loader's, stored in both tiers on success.
     /// Concurrent callers for one missing key share a single Redis read and
     /// a single run of `load` (and, on failure, its error, which is not
-    /// cached).
+    /// cached). `load` is `Clone` so that a caller whose shared entry turns
+    /// out unreadable (another type under this name, a value that could not
+    /// be encoded) can load for itself instead of failing.
     pub async fn get_or_load<F, Fut, E>(&self, key: &str, load: F) -> Result<V, Arc<E>>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce() -> Fut + Clone,
         Fut: std::future::Future<Output = Result<V, E>>,
         E: Send + Sync + 'static,
     {
@@ -177,38 +180,56 @@ where
         self.counters().local_miss.increment(1);
         let inner = &self.cache.inner;
         let epoch = inner.epoch(&full_key);
+        let fallback = load.clone();
+        // The loading caller keeps its own value: no decode of what it
+        // just encoded.
+        let loaded: Mutex<Option<V>> = Mutex::new(None);
         let init = async {
             if let Some(bytes) = self.redis_get(&full_key).await {
                 return Ok(Entry::new(bytes, self.ttl_since(&full_key, epoch)));
             }
             let value = load().await?;
-            let bytes = self.encode(&value);
-            let ttl = self.ttl_since(&full_key, epoch);
-            // Only a read no invalidation overtook may fill Redis.
-            if !ttl.is_zero()
-                && let Some(tier) = inner.redis_up()
-                && tier.set(&full_key, &bytes, self.ttl, false).await.is_err()
-            {
-                self.counters().redis_error.increment(1);
-            }
-            Ok(Entry::new(bytes, ttl))
+            let entry = match self.encode(&value) {
+                Some(bytes) => {
+                    let ttl = self.ttl_since(&full_key, epoch);
+                    // Only a read no invalidation overtook may fill Redis.
+                    if !ttl.is_zero()
+                        && let Some(tier) = inner.redis_up()
+                        && tier.set(&full_key, &bytes, self.ttl, false).await.is_err()
+                    {
+                        self.counters().redis_error.increment(1);
+                    }
+                    Entry::new(bytes, ttl)
+                }
+                // Not cacheable: an entry that expires at once.
+                None => Entry::new(Vec::new(), Duration::ZERO),
+            };
+            *lock(&loaded) = Some(value);
+            Ok(entry)
         };
         let entry = inner.local.try_get_with(full_key.clone(), init).await?;
-        match Self::decode(&entry.bytes) {
-            Some(value) => Ok(value),
-            None => panic!(
-                "cache namespace {:?} holds values of another type under {key:?}",
-                self.name
-            ),
+        if let Some(value) = lock(&loaded).take() {
+            return Ok(value);
         }
+        if let Some(value) = Self::decode(&entry.bytes) {
+            return Ok(value);
+        }
+        // Bytes this namespace cannot read are no value: drop them and load
+        // for this caller, uncached.
+        tracing::warn!(namespace = self.name, "cache: unreadable entry dropped");
+        inner.local.invalidate(&full_key).await;
+        fallback().await.map_err(Arc::new)
     }
 
     /// Stores `value` under `key` in both tiers; other instances drop their
     /// local copy.
     pub async fn insert(&self, key: &str, value: &V) {
         self.cache.ensure_started();
+        let Some(bytes) = self.encode(value) else {
+            // Not cacheable: at least no tier may keep the previous value.
+            return self.invalidate(key).await;
+        };
         let full_key = self.full_key(key);
-        let bytes = self.encode(value);
         let inner = &self.cache.inner;
         if let Some(tier) = inner.redis_up()
             && tier.set(&full_key, &bytes, self.ttl, true).await.is_err()
@@ -236,4 +257,12 @@ where
         inner.bump(&full_key);
         inner.local.invalidate(&full_key).await;
     }
+}
+
+/// The lock, also after a panic elsewhere poisoned it (the slot is a plain
+/// value, never half-written).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

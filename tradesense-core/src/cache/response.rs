@@ -174,8 +174,15 @@ where
             let loader_inner = inner.clone();
             let result = scoped
                 .get_or_load(&scope, &key, || async move {
-                    let request = loader_slot.lock().expect("not poisoned").take();
-                    let request = request.expect("the loader runs once per caller");
+                    // Each caller's request runs at most once: by the shared
+                    // load it leads, or by its own fallback load.
+                    let Some(request) = lock(&loader_slot).take() else {
+                        return Err(Uncached::Response {
+                            status: StatusCode::INTERNAL_SERVER_ERROR,
+                            headers: HeaderMap::new(),
+                            body: Bytes::new(),
+                        });
+                    };
                     let response = loader_inner
                         .oneshot(request)
                         .await
@@ -226,7 +233,7 @@ where
                     } => Ok(rebuild(status, headers, body)),
                     Uncached::Service(error) => {
                         // Another caller's service error: try ours, uncached.
-                        let ours = slot.lock().expect("not poisoned").take();
+                        let ours = lock(&slot).take();
                         match ours {
                             Some(request) => inner.oneshot(request).await,
                             None => Err(error),
@@ -236,6 +243,13 @@ where
             }
         })
     }
+}
+
+/// The request slot's lock, also after a panic elsewhere poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

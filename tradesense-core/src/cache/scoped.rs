@@ -66,7 +66,7 @@ where
     /// [`Namespace::get_or_load`]).
     pub async fn get_or_load<F, Fut, E>(&self, scope: &str, key: &str, load: F) -> Result<V, Arc<E>>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce() -> Fut + Clone,
         Fut: std::future::Future<Output = Result<V, E>>,
         E: Send + Sync + 'static,
     {

@@ -2,6 +2,7 @@
 //! live in the workspace's `tests/cache_redis.rs`).
 
 use super::*;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
 
 fn ns(cache: &Cache, ttl: Duration) -> Namespace<String> {
@@ -111,14 +112,20 @@ async fn a_load_overtaken_by_an_invalidation_is_returned_but_not_kept() {
     let users = ns(&cache, Duration::from_secs(60));
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    // Loaders are `Clone` (a caller may need to load again): the one-shot
+    // channels sit behind shared slots.
+    let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+    let go_rx = Arc::new(Mutex::new(Some(go_rx)));
     let loader = {
         let users = users.clone();
         tokio::spawn(async move {
             users
-                .get_or_load("k", || async move {
+                .get_or_load("k", move || async move {
                     // The loader read the old row, then a write happens.
-                    started_tx.send(()).unwrap();
-                    go_rx.await.unwrap();
+                    let started = started_tx.lock().unwrap().take().unwrap();
+                    started.send(()).unwrap();
+                    let go = go_rx.lock().unwrap().take().unwrap();
+                    go.await.unwrap();
                     Ok::<_, String>("stale".to_owned())
                 })
                 .await

@@ -24,6 +24,11 @@ const NONCE_LEN: usize = 12;
 /// other key derived from `SECRET_KEY` for another purpose.
 const KDF_LABEL: &[u8] = b"tradesense/mfa-secret-encryption/v1";
 
+/// A secret could not be encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the secret could not be encrypted")]
+pub struct SealError;
+
 /// Seals and opens MFA secrets. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct SecretCipher {
@@ -53,8 +58,9 @@ impl SecretCipher {
         }
     }
 
-    /// Encrypts `plaintext` for `user_id` under a fresh random nonce.
-    pub fn seal(&self, user_id: Uuid, plaintext: &[u8]) -> Vec<u8> {
+    /// Encrypts `plaintext` for `user_id` under a fresh random nonce. Fails
+    /// only for plaintexts of about 256 GiB.
+    pub fn seal(&self, user_id: Uuid, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = self
@@ -66,13 +72,12 @@ impl SecretCipher {
                     aad: user_id.as_bytes(),
                 },
             )
-            // Only fails for plaintexts of ~256 GiB.
-            .expect("ChaCha20-Poly1305 encrypts a short secret");
+            .map_err(|_| SealError)?;
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         sealed.push(VERSION);
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ciphertext);
-        sealed
+        Ok(sealed)
     }
 
     /// Decrypts a value sealed for `user_id`.
@@ -113,8 +118,8 @@ mod tests {
     fn round_trip_with_a_fresh_nonce_each_time() {
         let c = cipher("k".repeat(32).as_str());
         let user = Uuid::now_v7();
-        let a = c.seal(user, b"twenty bytes secret!");
-        let b = c.seal(user, b"twenty bytes secret!");
+        let a = c.seal(user, b"twenty bytes secret!").unwrap();
+        let b = c.seal(user, b"twenty bytes secret!").unwrap();
         assert_ne!(a, b, "same plaintext, different nonces");
         assert!(!a.windows(20).any(|w| w == b"twenty bytes secret!"));
         assert_eq!(c.open(user, &a).unwrap(), b"twenty bytes secret!");
@@ -125,7 +130,7 @@ mod tests {
     fn wrong_key_user_or_tampering_is_refused() {
         let c = cipher("k".repeat(32).as_str());
         let user = Uuid::now_v7();
-        let sealed = c.seal(user, b"secret");
+        let sealed = c.seal(user, b"secret").unwrap();
         assert_eq!(cipher(&"x".repeat(32)).open(user, &sealed), Err(OpenError));
         assert_eq!(c.open(Uuid::now_v7(), &sealed), Err(OpenError));
         for i in 0..sealed.len() {

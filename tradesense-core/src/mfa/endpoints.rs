@@ -100,7 +100,9 @@ fn api_error(err: MfaError, invalid_code: fn() -> ApiError) -> ApiError {
         MfaError::TokenUsed => invalid_mfa_token(),
         MfaError::LockedOut { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
         MfaError::Store(err) => err.into(),
-        err @ (MfaError::Undecryptable | MfaError::Provisioning(_)) => ApiError::internal(err),
+        err @ (MfaError::Undecryptable | MfaError::Unsealable | MfaError::Provisioning(_)) => {
+            ApiError::internal(err)
+        }
     }
 }
 

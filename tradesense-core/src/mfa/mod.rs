@@ -26,7 +26,7 @@
 //! assert!(shown.qr_code.starts_with("data:image/png;base64,"));
 //! let cipher = SecretCipher::from_secret_key(&SecretString::from("x".repeat(32)));
 //! let user = Uuid::now_v7();
-//! let sealed = cipher.seal(user, secret.as_bytes());
+//! let sealed = cipher.seal(user, secret.as_bytes()).unwrap();
 //!
 //! // Login: open the secret, check the code, remember the matched step so
 //! // the same code is refused next time.
@@ -46,7 +46,7 @@ mod store;
 pub mod totp;
 
 pub use cache::UserInvalidatingMfaStore;
-pub use crypto::SecretCipher;
+pub use crypto::{SealError, SecretCipher};
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};
 pub use store::{FailureWindow, MfaState, MfaStore, PendingSecret};

@@ -73,6 +73,9 @@ pub enum MfaError {
     /// the row was tampered with).
     #[error("the stored MFA secret cannot be decrypted")]
     Undecryptable,
+    /// A new secret could not be encrypted for storage.
+    #[error("the MFA secret could not be encrypted")]
+    Unsealable,
     /// Provisioning data could not be built.
     #[error(transparent)]
     Provisioning(#[from] TotpError),
@@ -150,7 +153,10 @@ impl MfaService {
         }
         let secret = TotpSecret::generate();
         let provisioning = secret.provisioning(email)?;
-        let sealed = self.cipher.seal(user_id, secret.as_bytes());
+        let sealed = self
+            .cipher
+            .seal(user_id, secret.as_bytes())
+            .map_err(|_| MfaError::Unsealable)?;
         if !self
             .store
             .set_pending_secret(user_id, &sealed, now + PENDING_TTL)

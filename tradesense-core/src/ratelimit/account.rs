@@ -6,8 +6,9 @@
 //! minutes cost nothing; the 5th locks the account's logins for 15 s, and
 //! each further failure doubles the lock (30 s, 1 min, 2 min, 4 min), capped
 //! at 5 min. The count is forgotten 15 minutes after the first failure, and
-//! a success clears it. Keys are a SHA-256 of the normalised (trimmed,
-//! lower-cased) email, so neither Redis nor memory holds addresses. With
+//! a success clears it. The caller names the account (TradeSense passes
+//! the normalised email, `users::Email::normalize`); keys are a SHA-256 of
+//! that name, so neither Redis nor memory holds addresses. With
 //! Redis the count is shared by every instance; without it (or while it is
 //! down) each instance counts on its own.
 
@@ -197,10 +198,9 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The hashed, normalised account key.
-fn account_key(email: &str) -> String {
-    let normalised = email.trim().to_lowercase();
-    hex::encode(Sha256::digest(normalised.as_bytes()))
+/// The hashed account key.
+fn account_key(account: &str) -> String {
+    hex::encode(Sha256::digest(account.as_bytes()))
 }
 
 #[cfg(test)]
@@ -219,11 +219,8 @@ mod tests {
     }
 
     #[test]
-    fn emails_are_normalised_and_hashed() {
-        assert_eq!(
-            account_key(" Alice@Example.COM "),
-            account_key("alice@example.com")
-        );
+    fn accounts_are_hashed() {
+        assert_eq!(account_key("alice@example.com").len(), 64);
         assert!(!account_key("alice@example.com").contains("alice"));
     }
 
@@ -234,7 +231,7 @@ mod tests {
             throttle.record_failure("bob@example.com").await;
             assert_eq!(throttle.check("bob@example.com").await, Ok(()));
         }
-        throttle.record_failure("BOB@example.com").await;
+        throttle.record_failure("bob@example.com").await;
         let retry = throttle.check("bob@example.com").await.unwrap_err();
         assert!(retry > Duration::from_secs(14) && retry <= Duration::from_secs(15));
         assert_eq!(throttle.check("carol@example.com").await, Ok(()));
