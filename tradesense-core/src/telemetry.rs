@@ -10,6 +10,7 @@ use axum::extract::MatchedPath;
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use std::future::Future;
+use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -63,9 +64,11 @@ impl RequestId {
     }
 
     fn generate() -> Self {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Formatted on the stack: the header value is the one allocation.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
         // A UUID's text is always a valid header value.
-        Self(HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("-")))
+        Self(HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-")))
     }
 }
 
@@ -257,9 +260,14 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         let elapsed = this.start.elapsed();
-        let seconds = format!("{:.6}", elapsed.as_secs_f64());
-        if let Ok(value) = HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(X_PROCESS_TIME.clone(), value);
+        // Formatted on the stack: the header value is the one allocation.
+        let mut text = [0u8; 32];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        if write!(cursor, "{:.6}", elapsed.as_secs_f64()).is_ok() {
+            let written = usize::try_from(cursor.position()).unwrap_or(0);
+            if let Ok(value) = HeaderValue::from_bytes(&text[..written]) {
+                response.headers_mut().insert(X_PROCESS_TIME.clone(), value);
+            }
         }
         let route = this.route.as_ref().map_or("-", |route| route.as_str());
         let request_id = this

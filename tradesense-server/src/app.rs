@@ -287,20 +287,21 @@ impl App {
     /// clone is a few reference-count bumps.
     pub fn service(&self) -> ProblemFallback<Router> {
         let settings = &self.settings;
-        // `Router::layer` wraps each route (and the fallback): the first
-        // call is the innermost layer.
-        let router = self
-            .routes
-            .clone()
-            .fallback(not_found)
-            .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-            .layer(ContentLengthLimitLayer::new(settings.max_body_bytes))
-            .layer(self.rate_limit.clone())
-            .layer(RequestTimeoutLayer::new(settings.request_timeout))
-            .layer(MetricsLayer::new())
-            .layer(AccessLogLayer)
+        // `Router::layer` wraps each route (and the fallback) after routing,
+        // so the layers see `MatchedPath`.
+        // One `Router::layer` call with the whole stack: axum boxes each
+        // layer it is given (a box, a clone and a boxed future per layer per
+        // request), so the stack goes in as one. Outermost first.
+        let stack = tower::ServiceBuilder::new()
+            .layer(cors_layer(settings))
             .layer(RequestIdLayer)
-            .layer(cors_layer(settings));
+            .layer(AccessLogLayer)
+            .layer(MetricsLayer::new())
+            .layer(RequestTimeoutLayer::new(settings.request_timeout))
+            .layer(self.rate_limit.clone())
+            .layer(ContentLengthLimitLayer::new(settings.max_body_bytes))
+            .layer(DefaultBodyLimit::max(settings.max_body_bytes));
+        let router = self.routes.clone().fallback(not_found).layer(stack);
         ProblemFallbackLayer.layer(router)
     }
 

@@ -16,7 +16,7 @@ pub use content_length::{ContentLengthLimit, ContentLengthLimitFuture, ContentLe
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
 pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
 pub use guard::guard;
-pub use timeout::{RequestTimeout, RequestTimeoutLayer};
+pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};
 
 /// The default request-body limit: 1 MiB (docs/API.md `MAX_BODY_BYTES`).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

@@ -4,9 +4,11 @@
 
 use crate::error::ApiError;
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 use http::{Request, Response};
-use std::task::{Context, Poll};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tower::{Layer, Service};
 
@@ -66,36 +68,55 @@ pub struct RequestTimeout<S> {
 impl<S, B, ResBody> Service<Request<B>> for RequestTimeout<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: From<Bytes> + Send + 'static,
+    ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<ResBody>, S::Error>>;
+    type Future = RequestTimeoutFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let future = self.inner.call(request);
-        let deadline = self.deadline;
-        Box::pin(async move {
-            match tokio::time::timeout(deadline, future).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!(
-                        deadline_ms = deadline.as_millis() as u64,
-                        "request timed out"
-                    );
-                    Ok(
-                        ApiError::Unavailable(
-                            "The request took too long and was cancelled.".into(),
-                        )
-                        .into_response(),
-                    )
-                }
+        RequestTimeoutFuture {
+            inner: tokio::time::timeout(self.deadline, self.inner.call(request)),
+            deadline: self.deadline,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestTimeout`]: the inner future under
+    /// a deadline, unboxed.
+    pub struct RequestTimeoutFuture<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+        deadline: Duration,
+    }
+}
+
+impl<F, ResBody, E> Future for RequestTimeoutFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: From<Bytes>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match ready!(this.inner.poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            Err(_elapsed) => {
+                tracing::warn!(
+                    deadline_ms = this.deadline.as_millis() as u64,
+                    "request timed out"
+                );
+                Poll::Ready(Ok(ApiError::Unavailable(
+                    "The request took too long and was cancelled.".into(),
+                )
+                .into_response()))
             }
-        })
+        }
     }
 }
