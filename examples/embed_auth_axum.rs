@@ -25,6 +25,9 @@
 
 #[path = "support/accounts.rs"]
 mod accounts;
+#[cfg(test)]
+#[path = "support/client.rs"]
+mod client;
 
 use accounts::{Accounts, Note};
 use axum::Router;
@@ -180,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("curl -si -b jar {base}/notes {json} -d '{{\"text\":\"hello\"}}'");
     println!("curl -si -b jar {base}/notes/1");
-    println!("curl -s {base}/metrics | grep 'endpoint=\"/notes'");
+    println!("curl -s {base}/metrics | grep ^http_requests_total");
     println!("curl -si -b jar -X POST {base}/identity/logout");
     serve(listener, app(accounts), async {
         let _ = tokio::signal::ctrl_c().await;
@@ -192,14 +195,12 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{EMAIL, PASSWORD, client, login, register};
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
     use serde_json::{Value, json};
     use tower::ServiceExt;
-
-    const EMAIL: &str = "ada@example.com";
-    const PASSWORD: &str = "correct horse battery staple 42";
 
     /// The real app on a loopback port, served as `main` serves it.
     async fn spawn() -> String {
@@ -208,47 +209,6 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener, app(accounts), std::future::pending()));
         base
-    }
-
-    /// A client without a cookie jar: the tests carry the cookie by hand.
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder().no_proxy().build().unwrap()
-    }
-
-    async fn register(http: &reqwest::Client, base: &str) {
-        let response = http
-            .post(format!("{base}/identity/register"))
-            .json(&json!({"email": EMAIL, "password": PASSWORD, "full_name": "Ada"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let user: Value = response.json().await.unwrap();
-        assert_eq!(user["email"], EMAIL);
-    }
-
-    /// Logs in; returns the `auth-token` cookie's value and the body's
-    /// bearer token.
-    async fn login(http: &reqwest::Client, base: &str) -> (String, String) {
-        let response = http
-            .post(format!("{base}/identity/login"))
-            .json(&json!({"email": EMAIL, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let cookie = response
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find_map(|value| value.strip_prefix("auth-token="))
-            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-            .expect("an auth-token cookie");
-        assert!(!cookie.is_empty());
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["token_type"], "bearer");
-        (cookie, body["access_token"].as_str().unwrap().to_owned())
     }
 
     #[tokio::test]
