@@ -32,7 +32,7 @@ mod client;
 use accounts::{Accounts, Note};
 use axum::Router;
 use axum::ServiceExt;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde::Deserialize;
@@ -159,9 +159,8 @@ pub async fn serve(
     app: ProblemFallback<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let make_service = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-        SocketAddr,
-    >(app);
+    let make_service =
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     axum::serve(listener, make_service)
         .with_graceful_shutdown(shutdown)
         .await
@@ -195,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{EMAIL, PASSWORD, client, login, register};
+    use crate::client::{EMAIL, PASSWORD, client, login, register, session_ip};
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
@@ -276,6 +275,8 @@ mod tests {
         assert_eq!(me.json::<Value>().await.unwrap()["email"], EMAIL);
         let read = http.get(&note_url).header(AUTHORIZATION, &bearer).send();
         assert_eq!(read.await.unwrap().status(), 200);
+        // The login saw the peer address the server was given.
+        assert_eq!(session_ip(&http, &base, &bearer).await, "127.0.0.1");
         let logout = http
             .post(format!("{base}/identity/logout"))
             .header(AUTHORIZATION, &bearer)

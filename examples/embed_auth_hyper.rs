@@ -295,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{EMAIL, PASSWORD, client, login, register};
+    use crate::client::{EMAIL, PASSWORD, client, login, register, session_ip};
     use http_body_util::Full;
     use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
     use serde_json::{Value, json};
@@ -378,6 +378,8 @@ mod tests {
         assert_eq!(me.json::<Value>().await.unwrap()["email"], EMAIL);
         let read = http.get(&note_url).header(AUTHORIZATION, &bearer).send();
         assert_eq!(read.await.unwrap().status(), 200);
+        // The login saw the peer address the server was given.
+        assert_eq!(session_ip(&http, &base, &bearer).await, "127.0.0.1");
         let logout = http
             .post(format!("{base}/identity/logout"))
             .header(AUTHORIZATION, &bearer)

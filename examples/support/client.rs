@@ -60,3 +60,19 @@ pub async fn login(http: &reqwest::Client, base: &str) -> (String, String) {
     assert_eq!(body["token_type"], "bearer");
     (cookie, body["access_token"].as_str().unwrap().to_owned())
 }
+
+/// The client address the service recorded for the session of `bearer`
+/// (`/identity/me/sessions`): what the accept loop told it about the peer.
+pub async fn session_ip(http: &reqwest::Client, base: &str, bearer: &str) -> Value {
+    let response = http
+        .get(format!("{base}/identity/me/sessions"))
+        .header(reqwest::header::AUTHORIZATION, bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let list: Value = response.json().await.unwrap();
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let current = items.iter().find(|session| session["current"] == true);
+    current.expect("the current session is listed")["ip"].clone()
+}
