@@ -1,5 +1,5 @@
 //! Unit tests of the tiers without a Redis server (the Redis-backed ones
-//! live in the workspace's `tests/cache_redis.rs`).
+//! live in the workspace's `tests/it/cache_redis.rs`).
 
 use super::*;
 use std::sync::atomic::AtomicUsize;

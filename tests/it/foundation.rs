@@ -1,9 +1,7 @@
 //! Black-box tests of the foundation: health, readiness, request ids, error
 //! shapes, graceful shutdown, start-up refusal without production secrets.
 
-mod common;
-
-use common::{Backend, TestApp, backends, json_body};
+use crate::common::{Backend, TestApp, backends, json_body};
 use std::time::Duration;
 
 #[tokio::test]

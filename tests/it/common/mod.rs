@@ -1,9 +1,7 @@
 //! Test support shared by the black-box tests: `spawn_app` runs the real
 //! server (core's `App` behind `tradesense-server`'s accept loop) on
 //! `127.0.0.1:0` over a throwaway database.
-#![allow(dead_code, unreachable_pub)]
 
-use std::net::SocketAddr;
 use tokio::task::JoinHandle;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
@@ -28,10 +26,8 @@ pub fn backends() -> Vec<Backend> {
 
 /// A running server and a client for it.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
-    pub backend: Backend,
     pub shutdown: ShutdownHandle,
     pub task: Option<JoinHandle<()>>,
     pub database: TestDatabase,
@@ -54,27 +50,20 @@ impl TestApp {
         };
         let mut settings = Settings::for_tests(&database.url);
         configure(&mut settings);
-        Self::spawn_on(database, settings, backend).await
-    }
-
-    /// A server over an existing test database (two instances can share one).
-    pub async fn spawn_on(database: TestDatabase, settings: Settings, backend: Backend) -> Self {
         let app = App::with_store(settings, database.store.clone());
-        Self::spawn_app(database, app, backend).await
+        Self::spawn_app(database, app).await
     }
 
     /// A server running an `App` the test composed itself (e.g. with
     /// adjusted layers) over `database`.
-    pub async fn spawn_app(database: TestDatabase, app: App, backend: Backend) -> Self {
+    pub async fn spawn_app(database: TestDatabase, app: App) -> Self {
         let server = Server::bind(app).await.expect("bind 127.0.0.1:0");
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();
         let task = tokio::spawn(server.run_until(std::future::pending()));
         Self {
-            addr,
             base: format!("http://{addr}"),
             client: client(),
-            backend,
             shutdown,
             task: Some(task),
             database,

@@ -1,6 +1,5 @@
 //! Shared by the MFA black-box tests: an independent TOTP (RFC 4226/6238
 //! with hmac + sha1, never totp-rs) and the HTTP steps of the MFA flow.
-#![allow(dead_code, unreachable_pub)]
 
 use crate::common::{TestApp, json_body};
 use hmac::{Hmac, Mac};

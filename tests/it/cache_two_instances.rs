@@ -3,9 +3,7 @@
 //! broadcasts invalidations). Runs only with `TEST_REDIS_URL`; fails, not
 //! skips, when it is set and Redis is unreachable.
 
-mod common;
-
-use common::{Backend, TestApp, backends, client, json_body};
+use crate::common::{Backend, TestApp, backends, client, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -2,9 +2,7 @@
 //! instance in process, two instances sharing limits through the real
 //! Redis (`TEST_REDIS_URL`), and the fallback when Redis is unreachable.
 
-mod common;
-
-use common::{Backend, TestApp, backends};
+use crate::common::{Backend, TestApp, backends};
 use tradesense_core::ratelimit::SharedRedis;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
@@ -130,7 +128,7 @@ async fn instance_on(database: TestDatabase, settings: Settings, prefix: &str) -
     let url = settings.redis_url.as_ref().unwrap().expose().to_owned();
     let app = App::with_store(settings.clone(), database.store.clone())
         .map_rate_limit(|layer| layer.shared_via(SharedRedis::open(&url).unwrap(), prefix));
-    TestApp::spawn_app(database, app, Backend::Sqlite).await
+    TestApp::spawn_app(database, app).await
 }
 
 fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
