@@ -12,6 +12,7 @@
 // Support.
 mod common;
 mod mfa_support;
+mod redis_support;
 mod trading_model;
 mod trading_scenarios;
 

@@ -1,8 +1,11 @@
 //! Test support shared by the black-box tests: `spawn_app` runs the real
 //! server (core's `App` behind `tradesense-server`'s accept loop) on
-//! `127.0.0.1:0` over a throwaway database.
+//! `127.0.0.1:0` over a throwaway database; `wait_until` waits for what a
+//! test can observe.
 
+use std::time::Duration;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
 use tradesense_server::Settings;
@@ -97,4 +100,27 @@ pub fn client() -> reqwest::Client {
 /// Reads a JSON body, asserting the content type.
 pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("a JSON body")
+}
+
+/// Polls `condition` until it holds or `within` has passed, and says
+/// whether it held. This is how a test waits for something to happen
+/// elsewhere (a server to listen, a broadcast to arrive, a shutdown to
+/// begin): never a fixed sleep, which is either too short on a loaded
+/// machine or wasted time on an idle one. The caller asserts on the result
+/// with a message showing the state it saw.
+#[must_use = "assert that the condition came true"]
+pub async fn wait_until(within: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    // Often enough to add no noticeable latency, rarely enough to leave the
+    // machine to the code under test.
+    const POLL: Duration = Duration::from_millis(10);
+    let deadline = Instant::now() + within;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
