@@ -84,6 +84,9 @@ impl Authenticator {
                 self.last_step = Some(step);
                 return self.code_at_step(step);
             }
+            // Time passing is the point, not a synchronisation: a code is
+            // good once per 30-second step, so a third one inside a step
+            // exists only when the clock reaches the next. Polls the clock.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }

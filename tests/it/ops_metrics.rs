@@ -5,7 +5,7 @@
 //! every test of this binary: assertions are about presence, shape and
 //! lower bounds, never exact totals.
 
-use crate::common::{Backend, TestApp, backends, json_body};
+use crate::common::{Backend, TestApp, backends, json_body, wait_until};
 use prometheus_parse::{Sample, Scrape, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -108,18 +108,16 @@ async fn scrape_has_route_templates_histogram_and_process_figures() {
 #[tokio::test]
 async fn process_cpu_and_memory_are_sampled_off_the_request_path() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    // The sampler thread publishes right after start; allow it a moment.
-    for _ in 0..50 {
-        let scrape = scrape(&app).await;
-        if !samples(&scrape, "process_resident_memory_bytes").is_empty() {
-            assert!(gauge(&scrape, "process_resident_memory_bytes") > 1_000_000.0);
-            assert!(gauge(&scrape, "process_cpu_usage_percent") >= 0.0);
-            assert!(gauge(&scrape, "system_memory_usage_percent") > 0.0);
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("process figures never appeared");
+    // The sampler thread publishes right after start, on its own thread.
+    let sampled = wait_until(Duration::from_secs(5), async || {
+        !samples(&scrape(&app).await, "process_resident_memory_bytes").is_empty()
+    })
+    .await;
+    assert!(sampled, "process figures never appeared");
+    let scrape = scrape(&app).await;
+    assert!(gauge(&scrape, "process_resident_memory_bytes") > 1_000_000.0);
+    assert!(gauge(&scrape, "process_cpu_usage_percent") >= 0.0);
+    assert!(gauge(&scrape, "system_memory_usage_percent") > 0.0);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! `127.0.0.1:0` over a throwaway database; `wait_until` waits for what a
 //! test can observe.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -29,6 +30,7 @@ pub fn backends() -> Vec<Backend> {
 
 /// A running server and a client for it.
 pub struct TestApp {
+    pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
     pub shutdown: ShutdownHandle,
@@ -65,6 +67,7 @@ impl TestApp {
         let shutdown = server.shutdown_handle();
         let task = tokio::spawn(server.run_until(std::future::pending()));
         Self {
+            addr,
             base: format!("http://{addr}"),
             client: client(),
             shutdown,
