@@ -1,5 +1,6 @@
 //! Tests of the real binary as a process: start-up refusal without
-//! production secrets, and SIGTERM during a slow request.
+//! production secrets, SIGTERM during a slow request, the healthcheck
+//! subcommand.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -50,15 +51,42 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn connect(port: u16) -> TcpStream {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Polls `condition` until it holds or `within` has passed, and says
+/// whether it held: how these tests wait for the process to do something
+/// (listen, stop listening, exit), never a fixed sleep.
+fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
     loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => return stream,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Err(err) => panic!("server did not come up: {err}"),
+        if condition() {
+            return true;
         }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+fn connect(port: u16) -> TcpStream {
+    let mut stream = None;
+    let up = wait_until(Duration::from_secs(30), || {
+        stream = TcpStream::connect(("127.0.0.1", port)).ok();
+        stream.is_some()
+    });
+    assert!(up, "server did not come up on port {port}");
+    stream.unwrap()
+}
+
+/// Reads one response head (up to the blank line) and no further.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut byte).expect("a response head");
+        assert_eq!(read, 1, "connection closed mid-head: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
 }
 
 #[test]
@@ -77,39 +105,45 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
         .spawn()
         .unwrap();
 
-    // A slow client: the request head and half of its body now, the rest
-    // after SIGTERM.
+    // A slow client: the request head now, the body after SIGTERM, to a
+    // route that reads its body (one that does not answers at once).
+    // `Expect: 100-continue` makes the server say when the handler is
+    // reading it.
+    let body = br#"{"email": "late@example.com", "password": "x"}"#;
     let mut stream = connect(port);
     stream
-        .write_all(b"POST /health HTTP/1.1\r\nhost: localhost\r\ncontent-length: 4\r\n\r\nab")
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nhost: localhost\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\
+         expect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let interim = read_head(&mut stream);
+    assert!(interim.starts_with("HTTP/1.1 100 "), "{interim}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    std::thread::sleep(Duration::from_millis(300));
-    stream.write_all(b"cd").unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    // The shutdown has begun once the listener is closed.
+    let closed = wait_until(Duration::from_secs(15), || {
+        TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+    assert!(closed, "still listening after SIGTERM");
+    stream.write_all(body).unwrap();
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let response = String::from_utf8_lossy(&response);
-    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(response.starts_with("HTTP/1.1 401 "), "{response}");
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exited = wait_until(Duration::from_secs(15), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(exited, "server did not exit after SIGTERM");
+    let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
 

@@ -23,8 +23,8 @@ mod layer;
 mod password;
 mod principal;
 mod session;
-#[cfg(test)]
-mod session_contract;
+#[cfg(any(test, feature = "testing"))]
+pub mod session_contract;
 mod session_memory;
 mod session_sql;
 mod session_store;

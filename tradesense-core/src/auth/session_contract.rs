@@ -1,6 +1,9 @@
 //! The [`SessionStore`] contract, one suite for every implementation: the
-//! sqlx store with TradeSense's schema and with the sessions set alone, and
-//! [`MemorySessionStore`](super::MemorySessionStore).
+//! sqlx store with TradeSense's schema and with the sessions set alone,
+//! [`MemorySessionStore`](super::MemorySessionStore), and an embedder's own
+//! store over its own table (`examples/embed_auth_axum.rs` runs it on one).
+//! Behind the `testing` feature; it panics on the first broken rule, as a
+//! test helper does.
 
 use super::session_store::{NewSession, SessionStore};
 use chrono::Utc;
@@ -18,8 +21,14 @@ fn session(user_id: Uuid, expires_in: i64) -> NewSession {
 }
 
 /// Runs the contract on `store` for a user `user_id` that has no sessions
-/// yet.
-pub(super) async fn check(store: &dyn SessionStore, user_id: Uuid) {
+/// yet (a store whose sessions reference its users table needs a real
+/// one): creation, touching, listing, revocation by the owner only, and
+/// revoking the others.
+///
+/// # Panics
+///
+/// On the first rule `store` breaks, or on any store error.
+pub async fn check(store: &dyn SessionStore, user_id: Uuid) {
     let a = store.create_session(session(user_id, 3600)).await.unwrap();
     let b = store.create_session(session(user_id, 3600)).await.unwrap();
     let expired = store.create_session(session(user_id, -10)).await.unwrap();

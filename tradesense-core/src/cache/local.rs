@@ -85,6 +85,7 @@ mod tests {
                 Entry::new(&b"2"[..], Duration::from_secs(60)),
             )
             .await;
+        // Time passing is what is tested: the 50 ms TTL runs out.
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(local.get("short").await.is_none());
         assert!(local.get("long").await.is_some());

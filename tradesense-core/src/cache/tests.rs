@@ -1,5 +1,5 @@
 //! Unit tests of the tiers without a Redis server (the Redis-backed ones
-//! live in the workspace's `tests/cache_redis.rs`).
+//! live in the workspace's `tests/it/cache_redis.rs`).
 
 use super::*;
 use std::sync::Mutex;
@@ -41,7 +41,10 @@ async fn hundred_concurrent_misses_run_one_load() {
                 users
                     .get_or_load("hot", || async {
                         loads.fetch_add(1, Ordering::SeqCst);
-                        // Slow enough that every caller arrives meanwhile.
+                        // Slow enough that every caller arrives meanwhile: a
+                        // slow load is the scenario, not a synchronisation
+                        // (a caller arriving after it gets a hit, which the
+                        // count also accepts).
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok::<_, String>("v".to_owned())
                     })
@@ -78,6 +81,7 @@ async fn entries_expire_after_the_namespace_ttl() {
     let short = ns(&cache, Duration::from_millis(50));
     short.insert("k", &"v".to_owned()).await;
     assert_eq!(short.get("k").await.as_deref(), Some("v"));
+    // Time passing is what is tested: the 50 ms TTL runs out.
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(short.get("k").await, None);
 }
@@ -198,6 +202,7 @@ async fn unreachable_redis_degrades_without_changing_answers() {
     // While degraded, local entries are trusted only briefly: another
     // instance's invalidations cannot reach us.
     users.insert("k", &"v".to_owned()).await;
+    // Time passing is what is tested: the 100 ms degraded TTL runs out.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(users.get("k").await, None);
 }

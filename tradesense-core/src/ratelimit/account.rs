@@ -249,6 +249,7 @@ mod tests {
         });
         throttle.record_failure("dave@example.com").await;
         assert!(throttle.check("dave@example.com").await.is_err());
+        // Time passing is what is tested: the 30 ms lock runs out.
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(throttle.check("dave@example.com").await, Ok(()));
     }

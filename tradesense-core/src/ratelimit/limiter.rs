@@ -262,6 +262,7 @@ mod tests {
             limiter.check_local(&format!("k{i}"));
         }
         assert_eq!(limiter.local_keys(), (SWEEP_EVERY - 1) as usize);
+        // Time passing is what is tested: only a replenished key is idle.
         std::thread::sleep(Duration::from_millis(20));
         limiter.check_local("trigger");
         assert!(limiter.local_keys() <= 1, "{}", limiter.local_keys());

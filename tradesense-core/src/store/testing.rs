@@ -24,8 +24,14 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// The temp dir is deleted when dropped: held, never read.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -55,7 +61,7 @@ impl TestDatabase {
         Self {
             store,
             url,
-            cleanup: Cleanup::Sqlite(dir),
+            cleanup: Cleanup::Sqlite { _dir: dir },
         }
     }
 

@@ -2,12 +2,10 @@
 //! property, against a naive second implementation over random histories of
 //! creates, back-dated creates, edits and deletes.
 
-mod trading_model;
-
+use crate::trading_model::{ModelPosition, ModelTrade, candidate, naive_fold, ops, same_positions};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use tradesense_core::trading::{FoldError, Side, TradeLeg, fold_positions};
-use trading_model::{ModelPosition, ModelTrade, candidate, naive_fold, ops, same_positions};
 
 fn real_fold(trades: &[ModelTrade]) -> Result<Vec<ModelPosition>, FoldError> {
     let mut sorted = trades.to_vec();
@@ -35,7 +33,7 @@ fn real_fold(trades: &[ModelTrade]) -> Result<Vec<ModelPosition>, FoldError> {
 
 #[test]
 fn fixture_vectors() {
-    let text = include_str!("fixtures/positions.json");
+    let text = include_str!("../fixtures/positions.json");
     let fixtures: serde_json::Value = serde_json::from_str(text).unwrap();
     let dec = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
     for case in fixtures["cases"].as_array().unwrap() {

@@ -2,11 +2,9 @@
 //! backend: forged and misused tokens, CSRF both ways, CORS, the MFA-pending
 //! answer, key rotation and production cookies.
 
-mod common;
-
+use crate::common::{TestApp, backends, json_body};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{TestApp, backends, json_body};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -255,7 +253,7 @@ async fn csrf_applies_to_cookies_only() {
 
 #[tokio::test]
 async fn cors_allows_configured_origins_with_credentials() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, |settings| {
+    let app = TestApp::spawn_with(crate::common::Backend::Sqlite, |settings| {
         settings.cors_origins = vec!["https://app.example.com".to_owned()];
     })
     .await;
@@ -368,7 +366,7 @@ async fn rotated_keys_still_verify() {
 
 #[tokio::test]
 async fn production_cookies_are_secure() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, |settings| {
+    let app = TestApp::spawn_with(crate::common::Backend::Sqlite, |settings| {
         settings.environment = Environment::Production;
     })
     .await;

@@ -7,7 +7,6 @@
 //! only when asked. Equal answers from two shapes of the same rule are the
 //! evidence; averages are compared within a relative 1e-12 because the two
 //! round non-terminating divisions at different moments.
-#![allow(dead_code, unreachable_pub)]
 
 use rust_decimal::Decimal;
 

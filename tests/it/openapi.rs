@@ -1,9 +1,7 @@
 //! The OpenAPI document and the router must describe the same API: every
 //! route the router serves is documented, and nothing else is.
 
-mod common;
-
-use common::{Backend, TestApp, json_body};
+use crate::common::{Backend, TestApp, json_body};
 use std::collections::BTreeSet;
 
 fn document_operations(document: &serde_json::Value) -> BTreeSet<(String, String)> {

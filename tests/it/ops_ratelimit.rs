@@ -1,10 +1,10 @@
 //! Black-box tests of the rate limits of docs/API.md on the real server: one
 //! instance in process, two instances sharing limits through the real
-//! Redis (`TEST_REDIS_URL`), and the fallback when Redis is unreachable.
+//! Redis (`TEST_REDIS_URL`; ignored without it, run by `.ci/run`), and the
+//! fallback when Redis is unreachable or dies.
 
-mod common;
-
-use common::{Backend, TestApp, backends};
+use crate::common::{Backend, TestApp, backends};
+use crate::redis_support::{PrivateRedis, shared_redis};
 use tradesense_core::ratelimit::SharedRedis;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
@@ -130,7 +130,7 @@ async fn instance_on(database: TestDatabase, settings: Settings, prefix: &str) -
     let url = settings.redis_url.as_ref().unwrap().expose().to_owned();
     let app = App::with_store(settings.clone(), database.store.clone())
         .map_rate_limit(|layer| layer.shared_via(SharedRedis::open(&url).unwrap(), prefix));
-    TestApp::spawn_app(database, app, Backend::Sqlite).await
+    TestApp::spawn_app(database, app).await
 }
 
 fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
@@ -142,21 +142,9 @@ fn redis_settings(database: &TestDatabase, url: &str) -> Settings {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: set TEST_REDIS_URL (.ci/run does)"]
 async fn two_instances_share_limits_through_redis() {
-    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-        eprintln!("TEST_REDIS_URL unset: the shared-limit test needs a real Redis");
-        return;
-    };
-    // Set but unreachable is a failure, not a skip.
-    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("TEST_REDIS_URL is set but Redis is unreachable");
-    let _: String = redis::cmd("PING")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let (url, mut connection) = shared_redis().await;
 
     let prefix = format!("test:{}:", uuid::Uuid::new_v4());
     let database = TestDatabase::sqlite().await;
@@ -293,65 +281,12 @@ async fn repeated_failed_logins_lock_the_account_for_a_while() {
     }
 }
 
-/// A private `redis-server` on a free port, killed on drop.
-struct PrivateRedis {
-    child: std::process::Child,
-    url: String,
-}
-
-impl PrivateRedis {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (the Redis test suite starts private instances)");
-        // Owned at once, so a failed start still kills and reaps it.
-        let redis = Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        };
-        let client = redis::Client::open(redis.url.as_str()).unwrap();
-        for _ in 0..100 {
-            if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-                let pong: redis::RedisResult<String> =
-                    redis::cmd("PING").query_async(&mut connection).await;
-                if pong.is_ok() {
-                    return redis;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("private redis-server did not start");
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[tokio::test]
+#[ignore = "needs Redis: starts redis-server from PATH (.ci/run has it)"]
 async fn redis_dying_mid_way_degrades_to_in_process_limits() {
-    if std::env::var("TEST_REDIS_URL").is_err() {
-        eprintln!("TEST_REDIS_URL unset: the Redis suite (private instances) is off");
-        return;
-    }
     let mut redis = PrivateRedis::start().await;
     let database = TestDatabase::sqlite().await;
-    let settings = redis_settings(&database, &redis.url);
+    let settings = redis_settings(&database, &redis.url());
     let app = instance_on(database, settings, "test:dying:").await;
     for _ in 0..3 {
         assert_ne!(post(&app, LOGIN).await.status(), 429);
@@ -368,17 +303,10 @@ async fn redis_dying_mid_way_degrades_to_in_process_limits() {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: set TEST_REDIS_URL (.ci/run does)"]
 async fn account_lockout_is_shared_through_redis() {
     use tradesense_core::ratelimit::{LoginThrottle, ThrottlePolicy};
-    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-        eprintln!("TEST_REDIS_URL unset: the shared-lockout test needs a real Redis");
-        return;
-    };
-    let client = redis::Client::open(url.as_str()).expect("TEST_REDIS_URL parses");
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("TEST_REDIS_URL is set but Redis is unreachable");
+    let (url, _) = shared_redis().await;
     let prefix = format!("test:{}:", uuid::Uuid::new_v4());
     let instance = || {
         LoginThrottle::new(ThrottlePolicy::default())

@@ -1,7 +1,6 @@
 //! The trading API's behaviour as scenarios over an abstract client, run
 //! both in-process (the router with a `Principal` inserted, as the
 //! `AuthLayer` would) and over HTTP against the real server.
-#![allow(dead_code, unreachable_pub)]
 
 use crate::trading_model::{
     ModelPosition, ModelTrade, Op, SYMBOLS, naive_fold, ops, same_positions,

@@ -3,11 +3,8 @@
 //! `AuthLayer` would. (`trading_http.rs` runs the same scenarios over HTTP
 //! against the real server with real logins.)
 
-mod trading_model;
-mod trading_scenarios;
-
+use crate::trading_scenarios::*;
 use tradesense_core::store::testing::TestDatabase;
-use trading_scenarios::*;
 
 macro_rules! on_every_backend {
     ($($name:ident => $scenario:expr;)*) => {$(

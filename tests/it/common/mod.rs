@@ -1,10 +1,12 @@
 //! Test support shared by the black-box tests: `spawn_app` runs the real
 //! server (core's `App` behind `tradesense-server`'s accept loop) on
-//! `127.0.0.1:0` over a throwaway database.
-#![allow(dead_code, unreachable_pub)]
+//! `127.0.0.1:0` over a throwaway database; `wait_until` waits for what a
+//! test can observe.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tradesense_core::store::testing::TestDatabase;
 use tradesense_server::App;
 use tradesense_server::Settings;
@@ -31,7 +33,6 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
-    pub backend: Backend,
     pub shutdown: ShutdownHandle,
     pub task: Option<JoinHandle<()>>,
     pub database: TestDatabase,
@@ -54,18 +55,13 @@ impl TestApp {
         };
         let mut settings = Settings::for_tests(&database.url);
         configure(&mut settings);
-        Self::spawn_on(database, settings, backend).await
-    }
-
-    /// A server over an existing test database (two instances can share one).
-    pub async fn spawn_on(database: TestDatabase, settings: Settings, backend: Backend) -> Self {
         let app = App::with_store(settings, database.store.clone());
-        Self::spawn_app(database, app, backend).await
+        Self::spawn_app(database, app).await
     }
 
     /// A server running an `App` the test composed itself (e.g. with
     /// adjusted layers) over `database`.
-    pub async fn spawn_app(database: TestDatabase, app: App, backend: Backend) -> Self {
+    pub async fn spawn_app(database: TestDatabase, app: App) -> Self {
         let server = Server::bind(app).await.expect("bind 127.0.0.1:0");
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();
@@ -74,7 +70,6 @@ impl TestApp {
             addr,
             base: format!("http://{addr}"),
             client: client(),
-            backend,
             shutdown,
             task: Some(task),
             database,
@@ -108,4 +103,27 @@ pub fn client() -> reqwest::Client {
 /// Reads a JSON body, asserting the content type.
 pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("a JSON body")
+}
+
+/// Polls `condition` until it holds or `within` has passed, and says
+/// whether it held. This is how a test waits for something to happen
+/// elsewhere (a server to listen, a broadcast to arrive, a shutdown to
+/// begin): never a fixed sleep, which is either too short on a loaded
+/// machine or wasted time on an idle one. The caller asserts on the result
+/// with a message showing the state it saw.
+#[must_use = "assert that the condition came true"]
+pub async fn wait_until(within: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    // Often enough to add no noticeable latency, rarely enough to leave the
+    // machine to the code under test.
+    const POLL: Duration = Duration::from_millis(10);
+    let deadline = Instant::now() + within;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }

@@ -2,15 +2,11 @@
 //! who registered and logged in (bearer tokens through the `AuthLayer`), on
 //! every configured backend.
 
-mod common;
-mod trading_model;
-mod trading_scenarios;
-
-use common::{TestApp, backends};
+use crate::common::{TestApp, backends};
+use crate::trading_scenarios::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
-use trading_scenarios::*;
 use uuid::Uuid;
 
 /// Users of `app`: each registers and logs in with a fresh email.

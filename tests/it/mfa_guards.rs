@@ -1,12 +1,9 @@
 //! Issue 4's guards over HTTP, on every backend: pending-setup expiry, the
 //! lockout after five wrong codes, odd inputs, and races on one code.
 
-mod common;
-mod mfa_support;
-
+use crate::common::{Backend, TestApp, backends, json_body};
+use crate::mfa_support::*;
 use chrono::{TimeDelta, Utc};
-use common::{Backend, TestApp, backends, json_body};
-use mfa_support::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

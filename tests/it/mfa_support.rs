@@ -1,6 +1,5 @@
 //! Shared by the MFA black-box tests: an independent TOTP (RFC 4226/6238
 //! with hmac + sha1, never totp-rs) and the HTTP steps of the MFA flow.
-#![allow(dead_code, unreachable_pub)]
 
 use crate::common::{TestApp, json_body};
 use hmac::{Hmac, Mac};
@@ -85,6 +84,9 @@ impl Authenticator {
                 self.last_step = Some(step);
                 return self.code_at_step(step);
             }
+            // Time passing is the point, not a synchronisation: a code is
+            // good once per 30-second step, so a third one inside a step
+            // exists only when the clock reaches the next. Polls the clock.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }

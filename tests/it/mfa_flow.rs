@@ -7,12 +7,9 @@
 //! vectors below), never by totp-rs, so a bug shared by server and test
 //! cannot hide.
 
-mod common;
-mod mfa_support;
-
+use crate::common::{TestApp, backends, json_body};
+use crate::mfa_support::*;
 use base64::Engine as _;
-use common::{TestApp, backends, json_body};
-use mfa_support::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -2,9 +2,7 @@
 //! every backend: register, login (JSON and form), cookie and bearer,
 //! logout, sessions, password change.
 
-mod common;
-
-use common::{TestApp, backends, json_body};
+use crate::common::{TestApp, backends, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,0 +1,32 @@
+//! The workspace's integration tests, as one test binary: the black-box
+//! tests of the real server over HTTP, the in-process trading scenarios, the
+//! cache against real Redis servers, and the support they share. One binary
+//! links once, and lets the compiler see every use of the support modules
+//! (each used by several test modules), so an unused helper is an error
+//! rather than something to `allow`.
+//!
+//! `cargo test --test it` runs them all; a module path filters, e.g.
+//! `cargo test --test it mfa_flow::`. Tests that need a service they were
+//! not given (Redis) are `#[ignore]`d with the reason; `.ci/run` runs them.
+
+// Support.
+mod common;
+mod mfa_support;
+mod redis_support;
+mod trading_model;
+mod trading_scenarios;
+
+// Tests.
+mod auth_flow;
+mod auth_security;
+mod cache_redis;
+mod cache_two_instances;
+mod foundation;
+mod mfa_flow;
+mod mfa_guards;
+mod openapi;
+mod ops_metrics;
+mod ops_ratelimit;
+mod trading_fold;
+mod trading_http;
+mod trading_inprocess;
