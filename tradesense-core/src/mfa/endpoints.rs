@@ -9,7 +9,8 @@
 //! of this module.
 
 use super::service::{LoginChallenge, MfaError, MfaService};
-use super::totp::Provisioning;
+use super::totp::{Provisioning, TotpCode};
+use crate::events::SecurityEventType;
 use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
 use crate::error::{ApiError, Problem};
 use crate::http::{Json, guard};
@@ -62,7 +63,7 @@ impl MfaEndpoints {
     pub fn routes(&self) -> OpenApiRouter {
         let auth = self.auth.layer();
         OpenApiRouter::new()
-            .routes(routes!(login))
+            .routes(guard(routes!(login), self.auth.origin_layer()))
             .routes(guard(routes!(setup), auth.clone()))
             .routes(guard(routes!(verify), auth.clone()))
             .routes(guard(routes!(disable), auth))
@@ -77,6 +78,26 @@ fn no_store(body: impl IntoResponse) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The events of one code check: `mfa_failed` for a wrong code, and
+/// `recovery_code_used` when an accepted code was a recovery code (the
+/// service reads a code that is no TOTP code as a recovery code, so its
+/// shape tells which one matched).
+async fn record_code_check<T>(
+    state: &MfaEndpoints,
+    result: &Result<T, MfaError>,
+    user_id: Uuid,
+    code: &str,
+    client: &LoginClient,
+    session: Option<Uuid>,
+) {
+    let kind = match result {
+        Err(MfaError::InvalidCode) => SecurityEventType::MfaFailed,
+        Ok(_) if TotpCode::parse(code).is_none() => SecurityEventType::RecoveryCodeUsed,
+        _ => return,
+    };
+    state.auth.record_event(kind, user_id, client, session).await;
 }
 
 fn bad_request(code: &'static str, detail: &str) -> ApiError {
@@ -165,15 +186,24 @@ async fn setup(
 async fn verify(
     State(state): State<MfaEndpoints>,
     principal: Principal,
+    client: LoginClient,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let codes = state
+    let session = Some(principal.session_id);
+    let result = state
         .mfa
         .verify(principal.user_id, &body.code, Utc::now())
-        .await
-        .map_err(|err| api_error(err, invalid_mfa_code_400))?;
+        .await;
+    // Only a TOTP code can enable MFA: a failure is all there is to record.
+    if matches!(result, Err(MfaError::InvalidCode)) {
+        record_code_check(&state, &result, principal.user_id, &body.code, &client, session).await;
+    }
+    let codes = result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
-    tracing::info!(user_id = %principal.user_id, "MFA enabled");
+    state
+        .auth
+        .record_event(SecurityEventType::MfaEnabled, principal.user_id, &client, session)
+        .await;
     Ok(no_store(Json(VerifyResponse {
         message: "MFA enabled successfully",
         recovery_codes: codes.iter().map(ToString::to_string).collect(),
@@ -192,15 +222,21 @@ async fn verify(
 async fn disable(
     State(state): State<MfaEndpoints>,
     principal: Principal,
+    client: LoginClient,
     Json(body): Json<CodeBody>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state
+    let session = Some(principal.session_id);
+    let result = state
         .mfa
         .disable(principal.user_id, &body.code, Utc::now())
-        .await
-        .map_err(|err| api_error(err, invalid_mfa_code_400))?;
+        .await;
+    record_code_check(&state, &result, principal.user_id, &body.code, &client, session).await;
+    result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
-    tracing::info!(user_id = %principal.user_id, "MFA disabled");
+    state
+        .auth
+        .record_event(SecurityEventType::MfaDisabled, principal.user_id, &client, session)
+        .await;
     Ok(Json(MessageResponse {
         message: "MFA disabled",
     }))
@@ -243,11 +279,13 @@ async fn login(
         token_id: claims.jti,
         expires_at: claims.exp,
     };
-    state
+    let result = state
         .mfa
         .complete_login(user_id, challenge, &body.code, now)
-        .await
-        .map_err(|err| match err {
+        .await;
+    // The session does not exist yet: the login's events name none.
+    record_code_check(&state, &result, user_id, &body.code, &client, None).await;
+    result.map_err(|err| match err {
             // MFA switched off, or the user gone, since the password step:
             // this token no longer describes a pending login.
             MfaError::NotEnabled | MfaError::Store(crate::store::StoreError::NotFound) => {
