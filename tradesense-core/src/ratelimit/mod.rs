@@ -237,7 +237,12 @@ impl Policy {
             return None;
         }
         let ip_key = || match client {
-            Some(ip) => format!("ip:{}", client_network(ip)),
+            // `ip:192.0.2.1` (the key an IPv4 client always had) or
+            // `ip:2001:db8:1:2::/64`.
+            Some(ip) => match client_network(ip) {
+                IpNet::V4(net) => format!("ip:{}", net.addr()),
+                net @ IpNet::V6(_) => format!("ip:{net}"),
+            },
             None => {
                 self.warn_unknown_client();
                 UNKNOWN_CLIENT_KEY.to_owned()
