@@ -178,6 +178,10 @@ async fn the_account_history_is_listed_newest_first_and_logged() {
             for field in ["id", "type", "created_at", "ip", "user_agent", "session_id"] {
                 assert!(item.get(field).is_some(), "{field} in {item}");
             }
+            // RFC 3339 in UTC.
+            let at = item["created_at"].as_str().unwrap();
+            assert!(at.ends_with('Z'), "{at}");
+            assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
         }
         // Owner-scoped: another account sees none of it.
         register(&app, "bob@example.com").await;
@@ -227,6 +231,13 @@ async fn the_account_history_is_listed_newest_first_and_logged() {
         assert!(!text.contains(secret), "a password reached the log");
     }
     assert!(!text.contains("eyJ"), "a token reached the log");
+    // Each event line names its request, as the access log does.
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"event_type\":\"password_changed\""))
+        .unwrap();
+    assert!(line.contains("\"request_id\""), "{line}");
+    assert!(!line.contains("\"request_id\":\"-\""), "{line}");
 }
 
 #[tokio::test]

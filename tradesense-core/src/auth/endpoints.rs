@@ -364,6 +364,8 @@ pub struct LoginClient {
     pub user_agent: Option<String>,
     /// The client IP.
     pub ip: Option<String>,
+    /// The request's id (`X-Request-ID`), for the logs.
+    pub request_id: Option<String>,
 }
 
 impl LoginClient {
@@ -373,6 +375,7 @@ impl LoginClient {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             session_id: session,
+            request_id: self.request_id.clone(),
         }
     }
 }
@@ -399,7 +402,15 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
                     .map(|ConnectInfo(addr)| addr.ip())
             })
             .map(|ip| ip.to_string());
-        Ok(Self { user_agent, ip })
+        let request_id = parts
+            .extensions
+            .get::<crate::telemetry::RequestId>()
+            .map(|id| id.as_str().to_owned());
+        Ok(Self {
+            user_agent,
+            ip,
+            request_id,
+        })
     }
 }
 

@@ -118,6 +118,9 @@ pub struct EventContext {
     pub user_agent: Option<String>,
     /// The session (the token's `sid`).
     pub session_id: Option<Uuid>,
+    /// The request's `X-Request-ID`, for the log line (correlates the
+    /// event with the access log); not stored.
+    pub request_id: Option<String>,
 }
 
 /// One security event: `{"id", "type", "created_at", "ip", "user_agent",
@@ -140,6 +143,10 @@ pub struct SecurityEvent {
     pub user_agent: Option<String>,
     /// The session it happened in, if any.
     pub session_id: Option<Uuid>,
+    /// The request it happened in, for the log line only: not stored,
+    /// not sent.
+    #[serde(skip)]
+    pub request_id: Option<String>,
 }
 
 impl SecurityEvent {
@@ -153,6 +160,7 @@ impl SecurityEvent {
             ip: context.ip,
             user_agent: context.user_agent,
             session_id: context.session_id,
+            request_id: context.request_id,
         }
     }
 }

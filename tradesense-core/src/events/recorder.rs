@@ -12,7 +12,8 @@ use uuid::Uuid;
 ///
 /// Every event becomes a structured `tracing` line (target
 /// `security_event`: `event_type`, `event_id`, `user_id`, `session_id`,
-/// `ip`, `user_agent`, never a password, token, code or secret) and, with a
+/// `ip`, `user_agent`, `request_id`; never a password, token, code or
+/// secret) and, with a
 /// store, a row the user can list. Recording never fails the request: the
 /// action it records has already happened, so a store failure is logged
 /// (with the event's fields, so the trail is kept in the log) and
@@ -105,13 +106,14 @@ impl SecurityEvents {
         let session_id = session_id.as_deref().unwrap_or("-");
         let ip = event.ip.as_deref().unwrap_or("-");
         let user_agent = event.user_agent.as_deref().unwrap_or("-");
+        let request_id = event.request_id.as_deref().unwrap_or("-");
         if event.kind.is_failure() {
             tracing::warn!(
                 target: "security_event",
                 event_type = event.kind.as_str(),
                 event_id = %event.id,
                 user_id = %event.user_id,
-                session_id, ip, user_agent,
+                session_id, ip, user_agent, request_id,
                 "security event"
             );
         } else {
@@ -120,7 +122,7 @@ impl SecurityEvents {
                 event_type = event.kind.as_str(),
                 event_id = %event.id,
                 user_id = %event.user_id,
-                session_id, ip, user_agent,
+                session_id, ip, user_agent, request_id,
                 "security event"
             );
         }

@@ -69,6 +69,7 @@ impl TryFrom<EventRow> for SecurityEvent {
             ip: row.ip,
             user_agent: row.user_agent,
             session_id: row.session_id,
+            request_id: None,
         })
     }
 }
@@ -147,6 +148,7 @@ mod tests {
                     ip: Some("2001:db8::1".into()),
                     user_agent: Some("test".into()),
                     session_id: Some(Uuid::now_v7()),
+                    request_id: None,
                 },
             );
             store.record_event(&event).await.unwrap();
