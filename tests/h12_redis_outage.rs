@@ -177,10 +177,11 @@ async fn logouts_and_writes_are_seen_on_every_instance_during_and_after_an_outag
     for backend in backends() {
         let mut redis = PrivateRedis::start();
         let (a, a_app, b) = two_instances(backend, &redis.url()).await;
-        let response = send(a.client.post(a.url("/api/v1/auth/register")).json(
-            &json!({"email": "ada@example.com", "password": PASSWORD, "full_name": "Ada"}),
-        ))
-        .await;
+        let response =
+            send(a.client.post(a.url("/api/v1/auth/register")).json(
+                &json!({"email": "ada@example.com", "password": PASSWORD, "full_name": "Ada"}),
+            ))
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let doomed = login_on(&a.base, "ada@example.com").await;
         let during = login_on(&a.base, "ada@example.com").await;
@@ -240,7 +241,12 @@ async fn logouts_and_writes_are_seen_on_every_instance_during_and_after_an_outag
             ["AAA", "BBB", "CCC"],
             "{backend:?}"
         );
-        let response = send(client().post(b.url("/api/v1/auth/logout")).bearer_auth(&after)).await;
+        let response = send(
+            client()
+                .post(b.url("/api/v1/auth/logout"))
+                .bearer_auth(&after),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert_eq!(
             status(a.url("/api/v1/users/me"), &after).await,
@@ -249,7 +255,10 @@ async fn logouts_and_writes_are_seen_on_every_instance_during_and_after_an_outag
         );
         // Logins keep working without Redis, on either side.
         let fresh = login_on(&b.base, "ada@example.com").await;
-        assert_eq!(status(a.url("/api/v1/users/me"), &fresh).await, StatusCode::OK);
+        assert_eq!(
+            status(a.url("/api/v1/users/me"), &fresh).await,
+            StatusCode::OK
+        );
 
         // Redis comes back (empty): every revocation still holds, every
         // write is still listed, and broadcasts flow again.
@@ -268,7 +277,12 @@ async fn logouts_and_writes_are_seen_on_every_instance_during_and_after_an_outag
             ["AAA", "BBB", "CCC", "DDD"],
             "{backend:?}"
         );
-        let response = send(client().post(a.url("/api/v1/auth/logout")).bearer_auth(&fresh)).await;
+        let response = send(
+            client()
+                .post(a.url("/api/v1/auth/logout"))
+                .bearer_auth(&fresh),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert_eq!(
             status(b.url("/api/v1/users/me"), &fresh).await,

@@ -142,7 +142,13 @@ async fn a_wrong_or_missing_content_type_is_415_on_every_body_route() {
         // (method, path, content type, body, authenticated)
         let cases: Vec<(&str, &str, Option<&str>, String, bool)> = vec![
             ("POST", "/api/v1/auth/login", None, login.clone(), false),
-            ("POST", "/api/v1/auth/login", Some("text/plain"), login.clone(), false),
+            (
+                "POST",
+                "/api/v1/auth/login",
+                Some("text/plain"),
+                login.clone(),
+                false,
+            ),
             (
                 "POST",
                 "/api/v1/auth/login",
@@ -166,11 +172,41 @@ async fn a_wrong_or_missing_content_type_is_415_on_every_body_route() {
                 login.clone(),
                 false,
             ),
-            ("PATCH", "/api/v1/users/me", None, r#"{"full_name":"X"}"#.into(), true),
-            ("POST", "/api/v1/users/me/password", Some("text/plain"), "{}".into(), true),
-            ("POST", "/api/v1/portfolios", None, r#"{"name":"Main"}"#.into(), true),
-            ("POST", "/api/v1/trades", Some("text/plain"), "{}".into(), true),
-            ("POST", "/api/v1/auth/mfa/verify", None, r#"{"code":"123456"}"#.into(), true),
+            (
+                "PATCH",
+                "/api/v1/users/me",
+                None,
+                r#"{"full_name":"X"}"#.into(),
+                true,
+            ),
+            (
+                "POST",
+                "/api/v1/users/me/password",
+                Some("text/plain"),
+                "{}".into(),
+                true,
+            ),
+            (
+                "POST",
+                "/api/v1/portfolios",
+                None,
+                r#"{"name":"Main"}"#.into(),
+                true,
+            ),
+            (
+                "POST",
+                "/api/v1/trades",
+                Some("text/plain"),
+                "{}".into(),
+                true,
+            ),
+            (
+                "POST",
+                "/api/v1/auth/mfa/verify",
+                None,
+                r#"{"code":"123456"}"#.into(),
+                true,
+            ),
         ];
         for (method, path, content_type, body, authenticated) in cases {
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

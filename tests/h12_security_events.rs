@@ -186,9 +186,16 @@ async fn the_account_history_is_listed_newest_first_and_logged() {
         // Owner-scoped: another account sees none of it.
         register(&app, "bob@example.com").await;
         let bob = access_token(&app, "bob@example.com").await;
-        assert_eq!(types(&all_events(&app, &bob, 50).await), ["login_succeeded"]);
+        assert_eq!(
+            types(&all_events(&app, &bob, 50).await),
+            ["login_succeeded"]
+        );
         // Bad parameters name themselves; no token is 401.
-        for (query, field) in [("?limit=0", "limit"), ("?limit=501", "limit"), ("?cursor=zz", "cursor")] {
+        for (query, field) in [
+            ("?limit=0", "limit"),
+            ("?limit=501", "limit"),
+            ("?cursor=zz", "cursor"),
+        ] {
             let response = events(&app, &token, query).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
             let body: Value = json_body(response).await;
@@ -217,11 +224,20 @@ async fn the_account_history_is_listed_newest_first_and_logged() {
             .unwrap()
             .to_owned();
         let items = all_events(&app, &fresh, 50).await;
-        assert_eq!(types(&items)[..3], ["login_succeeded", "logout", "password_changed"]);
+        assert_eq!(
+            types(&items)[..3],
+            ["login_succeeded", "logout", "password_changed"]
+        );
     }
     // The log has the same events, and no secret.
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    for kind in ["login_failed", "login_succeeded", "session_revoked", "password_changed", "logout"] {
+    for kind in [
+        "login_failed",
+        "login_succeeded",
+        "session_revoked",
+        "password_changed",
+        "logout",
+    ] {
         assert!(
             text.contains(&format!("\"event_type\":\"{kind}\"")),
             "{kind} logged"

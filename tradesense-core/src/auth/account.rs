@@ -25,11 +25,10 @@ impl AuthState {
     /// [`security_events`](AuthState::security_events)).
     pub fn user_routes(&self) -> OpenApiRouter {
         let auth = self.layer();
-        let events = crate::events::routes(
-            self.security_events().clone(),
-            auth.clone(),
-            |extensions| extensions.get::<Principal>().map(|p| p.user_id),
-        );
+        let events =
+            crate::events::routes(self.security_events().clone(), auth.clone(), |extensions| {
+                extensions.get::<Principal>().map(|p| p.user_id)
+            });
         OpenApiRouter::new()
             .routes(guard(routes!(get_me, patch_me), auth.clone()))
             .routes(guard(routes!(change_password), auth.clone()))

@@ -4,8 +4,8 @@
 //! module finishes its own login with.
 
 use super::Principal;
-use super::origin::CredentialOriginLayer;
 use super::layer::{AuthLayer, Authenticator};
+use super::origin::CredentialOriginLayer;
 use super::password::{Password, PasswordHasher};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::events::{EventContext, SecurityEvent, SecurityEventType, SecurityEvents};

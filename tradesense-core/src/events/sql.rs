@@ -172,7 +172,13 @@ mod tests {
         }
         assert_eq!(listed, recorded, "{label}: all of ada's, newest first");
         let bobs = store
-            .list_events(bob, &EventQuery { limit: 50, after: None })
+            .list_events(
+                bob,
+                &EventQuery {
+                    limit: 50,
+                    after: None,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(bobs, vec![other], "{label}");

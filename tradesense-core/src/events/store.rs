@@ -60,7 +60,7 @@ impl SecurityEventStore for MemoryEventStore {
             })
             .cloned()
             .collect();
-        events.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        events.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
         events.truncate(query.limit as usize);
         Ok(events)
     }

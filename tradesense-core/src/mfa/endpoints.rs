@@ -10,9 +10,9 @@
 
 use super::service::{LoginChallenge, MfaError, MfaService};
 use super::totp::{Provisioning, TotpCode};
-use crate::events::SecurityEventType;
 use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
 use crate::error::{ApiError, Problem};
+use crate::events::SecurityEventType;
 use crate::http::{Json, guard};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -97,7 +97,10 @@ async fn record_code_check<T>(
         Ok(_) if TotpCode::parse(code).is_none() => SecurityEventType::RecoveryCodeUsed,
         _ => return,
     };
-    state.auth.record_event(kind, user_id, client, session).await;
+    state
+        .auth
+        .record_event(kind, user_id, client, session)
+        .await;
 }
 
 fn bad_request(code: &'static str, detail: &str) -> ApiError {
@@ -196,13 +199,26 @@ async fn verify(
         .await;
     // Only a TOTP code can enable MFA: a failure is all there is to record.
     if matches!(result, Err(MfaError::InvalidCode)) {
-        record_code_check(&state, &result, principal.user_id, &body.code, &client, session).await;
+        record_code_check(
+            &state,
+            &result,
+            principal.user_id,
+            &body.code,
+            &client,
+            session,
+        )
+        .await;
     }
     let codes = result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
     state
         .auth
-        .record_event(SecurityEventType::MfaEnabled, principal.user_id, &client, session)
+        .record_event(
+            SecurityEventType::MfaEnabled,
+            principal.user_id,
+            &client,
+            session,
+        )
         .await;
     Ok(no_store(Json(VerifyResponse {
         message: "MFA enabled successfully",
@@ -230,12 +246,25 @@ async fn disable(
         .mfa
         .disable(principal.user_id, &body.code, Utc::now())
         .await;
-    record_code_check(&state, &result, principal.user_id, &body.code, &client, session).await;
+    record_code_check(
+        &state,
+        &result,
+        principal.user_id,
+        &body.code,
+        &client,
+        session,
+    )
+    .await;
     result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
     state
         .auth
-        .record_event(SecurityEventType::MfaDisabled, principal.user_id, &client, session)
+        .record_event(
+            SecurityEventType::MfaDisabled,
+            principal.user_id,
+            &client,
+            session,
+        )
         .await;
     Ok(Json(MessageResponse {
         message: "MFA disabled",
@@ -260,6 +289,8 @@ async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<()
     responses(
         (status = 200, description = "The token (and the cookie)", body = TokenResponse),
         (status = 401, description = "`invalid_mfa_code` or `invalid_mfa_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, or the challenge is locked after repeated failures", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
@@ -286,13 +317,13 @@ async fn login(
     // The session does not exist yet: the login's events name none.
     record_code_check(&state, &result, user_id, &body.code, &client, None).await;
     result.map_err(|err| match err {
-            // MFA switched off, or the user gone, since the password step:
-            // this token no longer describes a pending login.
-            MfaError::NotEnabled | MfaError::Store(crate::store::StoreError::NotFound) => {
-                invalid_mfa_token()
-            }
-            err => api_error(err, invalid_mfa_code_401),
-        })?;
+        // MFA switched off, or the user gone, since the password step:
+        // this token no longer describes a pending login.
+        MfaError::NotEnabled | MfaError::Store(crate::store::StoreError::NotFound) => {
+            invalid_mfa_token()
+        }
+        err => api_error(err, invalid_mfa_code_401),
+    })?;
     tracing::info!(%user_id, "MFA login");
     complete_login(&state.auth, user_id, &client).await
 }

@@ -262,7 +262,12 @@ mod tests {
                 .await;
             assert!(again.is_err(), "{:?}", store.backend());
             let creds = store.credentials_by_id(user.id).await.unwrap().unwrap();
-            assert_eq!(creds.password_hash, "$argon2id$one", "{:?}", store.backend());
+            assert_eq!(
+                creds.password_hash,
+                "$argon2id$one",
+                "{:?}",
+                store.backend()
+            );
         }
     }
 }
