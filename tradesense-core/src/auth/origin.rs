@@ -2,45 +2,7 @@
 //! (`/register`, `/login`, `/token`, `/mfa/login`) for every request,
 //! authenticated or not.
 //!
-//! The cookie CSRF rule of the [`AuthLayer`](super::AuthLayer) only sees
-//! requests that carry the auth cookie. A login needs no cookie, so a
-//! foreign page could otherwise post the attacker's credentials from the
-//! victim's browser and have the answer's `Set-Cookie` log that browser
-//! into the attacker's account (login CSRF). This layer refuses an unsafe
-//! request whose `Origin` (or, lacking it, `Referer`) is neither the
-//! server's own nor trusted with `403 csrf_origin_mismatch`, before the
-//! handler runs: before any body is read (so before `415` or `422`), any
-//! credential is checked or any cookie is set. A request with neither
-//! header (an API client) passes; `Origin: null` is foreign.
-//!
-//! ```
-//! use bytes::Bytes;
-//! use http::{Request, Response};
-//! use http_body_util::Full;
-//! use std::convert::Infallible;
-//! use tower::{Layer, ServiceExt, service_fn};
-//! use tradesense_core::auth::CredentialOriginLayer;
-//!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let login = service_fn(|_req: Request<Full<Bytes>>| async {
-//!     Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("token")))
-//! });
-//! let service = CredentialOriginLayer::new(["https://app.example".to_owned()]).layer(login);
-//! let from = |origin: &str| {
-//!     Request::post("/login")
-//!         .header("host", "api.example")
-//!         .header("origin", origin)
-//!         .body(Full::default())
-//!         .unwrap()
-//! };
-//! let foreign = service.clone().oneshot(from("https://evil.example")).await.unwrap();
-//! assert_eq!(foreign.status(), 403);
-//! let trusted = service.clone().oneshot(from("https://app.example")).await.unwrap();
-//! assert_eq!(trusted.status(), 200);
-//! let own = service.oneshot(from("https://api.example")).await.unwrap();
-//! assert_eq!(own.status(), 200);
-//! # });
-//! ```
+//! See [`CredentialOriginLayer`].
 
 use super::credentials::csrf_allows;
 use crate::error::ApiError;
@@ -54,7 +16,47 @@ use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
 /// Refuses unsafe requests from foreign origins, whatever their
-/// credentials. See the [module docs](self).
+/// credentials.
+///
+/// The cookie CSRF rule of the [`AuthLayer`](super::AuthLayer) only sees
+/// requests that carry the auth cookie. A login needs no cookie, so a
+/// foreign page could otherwise post the attacker's credentials from the
+/// victim's browser and have the answer's `Set-Cookie` log that browser
+/// into the attacker's account (login CSRF). This layer refuses an unsafe
+/// request whose `Origin` (or, lacking it, `Referer`) is neither the
+/// server's own nor trusted with `403 csrf_origin_mismatch`, before the
+/// handler runs: before any body is read (so before `415` or `422`), any
+/// credential is checked or any cookie is set. A request with neither
+/// header (an API client) passes; `Origin: null` is foreign.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use std::convert::Infallible;
+/// use tower::{Layer, ServiceExt, service_fn};
+/// use tradesense_core::auth::CredentialOriginLayer;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let login = service_fn(|_req: Request<Full<Bytes>>| async {
+///     Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("token")))
+/// });
+/// let service = CredentialOriginLayer::new(["https://app.example".to_owned()]).layer(login);
+/// let from = |origin: &str| {
+///     Request::post("/login")
+///         .header("host", "api.example")
+///         .header("origin", origin)
+///         .body(Full::default())
+///         .unwrap()
+/// };
+/// let foreign = service.clone().oneshot(from("https://evil.example")).await.unwrap();
+/// assert_eq!(foreign.status(), 403);
+/// let trusted = service.clone().oneshot(from("https://app.example")).await.unwrap();
+/// assert_eq!(trusted.status(), 200);
+/// let own = service.oneshot(from("https://api.example")).await.unwrap();
+/// assert_eq!(own.status(), 200);
+/// # });
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct CredentialOriginLayer {
     trusted_origins: Arc<[String]>,
