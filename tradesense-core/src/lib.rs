@@ -18,6 +18,7 @@
 //! | [`users`] | accounts: `Email`, `UserStore`, its SQL, the cached decorator |
 //! | [`auth`] | passwords, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, auth endpoints |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
+//! | [`events`] | security events: recording (log + store), `SecurityEventStore`, the listing |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
 //! | [`ratelimit`] | the keyed rate-limiting layer |
@@ -58,6 +59,7 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -22,6 +22,7 @@ use tradesense_core::auth::{
     AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions,
 };
 use tradesense_core::cache::{Cache, CacheConfig, ResponseCacheLayer};
+use tradesense_core::events::SecurityEvents;
 use tradesense_core::health::Health;
 use tradesense_core::http::{
     ContentLengthLimitLayer, ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
@@ -52,7 +53,7 @@ use utoipa_axum::router::OpenApiRouter;
     tags(
         (name = "auth", description = "Register, log in (JSON or OAuth2 password form), log out"),
         (name = "mfa", description = "TOTP multi-factor authentication"),
-        (name = "users", description = "The current user, password and sessions"),
+        (name = "users", description = "The current user, password, sessions and security events"),
         (name = "portfolios", description = "Portfolios and their positions"),
         (name = "trades", description = "Recorded trades"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -176,9 +177,13 @@ impl App {
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
         let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        // Security events in the same database as the users, so a password
+        // change and its event commit together.
+        let events = SecurityEvents::new(Arc::new(store.clone())).beside_users(true);
         let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
+            .security_events(events)
             .build();
         let mut rate_limit =
             KeyedRateLimitLayer::new(Limiter::per_minute("api", settings.rate_limit_per_minute))

@@ -3,9 +3,10 @@
 //! [`AuthLayer`](super::AuthLayer).
 
 use super::Principal;
-use super::endpoints::{AuthState, parse_full_name};
+use super::endpoints::{AuthState, LoginClient, parse_full_name};
 use super::password::Password;
 use crate::error::{ApiError, Problem};
+use crate::events::{SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Json, Path, guard};
 use crate::users::User;
 use axum::extract::State;
@@ -19,15 +20,22 @@ use uuid::Uuid;
 
 impl AuthState {
     /// The `/me*` routes, relative to where they are mounted, behind this
-    /// state's [`AuthLayer`](super::AuthLayer).
+    /// state's [`AuthLayer`](super::AuthLayer): the profile, the password,
+    /// the sessions and `/me/security-events` (this state's
+    /// [`security_events`](AuthState::security_events)).
     pub fn user_routes(&self) -> OpenApiRouter {
         let auth = self.layer();
+        let events =
+            crate::events::routes(self.security_events().clone(), auth.clone(), |extensions| {
+                extensions.get::<Principal>().map(|p| p.user_id)
+            });
         OpenApiRouter::new()
             .routes(guard(routes!(get_me, patch_me), auth.clone()))
             .routes(guard(routes!(change_password), auth.clone()))
             .routes(guard(routes!(list_sessions), auth.clone()))
             .routes(guard(routes!(delete_session), auth))
             .with_state(self.clone())
+            .merge(events)
     }
 }
 
@@ -107,6 +115,7 @@ pub(crate) struct ChangePassword {
 async fn change_password(
     State(state): State<AuthState>,
     principal: Principal,
+    client: LoginClient,
     Json(body): Json<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
     let credentials = state
@@ -134,7 +143,27 @@ async fn change_password(
         .hash(&new_password)
         .await
         .map_err(ApiError::internal)?;
-    state.users().update_password_hash(user.id, &hash).await?;
+    // The event commits with the hash when the stores share a database.
+    let event = SecurityEvent::new(
+        SecurityEventType::PasswordChanged,
+        user.id,
+        client.event_context(Some(principal.session_id)),
+    );
+    let events = state.security_events();
+    let recorded = if events.is_beside_users() {
+        state
+            .users()
+            .update_password_hash_recording(user.id, &hash, &event)
+            .await?
+    } else {
+        state.users().update_password_hash(user.id, &hash).await?;
+        false
+    };
+    if recorded {
+        SecurityEvents::log(&event);
+    } else {
+        events.record(event).await;
+    }
     let revoked = state
         .auth()
         .sessions()
@@ -202,6 +231,7 @@ async fn list_sessions(
 async fn delete_session(
     State(state): State<AuthState>,
     principal: Principal,
+    client: LoginClient,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     if !state
@@ -212,6 +242,15 @@ async fn delete_session(
     {
         return Err(ApiError::NotFound("session"));
     }
-    tracing::info!(user_id = %principal.user_id, session = %id, "session revoked");
+    // The event names the revoked session (the subject), not the one that
+    // revoked it.
+    state
+        .record_event(
+            SecurityEventType::SessionRevoked,
+            principal.user_id,
+            &client,
+            Some(id),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,8 +5,10 @@
 
 use super::Principal;
 use super::layer::{AuthLayer, Authenticator};
+use super::origin::CredentialOriginLayer;
 use super::password::{Password, PasswordHasher};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::events::{EventContext, SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Form, Json, guard};
 use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
 use crate::store::StoreError;
@@ -37,6 +39,7 @@ struct AuthStateInner {
     hasher: PasswordHasher,
     trusted_origins: Arc<[String]>,
     login_throttle: LoginThrottle,
+    events: SecurityEvents,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -55,6 +58,7 @@ pub struct AuthStateBuilder {
     hasher: PasswordHasher,
     trusted_origins: Vec<String>,
     login_throttle: LoginThrottle,
+    events: SecurityEvents,
 }
 
 impl AuthStateBuilder {
@@ -78,6 +82,14 @@ impl AuthStateBuilder {
         self
     }
 
+    /// Where security events go (default: [`SecurityEvents::log_only`]):
+    /// the auth, user and MFA endpoints record through it, and
+    /// [`AuthState::user_routes`] lists them.
+    pub fn security_events(mut self, events: SecurityEvents) -> Self {
+        self.events = events;
+        self
+    }
+
     /// The state.
     pub fn build(self) -> AuthState {
         AuthState {
@@ -87,6 +99,7 @@ impl AuthStateBuilder {
                 hasher: self.hasher,
                 trusted_origins: self.trusted_origins.into(),
                 login_throttle: self.login_throttle,
+                events: self.events,
             }),
         }
     }
@@ -118,6 +131,7 @@ impl AuthState {
             hasher: PasswordHasher::default(),
             trusted_origins: Vec::new(),
             login_throttle: LoginThrottle::new(ThrottlePolicy::default()),
+            events: SecurityEvents::log_only(),
         }
     }
 
@@ -141,20 +155,53 @@ impl AuthState {
         &self.inner.login_throttle
     }
 
+    /// The security-event recorder (the recording API of every slice built
+    /// on this state: `auth`, `mfa`, and whatever an embedder adds).
+    pub fn security_events(&self) -> &SecurityEvents {
+        &self.inner.events
+    }
+
+    /// Records an event of `kind` for `user_id` from `client`, in
+    /// `session` (log line and row; never fails).
+    pub async fn record_event(
+        &self,
+        kind: SecurityEventType,
+        user_id: Uuid,
+        client: &LoginClient,
+        session: Option<Uuid>,
+    ) {
+        self.inner
+            .events
+            .record(SecurityEvent::new(
+                kind,
+                user_id,
+                client.event_context(session),
+            ))
+            .await;
+    }
+
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.inner.auth.clone())
             .with_trusted_origins(self.inner.trusted_origins.iter().cloned())
     }
 
+    /// The origin rule of the credential routes (docs/API.md): a foreign
+    /// `Origin` is refused before the handler reads a body or a credential.
+    pub fn origin_layer(&self) -> CredentialOriginLayer {
+        CredentialOriginLayer::new(self.inner.trusted_origins.iter().cloned())
+    }
+
     /// The auth routes, relative to where they are mounted: `/register`,
-    /// `/login`, `/token` and, behind this state's [`AuthLayer`],
-    /// `/logout`. With their OpenAPI paths (nesting prefixes them).
+    /// `/login`, `/token` behind the [origin rule](Self::origin_layer) and,
+    /// behind this state's [`AuthLayer`], `/logout`. With their OpenAPI
+    /// paths (nesting prefixes them).
     pub fn routes(&self) -> OpenApiRouter {
+        let origin = self.origin_layer();
         OpenApiRouter::new()
-            .routes(routes!(register))
-            .routes(routes!(login))
-            .routes(routes!(token))
+            .routes(guard(routes!(register), origin.clone()))
+            .routes(guard(routes!(login), origin.clone()))
+            .routes(guard(routes!(token), origin))
             .routes(guard(routes!(logout), self.layer()))
             .with_state(self.clone())
     }
@@ -207,7 +254,9 @@ pub(crate) fn parse_full_name(raw: &str) -> Result<String, FieldError> {
     request_body = RegisterBody,
     responses(
         (status = 201, description = "The new user", body = User),
+        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken` (case-insensitive)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad email, or a password that is too short, too long or too guessable", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -271,6 +320,8 @@ pub(crate) struct TokenForm {
     responses(
         (status = 200, description = "The token (and the cookie), or `mfa_required` with an MFA token and no cookie", body = TokenResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, or the account is temporarily locked", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
@@ -287,6 +338,8 @@ async fn login(
     responses(
         (status = 200, description = "As `/login`", body = TokenResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not a form", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn token(
@@ -303,14 +356,28 @@ async fn token(
     password_login(&state, &form.username, &form.password, &client).await
 }
 
-/// Who is logging in, as the session records it: the user agent and the
-/// client address.
+/// The client of a request as sessions and security events record it: the
+/// user agent and the client address (the one the rate limiter resolved).
 #[derive(Debug, Clone, Default)]
 pub struct LoginClient {
     /// `User-Agent`, at most 512 characters.
     pub user_agent: Option<String>,
     /// The client IP.
     pub ip: Option<String>,
+    /// The request's id (`X-Request-ID`), for the logs.
+    pub request_id: Option<String>,
+}
+
+impl LoginClient {
+    /// The context of a security event from this client in `session`.
+    pub fn event_context(&self, session: Option<Uuid>) -> EventContext {
+        EventContext {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            session_id: session,
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
@@ -335,7 +402,15 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
                     .map(|ConnectInfo(addr)| addr.ip())
             })
             .map(|ip| ip.to_string());
-        Ok(Self { user_agent, ip })
+        let request_id = parts
+            .extensions
+            .get::<crate::telemetry::RequestId>()
+            .map(|id| id.as_str().to_owned());
+        Ok(Self {
+            user_agent,
+            ip,
+            request_id,
+        })
     }
 }
 
@@ -380,6 +455,16 @@ async fn password_login(
         Some(credentials) => {
             state.login_throttle().record_failure(&account).await;
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
+            state
+                .record_event(
+                    SecurityEventType::LoginFailed,
+                    credentials.user.id,
+                    client,
+                    None,
+                )
+                .await;
+            // TODO(events): account_locked when this failure starts a lock
+            // (the throttle's reservation knows; branch h12a).
             return Err(invalid_credentials());
         }
         None => {
@@ -391,12 +476,17 @@ async fn password_login(
     if user.mfa_enabled {
         tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
         let mfa_token = state.auth().keys().issue_mfa(user.id, Utc::now());
-        return Ok(Json(MfaRequiredResponse {
+        // A token response too: never stored by a cache (RFC 6749 §5.1).
+        let body = Json(MfaRequiredResponse {
             mfa_required: true,
             mfa_token,
             token_type: "mfa".to_owned(),
-        })
-        .into_response());
+        });
+        return Ok((
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            body,
+        )
+            .into_response());
     }
     tracing::info!(user_id = %user.id, ip, outcome = "success", "login attempt");
     complete_login(state, user.id, client).await
@@ -422,6 +512,16 @@ pub async fn complete_login(
         .auth()
         .start_session(user_id, client.user_agent.clone(), client.ip.clone())
         .await?;
+    // The session id, for the event: the token we just signed names it.
+    let session = state
+        .auth()
+        .keys()
+        .verify_access(&token, Utc::now())
+        .ok()
+        .map(|claims| claims.sid);
+    state
+        .record_event(SecurityEventType::LoginSucceeded, user_id, client, session)
+        .await;
     let ttl = state.auth().keys().access_ttl();
     let cookie = state
         .auth()
@@ -451,13 +551,21 @@ pub async fn complete_login(
 async fn logout(
     State(state): State<AuthState>,
     principal: Principal,
+    client: LoginClient,
 ) -> Result<impl IntoResponse, ApiError> {
     state
         .auth()
         .sessions()
         .revoke(principal.user_id, principal.session_id)
         .await?;
-    tracing::info!(user_id = %principal.user_id, session = %principal.session_id, "logout");
+    state
+        .record_event(
+            SecurityEventType::Logout,
+            principal.user_id,
+            &client,
+            Some(principal.session_id),
+        )
+        .await;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, state.auth().cookie().clear())],

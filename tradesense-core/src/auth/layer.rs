@@ -1,6 +1,8 @@
 //! `AuthLayer`: authenticates requests by the `auth-token` cookie (preferred)
 //! or `Authorization: Bearer`, checks the session, applies the CSRF origin
-//! rule to cookie-authenticated unsafe requests, and inserts a [`Principal`].
+//! rule to cookie-authenticated unsafe requests, inserts a [`Principal`],
+//! and marks every response to an authenticated request
+//! `Cache-Control: no-store`.
 //!
 //! Generic over `http::Request<B>` and any response body buildable from
 //! bytes, so it fronts hyper `service_fn`s, axum routers or this crate's
@@ -269,7 +271,15 @@ where
             match layer.auth.authenticate(&token, source).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
-                    inner.call(request).await
+                    let mut response = inner.call(request).await?;
+                    // docs/API.md: every response to an authenticated
+                    // request is `no-store`: it is one user's data, and a
+                    // shared cache or the browser's history must not keep it.
+                    response.headers_mut().insert(
+                        http::header::CACHE_CONTROL,
+                        http::HeaderValue::from_static("no-store"),
+                    );
+                    Ok(response)
                 }
                 Err(err) => Ok(err.into_response()),
             }

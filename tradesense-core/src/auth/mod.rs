@@ -20,6 +20,7 @@ mod cookie;
 mod credentials;
 pub(crate) mod endpoints;
 mod layer;
+mod origin;
 mod password;
 mod principal;
 mod session;
@@ -37,6 +38,7 @@ pub use endpoints::{
     AuthState, AuthStateBuilder, LoginClient, MfaRequiredResponse, TokenResponse, complete_login,
 };
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
+pub use origin::{CredentialOrigin, CredentialOriginFuture, CredentialOriginLayer};
 pub use password::{
     HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
 };

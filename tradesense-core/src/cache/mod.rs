@@ -16,13 +16,23 @@
 //! Redis is never required: when it is unreachable (at start or mid-run) the
 //! cache keeps answering from moka and the loader, the background supervisor
 //! retries, readiness reports `degraded: redis unreachable`, and errors are
-//! counted (see the `metrics` submodule docs for the counter names). Two
-//! guards keep a stale local entry from outliving a missed broadcast (a
-//! logout on another instance must not be forgotten):
-//! - while Redis is not `Up`, a local entry is trusted for at most
-//!   [`CacheConfig::degraded_ttl`] after it was stored;
+//! counted (see the `metrics` submodule docs for the counter names). Three
+//! guards keep a stale entry from outliving a missed broadcast (a logout on
+//! another instance must not be forgotten, an acknowledged write must be
+//! listed everywhere):
+//! - while Redis is not `Up` (not subscribed: this instance cannot hear
+//!   invalidations), a local entry is trusted for at most
+//!   [`CacheConfig::degraded_ttl`], by default **zero**: sessions and
+//!   per-user reads go to the loader (the database) until the subscription
+//!   is back. The supervisor also `PING`s every second while subscribed,
+//!   so a silent partition is noticed within about a second;
 //! - when the subscription is (re)established, the whole local tier is
-//!   flushed, since broadcasts sent meanwhile are lost.
+//!   flushed, since broadcasts sent meanwhile are lost;
+//! - an instance that could not take a write or an invalidation to Redis
+//!   (it was down for it) purges the shared tier's keys (its prefix) when
+//!   it reconnects, before it goes `Up`, and tells every instance to flush
+//!   its local tier: a Redis that survived the outage would otherwise
+//!   serve the copy that invalidation was meant to remove.
 //!
 //! Building blocks on top: [`Cache::scoped`] ([`Scoped`]) for groups of
 //! keys invalidated as a whole (all trade pages of a user). This module
@@ -86,8 +96,11 @@ pub struct CacheConfig {
     /// Bound on each Redis round trip on a request path; past it, Redis
     /// counts as down.
     pub redis_timeout: Duration,
-    /// While Redis is configured but not connected, local entries are
+    /// While Redis is configured but not subscribed, local entries are
     /// trusted for at most this long (broadcasts may be missed meanwhile).
+    /// Default zero: not at all, every read goes to the loader. Only a
+    /// cache holding nothing that another instance may invalidate (no
+    /// sessions, no per-user data) should raise it.
     pub degraded_ttl: Duration,
 }
 
@@ -98,7 +111,7 @@ impl Default for CacheConfig {
             max_bytes: 256 * 1024 * 1024,
             key_prefix: "tradesense:cache:".to_owned(),
             redis_timeout: Duration::from_millis(250),
-            degraded_ttl: Duration::from_secs(5),
+            degraded_ttl: Duration::ZERO,
         }
     }
 }
@@ -173,7 +186,16 @@ impl Inner {
 
     /// Whether a local entry may be served.
     fn trusts(&self, entry: &Entry) -> bool {
-        !self.degraded() || entry.stored_at.elapsed() <= self.config.degraded_ttl
+        let ttl = self.config.degraded_ttl;
+        !self.degraded() || (!ttl.is_zero() && entry.stored_at.elapsed() <= ttl)
+    }
+
+    /// A write or invalidation that should have reached Redis did not:
+    /// the shared tier may hold a copy it was meant to replace.
+    pub(crate) fn missed_redis_write(&self) {
+        if let Some(tier) = &self.redis {
+            tier.note_missed_write();
+        }
     }
 
     /// The local TTL for a new entry of a namespace with `ttl`.

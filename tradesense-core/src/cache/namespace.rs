@@ -231,10 +231,14 @@ where
         };
         let full_key = self.full_key(key);
         let inner = &self.cache.inner;
-        if let Some(tier) = inner.redis_up()
-            && tier.set(&full_key, &bytes, self.ttl, true).await.is_err()
-        {
-            self.counters().redis_error.increment(1);
+        match inner.redis_up() {
+            Some(tier) => {
+                if tier.set(&full_key, &bytes, self.ttl, true).await.is_err() {
+                    self.counters().redis_error.increment(1);
+                    inner.missed_redis_write();
+                }
+            }
+            None => inner.missed_redis_write(),
         }
         // Disown in-flight loads, which may carry the previous value.
         inner.bump(&full_key);
@@ -249,10 +253,15 @@ where
         let inner = &self.cache.inner;
         inner.bump(&full_key);
         // Redis first: a local read racing with us then finds neither copy.
-        if let Some(tier) = inner.redis_up()
-            && tier.invalidate(&full_key).await.is_err()
-        {
-            self.counters().redis_error.increment(1);
+        match inner.redis_up() {
+            Some(tier) => {
+                if tier.invalidate(&full_key).await.is_err() {
+                    self.counters().redis_error.increment(1);
+                    inner.missed_redis_write();
+                }
+            }
+            // Redis keeps the old copy: purged when we reconnect.
+            None => inner.missed_redis_write(),
         }
         inner.bump(&full_key);
         inner.local.invalidate(&full_key).await;

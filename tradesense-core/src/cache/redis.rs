@@ -14,7 +14,7 @@ use super::metrics as m;
 use crate::shared_redis::SharedRedis;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -50,7 +50,12 @@ pub(crate) struct RedisTier {
     state: AtomicU8,
     /// Identifies this instance's own broadcasts, which it skips.
     instance: String,
+    /// A write or invalidation did not reach Redis since the last purge.
+    missed_write: AtomicBool,
 }
+
+/// The broadcast "flush your whole local tier" (after a purge).
+const FLUSH_ALL: &str = "*";
 
 impl RedisTier {
     pub(crate) fn new(redis: SharedRedis, prefix: &str, timeout: Duration) -> Self {
@@ -61,6 +66,53 @@ impl RedisTier {
             timeout,
             state: AtomicU8::new(CONNECTING),
             instance: format!("{:016x}", rand::random::<u64>()),
+            missed_write: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn note_missed_write(&self) {
+        self.missed_write.store(true, Ordering::Release);
+    }
+
+    /// Deletes every key under the prefix and tells every instance to
+    /// flush its local tier: what a reconnect does after this instance
+    /// could not take a write or an invalidation to Redis. `SCAN` in
+    /// batches, so Redis is never blocked by one big command.
+    async fn purge(&self) -> Result<(), String> {
+        let mut conn = self.redis.probe_connection();
+        let pattern = format!("{}*", escape_glob(&self.prefix));
+        let purge = async {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await?;
+                if !keys.is_empty() {
+                    redis::cmd("UNLINK")
+                        .arg(&keys)
+                        .query_async::<()>(&mut conn)
+                        .await?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(self.message(FLUSH_ALL))
+                .query_async::<()>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(self.timeout * 40, purge).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("purge timed out".into()),
         }
     }
 
@@ -225,6 +277,17 @@ pub(crate) async fn supervise(cache: Weak<Inner>, tier: Arc<RedisTier>) {
         }
         match tier.subscribe().await {
             Ok(pubsub) if tier.ping_quietly().await => {
+                // Writes this instance could not take to Redis leave copies
+                // there that no invalidation removed: purge them first.
+                if tier.missed_write.swap(false, Ordering::AcqRel)
+                    && let Err(error) = tier.purge().await
+                {
+                    tier.note_missed_write();
+                    tier.mark_down(&error);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
                 let Some(inner) = cache.upgrade() else { return };
                 // Invalidations broadcast while we were not subscribed are
                 // lost, so nothing cached locally before this point can be
@@ -275,7 +338,11 @@ async fn listen(cache: &Weak<Inner>, tier: &RedisTier, pubsub: redis::aio::PubSu
                 if let Ok(payload) = std::str::from_utf8(message.get_payload_bytes())
                     && let Some(full_key) = tier.parse_message(payload)
                 {
-                    inner.evict_local(full_key).await;
+                    if full_key == FLUSH_ALL {
+                        inner.flush_local();
+                    } else {
+                        inner.evict_local(full_key).await;
+                    }
                 }
             }
             // A failure anyone saw on the shared handle: resubscribe (the
@@ -284,12 +351,39 @@ async fn listen(cache: &Weak<Inner>, tier: &RedisTier, pubsub: redis::aio::PubSu
                 tier.go_down(&"redis failure seen on the shared handle");
                 return;
             }
-            // Notice a dropped cache even when no message arrives.
+            // Notice a dropped cache even when no message arrives, and a
+            // silent partition: a subscription that hears nothing looks the
+            // same as one that cannot hear, so Redis must answer a PING.
             () = tokio::time::sleep(Duration::from_secs(1)) => {
                 if cache.strong_count() == 0 {
                     return;
                 }
+                if !tier.ping_quietly().await {
+                    tier.mark_down(&"heartbeat PING failed");
+                    return;
+                }
             }
         }
+    }
+}
+
+/// `prefix` with the glob metacharacters of `SCAN MATCH` escaped.
+fn escape_glob(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_metacharacters_are_escaped() {
+        assert_eq!(super::escape_glob("tradesense:cache:"), "tradesense:cache:");
+        assert_eq!(super::escape_glob("a*b?[c]"), "a\\*b\\?\\[c\\]");
     }
 }

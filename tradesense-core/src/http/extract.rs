@@ -17,11 +17,14 @@ use serde::de::DeserializeOwned;
 
 /// A JSON body in, or a JSON response out.
 ///
-/// As an extractor: a `Content-Type` other than JSON is `415`; malformed
-/// JSON is `400 malformed_body`; JSON of the wrong shape is `422` naming
-/// the field by its JSON path (`full_name`, `items[2].price`). An empty body
-/// reads as `{}`, so an all-optional body may be left out. A body over the
-/// router's `DefaultBodyLimit` is `413`.
+/// As an extractor: a missing `Content-Type`, or one other than
+/// `application/json`, is `415 unsupported_media_type` (docs/API.md: a
+/// body route names its media type; a guessed one is how a cross-site
+/// `text/plain` form post would slip in); malformed JSON is
+/// `400 malformed_body`; JSON of the wrong shape is `422` naming the field
+/// by its JSON path (`full_name`, `items[2].price`). An empty body with the
+/// JSON type reads as `{}`, so an all-optional body may be left out. A body
+/// over the router's `DefaultBodyLimit` is `413`.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -99,17 +102,23 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A missing `Content-Type` is read as JSON (curl without `-H`); a present
-/// one must be `application/json` or `*+json`.
+/// Whether the `Content-Type` is `JSON`: `application/json`, parameters
+/// (`; charset=utf-8`) allowed. A missing one is not: no body type is
+/// guessed (docs/API.md answers it `415`).
 fn content_type_is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return true;
-    };
-    value.to_str().is_ok_and(|value| {
-        let essence = value.split(';').next().unwrap_or("").trim();
-        essence.eq_ignore_ascii_case("application/json")
-            || essence.to_ascii_lowercase().ends_with("+json")
-    })
+    content_type_is(headers, "application/json")
+}
+
+/// Whether the request's `Content-Type` essence (before any `;`
+/// parameters) is `expected`, case-insensitively. `false` when missing.
+fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case(expected)
+        })
 }
 
 /// Reads the whole body within the router's `DefaultBodyLimit`.
@@ -169,7 +178,8 @@ fn field_error(path: &str, message: &str) -> ApiError {
 }
 
 /// An `application/x-www-form-urlencoded` body (the OAuth2 password flow).
-/// A bad or missing field is `422` naming it.
+/// Any other or a missing `Content-Type` is `415`; a bad or missing field is
+/// `422` naming it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Form<T>(pub T);
 
@@ -181,6 +191,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !content_type_is(request.headers(), FORM_URLENCODED) {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: FORM_URLENCODED,
+            });
+        }
         let body = read_body(request, state).await?;
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&body));
         serde_path_to_error::deserialize(deserializer)
@@ -188,6 +203,8 @@ where
             .map_err(|err| field_error(&err.path().to_string(), &err.into_inner().to_string()))
     }
 }
+
+const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
 
 /// The query string; a bad parameter is `422` naming it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -230,5 +247,38 @@ where
         raw.parse()
             .map(Path)
             .map_err(|_| ApiError::NotFound("resource"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(value: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_named_media_type_passes() {
+        assert!(content_type_is_json(&with_type(Some("application/json"))));
+        assert!(content_type_is_json(&with_type(Some(
+            "Application/JSON; charset=utf-8"
+        ))));
+        assert!(!content_type_is_json(&with_type(None)));
+        assert!(!content_type_is_json(&with_type(Some("text/plain"))));
+        assert!(!content_type_is_json(&with_type(Some(
+            "application/x-www-form-urlencoded"
+        ))));
+        let form = with_type(Some("application/x-www-form-urlencoded; charset=utf-8"));
+        assert!(content_type_is(&form, FORM_URLENCODED));
+        assert!(!content_type_is(&with_type(None), FORM_URLENCODED));
+        assert!(!content_type_is(
+            &with_type(Some("multipart/form-data")),
+            FORM_URLENCODED
+        ));
     }
 }

@@ -9,9 +9,10 @@
 //! of this module.
 
 use super::service::{LoginChallenge, MfaError, MfaService};
-use super::totp::Provisioning;
+use super::totp::{Provisioning, TotpCode};
 use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
 use crate::error::{ApiError, Problem};
+use crate::events::SecurityEventType;
 use crate::http::{Json, guard};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -62,7 +63,7 @@ impl MfaEndpoints {
     pub fn routes(&self) -> OpenApiRouter {
         let auth = self.auth.layer();
         OpenApiRouter::new()
-            .routes(routes!(login))
+            .routes(guard(routes!(login), self.auth.origin_layer()))
             .routes(guard(routes!(setup), auth.clone()))
             .routes(guard(routes!(verify), auth.clone()))
             .routes(guard(routes!(disable), auth))
@@ -77,6 +78,29 @@ fn no_store(body: impl IntoResponse) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The events of one code check: `mfa_failed` for a wrong code, and
+/// `recovery_code_used` when an accepted code was a recovery code (the
+/// service reads a code that is no TOTP code as a recovery code, so its
+/// shape tells which one matched).
+async fn record_code_check<T>(
+    state: &MfaEndpoints,
+    result: &Result<T, MfaError>,
+    user_id: Uuid,
+    code: &str,
+    client: &LoginClient,
+    session: Option<Uuid>,
+) {
+    let kind = match result {
+        Err(MfaError::InvalidCode) => SecurityEventType::MfaFailed,
+        Ok(_) if TotpCode::parse(code).is_none() => SecurityEventType::RecoveryCodeUsed,
+        _ => return,
+    };
+    state
+        .auth
+        .record_event(kind, user_id, client, session)
+        .await;
 }
 
 fn bad_request(code: &'static str, detail: &str) -> ApiError {
@@ -165,15 +189,37 @@ async fn setup(
 async fn verify(
     State(state): State<MfaEndpoints>,
     principal: Principal,
+    client: LoginClient,
     Json(body): Json<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let codes = state
+    let session = Some(principal.session_id);
+    let result = state
         .mfa
         .verify(principal.user_id, &body.code, Utc::now())
-        .await
-        .map_err(|err| api_error(err, invalid_mfa_code_400))?;
+        .await;
+    // Only a TOTP code can enable MFA: a failure is all there is to record.
+    if matches!(result, Err(MfaError::InvalidCode)) {
+        record_code_check(
+            &state,
+            &result,
+            principal.user_id,
+            &body.code,
+            &client,
+            session,
+        )
+        .await;
+    }
+    let codes = result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
-    tracing::info!(user_id = %principal.user_id, "MFA enabled");
+    state
+        .auth
+        .record_event(
+            SecurityEventType::MfaEnabled,
+            principal.user_id,
+            &client,
+            session,
+        )
+        .await;
     Ok(no_store(Json(VerifyResponse {
         message: "MFA enabled successfully",
         recovery_codes: codes.iter().map(ToString::to_string).collect(),
@@ -192,15 +238,34 @@ async fn verify(
 async fn disable(
     State(state): State<MfaEndpoints>,
     principal: Principal,
+    client: LoginClient,
     Json(body): Json<CodeBody>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state
+    let session = Some(principal.session_id);
+    let result = state
         .mfa
         .disable(principal.user_id, &body.code, Utc::now())
-        .await
-        .map_err(|err| api_error(err, invalid_mfa_code_400))?;
+        .await;
+    record_code_check(
+        &state,
+        &result,
+        principal.user_id,
+        &body.code,
+        &client,
+        session,
+    )
+    .await;
+    result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
     revoke_others(&state, &principal).await?;
-    tracing::info!(user_id = %principal.user_id, "MFA disabled");
+    state
+        .auth
+        .record_event(
+            SecurityEventType::MfaDisabled,
+            principal.user_id,
+            &client,
+            session,
+        )
+        .await;
     Ok(Json(MessageResponse {
         message: "MFA disabled",
     }))
@@ -224,6 +289,8 @@ async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<()
     responses(
         (status = 200, description = "The token (and the cookie)", body = TokenResponse),
         (status = 401, description = "`invalid_mfa_code` or `invalid_mfa_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`, or the challenge is locked after repeated failures", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
@@ -243,18 +310,20 @@ async fn login(
         token_id: claims.jti,
         expires_at: claims.exp,
     };
-    state
+    let result = state
         .mfa
         .complete_login(user_id, challenge, &body.code, now)
-        .await
-        .map_err(|err| match err {
-            // MFA switched off, or the user gone, since the password step:
-            // this token no longer describes a pending login.
-            MfaError::NotEnabled | MfaError::Store(crate::store::StoreError::NotFound) => {
-                invalid_mfa_token()
-            }
-            err => api_error(err, invalid_mfa_code_401),
-        })?;
+        .await;
+    // The session does not exist yet: the login's events name none.
+    record_code_check(&state, &result, user_id, &body.code, &client, None).await;
+    result.map_err(|err| match err {
+        // MFA switched off, or the user gone, since the password step:
+        // this token no longer describes a pending login.
+        MfaError::NotEnabled | MfaError::Store(crate::store::StoreError::NotFound) => {
+            invalid_mfa_token()
+        }
+        err => api_error(err, invalid_mfa_code_401),
+    })?;
     tracing::info!(%user_id, "MFA login");
     complete_login(&state.auth, user_id, &client).await
 }

@@ -148,6 +148,33 @@ impl ClientKeyExtractor for ClientIpResolver {
     }
 }
 
+/// The network a per-IP limit counts `ip` under: an IPv4 address alone
+/// (`/32`), an IPv6 address by its `/64` prefix (a host or a home network
+/// routinely holds a whole /64, so per-address keys would let one client
+/// rotate through 2^64 budgets). IPv4-mapped IPv6 counts as its IPv4
+/// address.
+///
+/// ```
+/// use tradesense_core::ratelimit::client_network;
+///
+/// let a = client_network("2001:db8:1:2::1".parse().unwrap());
+/// let b = client_network("2001:db8:1:2:ffff::c".parse().unwrap());
+/// assert_eq!(a, b);
+/// assert_eq!(a.to_string(), "2001:db8:1:2::/64");
+/// assert_eq!(client_network("192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7/32");
+/// assert_eq!(client_network("::ffff:192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7/32");
+/// ```
+pub fn client_network(ip: IpAddr) -> IpNet {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpNet::V4(ipnet::Ipv4Net::from(v4)),
+        IpAddr::V6(v6) => {
+            // A prefix length of 64 is always valid for IPv6.
+            let net = ipnet::Ipv6Net::new(v6, 64).unwrap_or_else(|_| ipnet::Ipv6Net::from(v6));
+            IpNet::V6(net.trunc())
+        }
+    }
+}
+
 /// A hop is an IP, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     if let Ok(ip) = hop.parse() {
@@ -172,6 +199,15 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64_and_ipv4_stays_per_address() {
+        let net = |s: &str| client_network(ip(s));
+        assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:2::c"));
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+        assert_ne!(net("192.0.2.1"), net("192.0.2.2"));
+        assert_eq!(net("::ffff:192.0.2.1"), net("192.0.2.1"));
     }
 
     #[test]

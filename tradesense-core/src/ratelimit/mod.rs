@@ -14,7 +14,11 @@
 //! The client comes from a [`ClientKeyExtractor`]; the default,
 //! [`ClientIpResolver`], reads axum's `ConnectInfo<SocketAddr>` and believes
 //! `X-Forwarded-For` only from trusted proxies. The resolved address is
-//! passed on to handlers as a [`ClientIp`] request extension.
+//! passed on to handlers as a [`ClientIp`] request extension (one client
+//! address for limits, sessions and security events). Per-IP counts key an
+//! IPv4 client by its address and an IPv6 client by its /64
+//! ([`client_network`]): one host is routinely given a whole /64, so
+//! counting single addresses would give it 2^64 budgets.
 //!
 //! Why our own small layer and not `tower_governor`: that crate's service
 //! needs `Response<B>: From<GovernorError>`, which exists only for axum's
@@ -29,7 +33,7 @@ mod service;
 /// The Redis handle the shared limits use (the process-wide one).
 pub use crate::shared_redis::SharedRedis;
 pub use account::{LoginThrottle, ThrottlePolicy};
-pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn};
+pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn, client_network};
 pub use limiter::{Decision, Limiter};
 pub use service::{KeyedRateLimit, KeyedRateLimitFuture};
 
@@ -233,7 +237,12 @@ impl Policy {
             return None;
         }
         let ip_key = || match client {
-            Some(ip) => format!("ip:{ip}"),
+            // `ip:192.0.2.1` (the key an IPv4 client always had) or
+            // `ip:2001:db8:1:2::/64`.
+            Some(ip) => match client_network(ip) {
+                IpNet::V4(net) => format!("ip:{}", net.addr()),
+                net @ IpNet::V6(_) => format!("ip:{net}"),
+            },
             None => {
                 self.warn_unknown_client();
                 UNKNOWN_CLIENT_KEY.to_owned()

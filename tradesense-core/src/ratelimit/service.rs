@@ -53,7 +53,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let client = self.policy.client_key.client_ip(&parts);
+        // IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack socket
+        // reports) is the IPv4 client it maps: one address, one bucket.
+        let client = self
+            .policy
+            .client_key
+            .client_ip(&parts)
+            .map(|ip| ip.to_canonical());
         if let Some(ip) = client {
             parts.extensions.insert(ClientIp(ip));
         }

@@ -7,6 +7,7 @@
 //! | [`SessionUsers`](MigrationSet::SessionUsers) | ties `sessions.user_id` to `users` | Sessions, Users |
 //! | [`Mfa`](MigrationSet::Mfa) | `recovery_codes`, `mfa_used_tokens`, `mfa_failures` | Users |
 //! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions` | Users |
+//! | [`SecurityEvents`](MigrationSet::SecurityEvents) | `security_events` (its `user_id` references nothing) | - |
 //!
 //! An embedder with its own users table runs [`MigrationSet::Sessions`]
 //! alone and gets the sessions table, nothing else. MFA is not in the auth
@@ -50,6 +51,8 @@ pub enum MigrationSet {
     Mfa,
     /// Portfolios, trades and positions.
     Trading,
+    /// `security_events`, standing alone (events).
+    SecurityEvents,
 }
 
 impl MigrationSet {
@@ -60,6 +63,7 @@ impl MigrationSet {
         Self::SessionUsers,
         Self::Mfa,
         Self::Trading,
+        Self::SecurityEvents,
     ];
 
     /// The set's folder under `migrations/<backend>/`.
@@ -70,6 +74,7 @@ impl MigrationSet {
             Self::SessionUsers => "session_users",
             Self::Mfa => "mfa",
             Self::Trading => "trading",
+            Self::SecurityEvents => "security_events",
         }
     }
 
@@ -77,7 +82,7 @@ impl MigrationSet {
     /// [`SqlStore::migrate_sets`]).
     pub fn requires(self) -> &'static [Self] {
         match self {
-            Self::Sessions | Self::Users => &[],
+            Self::Sessions | Self::Users | Self::SecurityEvents => &[],
             Self::SessionUsers => &[Self::Sessions, Self::Users],
             Self::Mfa | Self::Trading => &[Self::Users],
         }
@@ -100,6 +105,12 @@ impl MigrationSet {
             (Self::Mfa, Postgres) => sqlx::migrate!("../migrations/postgres/mfa"),
             (Self::Trading, Sqlite) => sqlx::migrate!("../migrations/sqlite/trading"),
             (Self::Trading, Postgres) => sqlx::migrate!("../migrations/postgres/trading"),
+            (Self::SecurityEvents, Sqlite) => {
+                sqlx::migrate!("../migrations/sqlite/security_events")
+            }
+            (Self::SecurityEvents, Postgres) => {
+                sqlx::migrate!("../migrations/postgres/security_events")
+            }
         };
         migrator
             .set_ignore_missing(true)

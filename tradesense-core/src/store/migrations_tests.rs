@@ -70,6 +70,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
         (3, MigrationSet::Mfa),
         (4, MigrationSet::Trading),
         (5, MigrationSet::SessionUsers),
+        (6, MigrationSet::SecurityEvents),
     ] {
         let sqlite: Vec<(i64, String)> = set
             .migrator(Backend::Sqlite)
@@ -91,7 +92,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
             );
         }
     }
-    assert_eq!(MigrationSet::ALL.len(), 5);
+    assert_eq!(MigrationSet::ALL.len(), 6);
 }
 
 #[test]

@@ -100,6 +100,17 @@ impl UserStore for CachedUsers {
         // The cached `User` carries no hash, so nothing to invalidate.
         self.inner.update_password_hash(id, password_hash).await
     }
+
+    async fn update_password_hash_recording(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        event: &crate::events::SecurityEvent,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .update_password_hash_recording(id, password_hash, event)
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,33 @@ impl UserStore for SqlStore {
         });
         Ok(())
     }
+
+    /// One transaction: the new hash and its `password_changed` event (the
+    /// `security_events` table must exist: the
+    /// [`SecurityEvents`](crate::store::MigrationSet::SecurityEvents) set).
+    async fn update_password_hash_recording(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        event: &crate::events::SecurityEvent,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self.db(), |pool| {
+            let mut tx = pool.begin().await?;
+            let done =
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(password_hash)
+                    .bind(to_micros(Utc::now()))
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            crate::insert_event!(&mut *tx, event)?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +226,48 @@ mod tests {
                 .unwrap();
             let creds = store.credentials_by_id(user.id).await.unwrap().unwrap();
             assert_eq!(creds.password_hash, "$argon2id$new");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_change_and_its_event_commit_together() {
+        use crate::events::{
+            EventContext, EventQuery, SecurityEvent, SecurityEventStore, SecurityEventType,
+        };
+        for db in TestDatabase::all().await {
+            let store = &db.store;
+            let user = store.create_user(new_user("p@example.com")).await.unwrap();
+            let event = SecurityEvent::new(
+                SecurityEventType::PasswordChanged,
+                user.id,
+                EventContext::default(),
+            );
+            let recorded = store
+                .update_password_hash_recording(user.id, "$argon2id$one", &event)
+                .await
+                .unwrap();
+            assert!(recorded);
+            let page = EventQuery {
+                limit: 10,
+                after: None,
+            };
+            assert_eq!(
+                store.list_events(user.id, &page).await.unwrap(),
+                vec![event.clone()]
+            );
+            // The same event id again: the insert fails, and the hash
+            // written before it in the transaction is rolled back.
+            let again = store
+                .update_password_hash_recording(user.id, "$argon2id$two", &event)
+                .await;
+            assert!(again.is_err(), "{:?}", store.backend());
+            let creds = store.credentials_by_id(user.id).await.unwrap().unwrap();
+            assert_eq!(
+                creds.password_hash,
+                "$argon2id$one",
+                "{:?}",
+                store.backend()
+            );
         }
     }
 }

@@ -3,6 +3,7 @@
 //! decorates any implementation with the read-through cache.
 
 use super::Email;
+use crate::events::SecurityEvent;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -73,4 +74,22 @@ pub trait UserStore: Send + Sync {
     async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError>;
     /// Replaces the password hash.
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
+    /// Replaces the password hash and records `event` (its
+    /// `password_changed`) in the same transaction, answering `true`: both
+    /// commit or neither does. The default, for a store that keeps no
+    /// security events, only replaces the hash and answers `false`: the
+    /// caller then records the event itself. Called only when the
+    /// [`SecurityEvents`](crate::events::SecurityEvents) recorder is
+    /// [beside the users](crate::events::SecurityEvents::beside_users).
+    async fn update_password_hash_recording(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        event: &SecurityEvent,
+    ) -> Result<bool, StoreError> {
+        let _ = event;
+        self.update_password_hash(id, password_hash)
+            .await
+            .map(|()| false)
+    }
 }
