@@ -3,9 +3,7 @@
 //! `Content-Type` on every body route, and `Cache-Control: no-store` on
 //! token responses and every response to an authenticated request.
 
-mod common;
-
-use common::{Backend, TestApp, backends, json_body};
+use crate::common::{Backend, TestApp, backends, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

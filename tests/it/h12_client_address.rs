@@ -3,9 +3,7 @@
 //! applied) is what the limits count, the sessions show and the security
 //! events record.
 
-mod common;
-
-use common::{Backend, TestApp, backends, json_body};
+use crate::common::{Backend, TestApp, backends, json_body};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -4,11 +4,8 @@
 //! revocations), newest first, paginated by cursor, owner-scoped; and the
 //! same events are structured log lines without secrets.
 
-mod common;
-mod mfa_support;
-
-use common::{TestApp, backends, json_body};
-use mfa_support::*;
+use crate::common::{TestApp, backends, json_body};
+use crate::mfa_support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -306,7 +303,7 @@ async fn mfa_changes_failures_and_recovery_codes_are_recorded() {
 
 #[tokio::test]
 async fn the_route_is_in_the_openapi_document() {
-    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
     let doc: Value = json_body(
         app.client
             .get(app.url("/openapi.json"))
