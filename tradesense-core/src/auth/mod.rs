@@ -22,6 +22,7 @@ pub(crate) mod endpoints;
 mod layer;
 mod password;
 mod principal;
+mod reauth;
 mod session;
 #[cfg(test)]
 mod session_contract;
@@ -41,7 +42,7 @@ pub use password::{
     HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
 };
 pub use principal::{CredentialSource, Principal};
-pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use session::{SESSION_CACHE_TTL, SessionConfig, Sessions};
 pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{
