@@ -43,8 +43,8 @@ async fn idle_sessions_end_everywhere(cluster: Cluster) {
         200,
         "B caches it live"
     );
-    // Five seconds of requests on A only (longer than the 4 s timeout).
-    let until = Instant::now() + Duration::from_secs(5);
+    // Seven seconds of requests on A only (longer than the 6 s timeout).
+    let until = Instant::now() + Duration::from_secs(7);
     while Instant::now() < until {
         assert_eq!(me_status(&cluster, 0, &token).await, 200);
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -63,7 +63,7 @@ async fn idle_sessions_end_everywhere(cluster: Cluster) {
     );
 
     // Silence past the timeout: over on both, although both cached it.
-    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
     assert_eq!(me_status(&cluster, 0, &token).await, 401);
     assert_eq!(me_status(&cluster, 1, &token).await, 401);
     // A fresh login does not list the idle session among the live ones.
@@ -73,14 +73,17 @@ async fn idle_sessions_end_everywhere(cluster: Cluster) {
     assert_eq!(listed[0]["current"], true);
 }
 
-fn four_seconds(settings: &mut tradesense_server::Settings) {
-    settings.session_idle_timeout = Some(Duration::from_secs(4));
+/// Six seconds: the cache TTL and the write interval shrink to 1.5 s each,
+/// so `last_seen_at` lags by at most 4.5 s, and requests every 250 ms keep
+/// the session alive with room for a slow machine.
+fn six_seconds(settings: &mut tradesense_server::Settings) {
+    settings.session_idle_timeout = Some(Duration::from_secs(6));
 }
 
 #[tokio::test]
 async fn an_idle_session_is_over_on_every_instance() {
     for backend in backends() {
-        idle_sessions_end_everywhere(Cluster::start(backend, 2, None, four_seconds).await).await;
+        idle_sessions_end_everywhere(Cluster::start(backend, 2, None, six_seconds).await).await;
     }
 }
 
@@ -90,7 +93,7 @@ async fn an_idle_session_is_over_on_every_instance_sharing_redis() {
         return;
     };
     for backend in backends() {
-        let cluster = Cluster::start(backend, 2, Some(&redis), four_seconds).await;
+        let cluster = Cluster::start(backend, 2, Some(&redis), six_seconds).await;
         idle_sessions_end_everywhere(cluster).await;
     }
 }

@@ -15,15 +15,16 @@
 //! ## How coarse `last_seen_at` is, and why idleness cannot hide
 //!
 //! With `T` the cache TTL and `W` the write interval ([`SessionConfig`]):
-//! every request is answered either by a database read at most `T` earlier
-//! (the cache entry's load, on whichever instance filled the shared tier)
-//! or by that read itself, and that read left `last_seen_at` at most `W`
-//! old. So `last_seen_at` lags the last request by at most `T + W` (90 s by
-//! default), on every instance. The idle rule is judged on the database
-//! value and errs early, never late: a session unused for the idle timeout
-//! is always refused, one unused for at least the timeout minus `T + W` may
-//! be. A cached "live" answer never outlives `T` (at most a quarter of the
-//! idle timeout), so the cache cannot stretch an idle session either.
+//! a cached "live" answer was stored by a request on this instance at most
+//! `T` earlier (a database load, or a copy of the shared tier's entry, which
+//! a load at most `T` before that wrote), and that load left `last_seen_at`
+//! at most `W` old. So `last_seen_at` lags the last request by at most
+//! `2T + W` (2 min by default), on every instance. The idle rule is judged
+//! on the database value and errs early, never late: a session unused for
+//! the idle timeout is always refused, one unused for the timeout minus
+//! `2T + W` may be. And the cache cannot stretch an idle session: every
+//! cached answer is younger than `T` (at most a quarter of the idle
+//! timeout) counted from a request of that very session.
 
 use super::session_store::{NewSession, SessionRecord, SessionStore};
 use crate::cache::{Cache, Namespace};
@@ -78,10 +79,11 @@ impl SessionConfig {
             })
     }
 
-    /// How far `last_seen_at` may lag the session's last request: the cache
-    /// TTL plus the write interval (see the module docs).
+    /// How far `last_seen_at` may lag the session's last request: twice
+    /// the cache TTL (an entry copied from the shared tier just before it
+    /// expired there) plus the write interval (see the module docs).
     pub fn last_seen_lag(&self) -> Duration {
-        self.cache_ttl() + self.write_interval()
+        self.cache_ttl() * 2 + self.write_interval()
     }
 
     /// Whether `record` is live (not revoked, not expired) and not idle at

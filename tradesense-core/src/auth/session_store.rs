@@ -59,7 +59,7 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// When a request last used it, coarsely: it may lag the last request by
     /// [`SessionConfig::last_seen_lag`](super::SessionConfig::last_seen_lag)
-    /// (90 s by default).
+    /// (2 minutes by default).
     pub last_seen_at: DateTime<Utc>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,

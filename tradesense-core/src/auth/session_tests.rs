@@ -108,7 +108,7 @@ fn the_coarseness_follows_the_idle_timeout() {
     let default = SessionConfig::default();
     assert_eq!(default.cache_ttl(), Duration::from_secs(30));
     assert_eq!(default.write_interval(), Duration::from_secs(60));
-    assert_eq!(default.last_seen_lag(), Duration::from_secs(90));
+    assert_eq!(default.last_seen_lag(), Duration::from_secs(120));
     let short = SessionConfig {
         idle_timeout: Some(Duration::from_secs(8)),
         ..default
@@ -185,14 +185,14 @@ async fn idleness_is_seen_on_every_instance_despite_the_cache() {
     let store = Arc::new(CountingStore::default());
     let user = Uuid::now_v7();
     let config = SessionConfig {
-        idle_timeout: Some(Duration::from_millis(800)),
+        idle_timeout: Some(Duration::from_secs(2)),
         ..SessionConfig::default()
     };
     let (a, b) = (instance(&store, config), instance(&store, config));
     let sid = login(&a, user).await;
     assert!(b.is_live(user, sid).await.unwrap());
-    // 1.6 s of requests on A only, every 100 ms: twice the idle timeout.
-    for _ in 0..16 {
+    // 3 s of requests on A only, every 100 ms: longer than the timeout.
+    for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(a.is_live(user, sid).await.unwrap());
     }
@@ -200,10 +200,10 @@ async fn idleness_is_seen_on_every_instance_despite_the_cache() {
         b.is_live(user, sid).await.unwrap(),
         "A's activity counts on B"
     );
-    // Writes stayed coarse: at most one per 200 ms interval.
-    assert!(store.touches.load(Ordering::SeqCst) <= 9);
+    // Writes stayed coarse: at most one per 500 ms interval.
+    assert!(store.touches.load(Ordering::SeqCst) <= 8);
     // Silence past the timeout: over on both.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert!(!a.is_live(user, sid).await.unwrap());
     assert!(!b.is_live(user, sid).await.unwrap());
 }
