@@ -288,6 +288,19 @@ impl SessionStore for Accounts {
         Ok(record)
     }
 
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            login_columns!(),
+            " FROM logins WHERE login_id = ?1"
+        );
+        let row: Option<LoginRow> = sqlx::query_as(sql)
+            .bind(id.hyphenated())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(SessionRecord::from))
+    }
+
     async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
         let sql = concat!(
             "UPDATE logins SET seen_at = ?2 WHERE login_id = ?1 RETURNING ",

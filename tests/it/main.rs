@@ -11,6 +11,7 @@
 
 // Support.
 mod common;
+mod hardening_support;
 mod mfa_support;
 mod redis_support;
 mod trading_model;
@@ -26,6 +27,9 @@ mod h12_client_address;
 mod h12_redis_outage;
 mod h12_request_rules;
 mod h12_security_events;
+mod hardening_recovery;
+mod hardening_sessions;
+mod hardening_throttles;
 mod mfa_flow;
 mod mfa_guards;
 mod openapi;

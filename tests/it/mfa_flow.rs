@@ -38,7 +38,13 @@ async fn setup_shows_the_secret_uri_and_a_png_qr_code() {
         let app = TestApp::spawn(backend).await;
         register(&app, "alice@example.com").await;
         let token = access_token(&app, "alice@example.com").await;
-        let response = post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await;
+        let response = post(
+            &app,
+            "/api/v1/auth/mfa/setup",
+            Some(&token),
+            json!({"current_password": PASSWORD}),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["cache-control"], "no-store");
         let body = json_body(response).await;
@@ -98,8 +104,16 @@ async fn the_whole_flow_enable_login_recover_disable() {
             refused(early, StatusCode::BAD_REQUEST).await,
             "mfa_setup_required"
         );
-        let setup =
-            json_body(post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await).await;
+        let setup = json_body(
+            post(
+                &app,
+                "/api/v1/auth/mfa/setup",
+                Some(&token),
+                json!({"current_password": PASSWORD}),
+            )
+            .await,
+        )
+        .await;
         let mut phone = Authenticator::new(setup["secret"].as_str().unwrap());
         let right = phone.fresh_code().await;
         let wrong = if right == "000000" {
@@ -158,7 +172,13 @@ async fn the_whole_flow_enable_login_recover_disable() {
         )
         .await;
         assert_eq!(me["mfa_enabled"], true);
-        let again = post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await;
+        let again = post(
+            &app,
+            "/api/v1/auth/mfa/setup",
+            Some(&token),
+            json!({"current_password": PASSWORD}),
+        )
+        .await;
         assert_eq!(
             refused(again, StatusCode::BAD_REQUEST).await,
             "mfa_already_enabled"
@@ -304,7 +324,13 @@ async fn disable_with_a_totp_code() {
         .await;
         assert_eq!(off.status(), StatusCode::OK);
         // Re-enabling works with a brand-new secret.
-        let setup = post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await;
+        let setup = post(
+            &app,
+            "/api/v1/auth/mfa/setup",
+            Some(&token),
+            json!({"current_password": PASSWORD}),
+        )
+        .await;
         assert_eq!(setup.status(), StatusCode::OK);
     }
 }

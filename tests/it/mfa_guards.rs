@@ -13,8 +13,16 @@ async fn a_pending_setup_expires() {
         let app = TestApp::spawn(backend).await;
         register(&app, "dave@example.com").await;
         let token = access_token(&app, "dave@example.com").await;
-        let setup =
-            json_body(post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await).await;
+        let setup = json_body(
+            post(
+                &app,
+                "/api/v1/auth/mfa/setup",
+                Some(&token),
+                json!({"current_password": PASSWORD}),
+            )
+            .await,
+        )
+        .await;
         let mut phone = Authenticator::new(setup["secret"].as_str().unwrap());
         // Ten minutes pass (the expiry is moved instead of the clock).
         let past = tradesense_core::store::to_micros(Utc::now() - TimeDelta::seconds(1));
@@ -86,7 +94,13 @@ async fn arbitrary_codes_are_refused_cleanly() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     register(&app, "frank@example.com").await;
     let token = access_token(&app, "frank@example.com").await;
-    post(&app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await;
+    post(
+        &app,
+        "/api/v1/auth/mfa/setup",
+        Some(&token),
+        json!({"current_password": PASSWORD}),
+    )
+    .await;
     let huge = "9".repeat(10_000);
     let odd = [
         "",

@@ -158,7 +158,13 @@ pub async fn refused(response: reqwest::Response, status: StatusCode) -> String 
 pub async fn enable_mfa(app: &TestApp, email: &str) -> (String, Authenticator, Vec<String>) {
     register(app, email).await;
     let token = access_token(app, email).await;
-    let setup = post(app, "/api/v1/auth/mfa/setup", Some(&token), json!({})).await;
+    let setup = post(
+        app,
+        "/api/v1/auth/mfa/setup",
+        Some(&token),
+        json!({"current_password": PASSWORD}),
+    )
+    .await;
     assert_eq!(setup.status(), StatusCode::OK);
     let setup = json_body(setup).await;
     let mut phone = Authenticator::new(setup["secret"].as_str().unwrap());

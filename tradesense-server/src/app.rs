@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tradesense_core::auth::{
-    AUTH_COOKIE, AuthCookie, AuthState, Authenticator, Principal, Sessions,
+    AUTH_COOKIE, AuthCookie, AuthState, Authenticator, PasswordHasher, Principal, Sessions,
 };
 use tradesense_core::cache::{Cache, CacheConfig, ResponseCacheLayer};
 use tradesense_core::events::SecurityEvents;
@@ -141,6 +141,7 @@ pub struct App {
     openapi: Arc<utoipa::openapi::OpenApi>,
     rate_limit: KeyedRateLimitLayer,
     login_throttle: LoginThrottle,
+    hasher: PasswordHasher,
 }
 
 impl App {
@@ -170,7 +171,7 @@ impl App {
         }
         let authenticator = Authenticator::with_cookie(
             settings.token_keys(),
-            Sessions::new(Arc::new(store.clone()), &cache),
+            Sessions::with_config(Arc::new(store.clone()), &cache, settings.session_config()),
             // `Secure` in production, where the site is served over HTTPS.
             AuthCookie::default().secure(settings.is_production()),
         );
@@ -180,10 +181,12 @@ impl App {
         // Security events in the same database as the users, so a password
         // change and its event commit together.
         let events = SecurityEvents::new(Arc::new(store.clone())).beside_users(true);
+        let hasher = PasswordHasher::default();
         let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
             .security_events(events)
+            .hasher(hasher.clone())
             .build();
         let mut rate_limit =
             KeyedRateLimitLayer::new(Limiter::per_minute("api", settings.rate_limit_per_minute))
@@ -249,6 +252,7 @@ impl App {
             openapi: Arc::new(openapi),
             rate_limit,
             login_throttle,
+            hasher,
         }
     }
 
@@ -265,6 +269,13 @@ impl App {
     /// The per-account failed-login throttle the login endpoints consult.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.login_throttle
+    }
+
+    /// The argon2id hasher of the auth endpoints; its
+    /// [`verifications`](PasswordHasher::verifications) count the password
+    /// checks the app ran (what the account throttle bounds).
+    pub fn password_hasher(&self) -> &PasswordHasher {
+        &self.hasher
     }
 
     /// The settings the app was built with.

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tradesense_core::auth::TokenKeys;
+use tradesense_core::auth::{SessionConfig, TokenKeys};
 use tradesense_core::store::DbOptions;
 pub use tradesense_core::telemetry::LogFormat;
 
@@ -112,8 +112,11 @@ pub struct Settings {
     /// The variables that were missing in development and replaced by an
     /// ephemeral random key (the caller warns loudly about each).
     pub ephemeral_secrets: Vec<&'static str>,
-    /// `ACCESS_TOKEN_TTL_SECONDS`.
+    /// `ACCESS_TOKEN_TTL_SECONDS`: a session's absolute lifetime.
     pub access_token_ttl: Duration,
+    /// `SESSION_IDLE_TIMEOUT_SECONDS` (default 8 h; `0` = `None`, no idle
+    /// timeout): a session without a request this long is over.
+    pub session_idle_timeout: Option<Duration>,
     /// `CORS_ORIGINS`.
     pub cors_origins: Vec<String>,
     /// `RATE_LIMIT_PER_MINUTE` (0 = off).
@@ -184,7 +187,21 @@ impl Settings {
             }
         };
         let secret_key = secret("SECRET_KEY")?;
-        let jwt_secret_key = secret("JWT_SECRET_KEY")?;
+        let mut jwt_secret_key = secret("JWT_SECRET_KEY")?;
+        // One key for two jobs (sealing MFA secrets, signing tokens) would
+        // make a leak of either a leak of both.
+        if secret_key.expose_secret() == jwt_secret_key.expose_secret() {
+            if environment == Environment::Production {
+                return Err(config_error(
+                    "SECRET_KEY",
+                    "must differ from JWT_SECRET_KEY in production",
+                ));
+            }
+            // Development: the signing key is the one to replace (tokens
+            // die at restart; MFA secrets sealed under SECRET_KEY survive).
+            ephemeral_secrets.push("JWT_SECRET_KEY");
+            jwt_secret_key = Alphanumeric.sample_string(&mut rand::rng(), 64).into();
+        }
         let jwt_previous_secret_keys = get("JWT_PREVIOUS_SECRET_KEYS")
             .map(|value| {
                 value
@@ -205,6 +222,16 @@ impl Settings {
             })
             .transpose()?
             .unwrap_or_default();
+        if environment == Environment::Production
+            && jwt_previous_secret_keys
+                .iter()
+                .any(|key| key.expose_secret() == secret_key.expose_secret())
+        {
+            return Err(config_error(
+                "JWT_PREVIOUS_SECRET_KEYS",
+                "must not contain SECRET_KEY in production",
+            ));
+        }
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://tradesense.db".into());
         if !(database_url.starts_with("sqlite:")
@@ -296,6 +323,9 @@ impl Settings {
             jwt_previous_secret_keys,
             ephemeral_secrets,
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 86_400)?,
+            session_idle_timeout: Some(number("SESSION_IDLE_TIMEOUT_SECONDS", 8 * 60 * 60, 0)?)
+                .filter(|&secs| secs > 0)
+                .map(Duration::from_secs),
             cors_origins,
             rate_limit_per_minute: as_u32(
                 "RATE_LIMIT_PER_MINUTE",
@@ -350,6 +380,15 @@ impl Settings {
         DbOptions::new(self.database_url.expose())
             .max_connections(self.database_max_connections)
             .acquire_timeout(self.database_acquire_timeout)
+    }
+
+    /// The session rules: `SESSION_IDLE_TIMEOUT_SECONDS`, with the core's
+    /// default coarseness of `last_seen_at`.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            idle_timeout: self.session_idle_timeout,
+            ..SessionConfig::default()
+        }
     }
 
     /// Token keys from `JWT_SECRET_KEY`, `JWT_PREVIOUS_SECRET_KEYS` and
@@ -416,6 +455,53 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.variable, "JWT_SECRET_KEY");
         assert!(!err.to_string().contains("short-jwt-value"));
+    }
+
+    #[test]
+    fn production_refuses_one_key_for_both_jobs_naming_both_variables() {
+        let same = "the-same-secret-for-both-jobs-0123456789";
+        let err = settings(&[
+            ("ENVIRONMENT", "production"),
+            ("SECRET_KEY", same),
+            ("JWT_SECRET_KEY", same),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+        let message = err.to_string();
+        assert!(message.contains("JWT_SECRET_KEY"), "{message}");
+        assert!(!message.contains(same), "{message}");
+        let err = settings(&[
+            ("ENVIRONMENT", "production"),
+            ("SECRET_KEY", same),
+            ("JWT_SECRET_KEY", "a-different-jwt-secret-0123456789abcdef"),
+            ("JWT_PREVIOUS_SECRET_KEYS", same),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "JWT_PREVIOUS_SECRET_KEYS");
+        assert!(!err.to_string().contains(same));
+        // Development: the signing key is replaced, loudly.
+        let s = settings(&[("SECRET_KEY", same), ("JWT_SECRET_KEY", same)]).unwrap();
+        assert_eq!(s.ephemeral_secrets, ["JWT_SECRET_KEY"]);
+        assert_eq!(s.secret_key.expose_secret(), same);
+        assert_ne!(s.jwt_secret_key.expose_secret(), same);
+    }
+
+    #[test]
+    fn the_idle_timeout_defaults_to_eight_hours_and_zero_is_off() {
+        assert_eq!(
+            settings(&[]).unwrap().session_idle_timeout,
+            Some(Duration::from_secs(28_800))
+        );
+        let off = settings(&[("SESSION_IDLE_TIMEOUT_SECONDS", "0")]).unwrap();
+        assert_eq!(off.session_idle_timeout, None);
+        assert_eq!(off.session_config().idle_timeout, None);
+        let short = settings(&[("SESSION_IDLE_TIMEOUT_SECONDS", "600")]).unwrap();
+        assert_eq!(
+            short.session_config().idle_timeout,
+            Some(Duration::from_secs(600))
+        );
+        let err = settings(&[("SESSION_IDLE_TIMEOUT_SECONDS", "soon")]).unwrap_err();
+        assert_eq!(err.variable, "SESSION_IDLE_TIMEOUT_SECONDS");
     }
 
     #[test]

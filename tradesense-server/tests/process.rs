@@ -1,6 +1,6 @@
 //! Tests of the real binary as a process: start-up refusal without
-//! production secrets, SIGTERM during a slow request, the healthcheck
-//! subcommand.
+//! production secrets (or with one key for both), SIGTERM during a slow
+//! request, the healthcheck subcommand.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -41,6 +41,34 @@ fn production_without_secrets_refuses_to_start_naming_the_variable() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET_KEY"));
+}
+
+#[test]
+fn production_with_one_key_for_both_secrets_refuses_to_start_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let same = "one-key-for-sealing-and-signing-0123456789";
+    let output = server()
+        .env("ENVIRONMENT", "production")
+        .env("SECRET_KEY", same)
+        .env("JWT_SECRET_KEY", same)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stderr.contains("SECRET_KEY"), "{stderr}");
+    assert!(stderr.contains("JWT_SECRET_KEY"), "{stderr}");
+    for printed in [&stderr, &stdout] {
+        assert!(!printed.contains(same), "{printed}");
+    }
+    // Refused before anything was opened.
+    assert!(!dir.path().join("t.db").exists());
 }
 
 fn free_port() -> u16 {

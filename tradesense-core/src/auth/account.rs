@@ -111,6 +111,7 @@ pub(crate) struct ChangePassword {
         (status = 400, description = "`invalid_current_password`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Weak new password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn change_password(
     State(state): State<AuthState>,
@@ -118,26 +119,18 @@ async fn change_password(
     client: LoginClient,
     Json(body): Json<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
-    let credentials = state
+    // The new password is judged first: a refusal of it checks no
+    // password, so it costs the account's throttle nothing.
+    let user = state
         .users()
-        .credentials_by_id(principal.user_id)
+        .user_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
-    let user = &credentials.user;
     let new_password = Password::parse(&body.new_password, &[&user.email, &user.full_name])
         .map_err(|err| ApiError::invalid("new_password", err.to_string()))?;
-    if !state
-        .hasher()
-        .verify(&body.current_password, Some(&credentials.password_hash))
-        .await
-    {
-        // 400, not 401: the caller *is* authenticated; a 401 would make
-        // frontends drop the session.
-        return Err(ApiError::BadRequest {
-            code: "invalid_current_password",
-            detail: "The current password is incorrect.".to_owned(),
-        });
-    }
+    state
+        .reauthenticate(principal.user_id, &body.current_password, &client)
+        .await?;
     let hash = state
         .hasher()
         .hash(&new_password)
@@ -202,8 +195,7 @@ async fn list_sessions(
     let sessions = state
         .auth()
         .sessions()
-        .store()
-        .live_sessions(principal.user_id)
+        .active_sessions(principal.user_id)
         .await?;
     let items = sessions
         .into_iter()

@@ -433,13 +433,18 @@ async fn password_login(
     // The account as the throttle and the logs name it: normalised like the
     // stored emails, whether or not it parses as one.
     let account = Email::normalize(email);
-    // Account protection: a locked account is refused before any password
-    // check, for known and unknown emails alike (no enumeration, no oracle).
-    if let Err(retry) = state.login_throttle().check(&account).await {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: retry.as_secs() + u64::from(retry.subsec_nanos() > 0),
-        });
-    }
+    // Account protection: the attempt is reserved (and counted) before any
+    // password is checked, for known and unknown emails alike (no
+    // enumeration, no oracle); a locked account is refused here.
+    let attempt = state
+        .login_throttle()
+        .reserve(&account)
+        .await
+        .map_err(|locked| {
+            tracing::warn!(email_hash = %email_hash(&account), outcome = "locked", "login attempt");
+            // `account_locked` was recorded by the failure that set it.
+            super::reauth::locked(locked)
+        })?;
     let credentials = match Email::parse(email) {
         Ok(email) => state.users().credentials_by_email(&email).await?,
         Err(_) => None,
@@ -447,13 +452,13 @@ async fn password_login(
     let phc = credentials.as_ref().map(|c| c.password_hash.as_str());
     let verified = state.hasher().verify(password, phc).await;
     let ip = client.ip.as_deref().unwrap_or("-");
+    // A wrong password needs nothing more: the reservation counted it.
     let user = match credentials {
         Some(credentials) if verified => {
-            state.login_throttle().record_success(&account).await;
+            attempt.succeeded().await;
             credentials.user
         }
         Some(credentials) => {
-            state.login_throttle().record_failure(&account).await;
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
             state
                 .record_event(
@@ -463,12 +468,19 @@ async fn password_login(
                     None,
                 )
                 .await;
-            // TODO(events): account_locked when this failure starts a lock
-            // (the throttle's reservation knows; branch h12a).
+            if attempt.locks_on_failure() {
+                state
+                    .record_event(
+                        SecurityEventType::AccountLocked,
+                        credentials.user.id,
+                        client,
+                        None,
+                    )
+                    .await;
+            }
             return Err(invalid_credentials());
         }
         None => {
-            state.login_throttle().record_failure(&account).await;
             tracing::warn!(email_hash = %email_hash(&account), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }

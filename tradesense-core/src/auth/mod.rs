@@ -23,6 +23,7 @@ mod layer;
 mod origin;
 mod password;
 mod principal;
+mod reauth;
 mod session;
 #[cfg(any(test, feature = "testing"))]
 pub mod session_contract;
@@ -43,7 +44,7 @@ pub use password::{
     HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
 };
 pub use principal::{CredentialSource, Principal};
-pub use session::{SESSION_CACHE_TTL, Sessions};
+pub use session::{SESSION_CACHE_TTL, SessionConfig, Sessions};
 pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{

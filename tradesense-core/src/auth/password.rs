@@ -5,6 +5,7 @@
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
@@ -82,12 +83,14 @@ pub struct HashError(String);
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    verifications: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("available_permits", &self.permits.available_permits())
+            .field("verifications", &self.verifications())
             .finish()
     }
 }
@@ -123,7 +126,16 @@ impl PasswordHasher {
     pub fn new(permits: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(permits.max(1))),
+            verifications: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many password verifications this hasher (and its clones) has
+    /// run, dummy ones for unknown accounts included: what the account
+    /// throttle bounds, for metrics and for tests that count the checks a
+    /// burst of attempts got.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn blocking<T, F>(&self, work: F) -> Result<T, HashError>
@@ -160,6 +172,7 @@ impl PasswordHasher {
         let candidate = candidate.clone();
         let known = phc.is_some();
         let phc = phc.map(str::to_owned);
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let outcome = self
             .blocking(move || {
                 let phc = phc.as_deref().unwrap_or_else(|| dummy_hash());
@@ -216,6 +229,7 @@ mod tests {
         assert!(hasher.verify(&right, Some(&phc)).await);
         assert!(!hasher.verify(&wrong, Some(&phc)).await);
         assert!(!hasher.verify(&right, None).await);
+        assert_eq!(hasher.clone().verifications(), 3);
     }
 
     proptest! {

@@ -33,7 +33,11 @@ pub async fn check(store: &dyn SessionStore, user_id: Uuid) {
     let b = store.create_session(session(user_id, 3600)).await.unwrap();
     let expired = store.create_session(session(user_id, -10)).await.unwrap();
 
+    // A read changes nothing.
+    assert_eq!(store.session(a.id).await.unwrap(), Some(a.clone()));
+    assert!(store.session(Uuid::now_v7()).await.unwrap().is_none());
     let touched = store.touch_session(a.id).await.unwrap().unwrap();
+    assert_eq!(store.session(a.id).await.unwrap(), Some(touched.clone()));
     assert_eq!(touched.id, a.id);
     assert_eq!(touched.created_at, a.created_at);
     assert_eq!(touched.expires_at, a.expires_at);

@@ -83,6 +83,10 @@ impl SessionStore for MemorySessionStore {
         Ok(record)
     }
 
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.lock().get(&id).cloned())
+    }
+
     async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
         let now = to_micros(Utc::now());
         Ok(self.lock().get_mut(&id).map(|record| {

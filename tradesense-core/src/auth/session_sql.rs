@@ -43,6 +43,20 @@ impl SessionStore for SqlStore {
         Ok(record)
     }
 
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        );
+        with_pool!(self.db(), |pool| {
+            Ok(sqlx::query_as::<_, SessionRecord>(sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
+    }
+
     async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
         let sql = concat!(
             "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 RETURNING ",

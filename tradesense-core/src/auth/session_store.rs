@@ -57,7 +57,9 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When a request last used it (precision: the session cache TTL).
+    /// When a request last used it, coarsely: it may lag the last request by
+    /// [`SessionConfig::last_seen_lag`](super::SessionConfig::last_seen_lag)
+    /// (2 minutes by default).
     pub last_seen_at: DateTime<Utc>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
@@ -66,7 +68,8 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// Not revoked and not expired at `now`.
+    /// Not revoked and not expired at `now` (the idle timeout is the
+    /// [`SessionConfig`](super::SessionConfig)'s to judge).
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
     }
@@ -77,8 +80,12 @@ impl SessionRecord {
 pub trait SessionStore: Send + Sync {
     /// Records a new session.
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError>;
+    /// The session (live or not), without changing it; `None` if there is
+    /// no such session. What the liveness check reads.
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
     /// Marks the session as seen now and returns it (live or not); `None` if
-    /// there is no such session.
+    /// there is no such session. [`Sessions`](super::Sessions) calls it at
+    /// most once per write interval per session, not per request.
     async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
     /// The user's live sessions, oldest first.
     async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;

@@ -106,14 +106,15 @@ impl MfaStore for UserInvalidatingMfaStore {
             .await
     }
 
-    async fn record_mfa_failure(
+    async fn reserve_mfa_attempt(
         &self,
         user_id: Uuid,
         now: i64,
         window_secs: i64,
+        max_attempts: u32,
     ) -> Result<FailureWindow, StoreError> {
         self.inner
-            .record_mfa_failure(user_id, now, window_secs)
+            .reserve_mfa_attempt(user_id, now, window_secs, max_attempts)
             .await
     }
 

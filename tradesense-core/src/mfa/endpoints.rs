@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http::{HeaderValue, header};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +34,12 @@ pub struct MfaEndpoints {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CodeBody {
     code: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct SetupBody {
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -151,29 +158,45 @@ fn invalid_mfa_token() -> ApiError {
     }
 }
 
-/// Start enabling MFA: a new pending secret, its URI and QR code.
+/// Start enabling MFA: a new pending secret, its URI and QR code. Asks for
+/// the current password first: a stolen session must not be able to enrol
+/// its own authenticator (and, through `/mfa/verify`, lock the owner out).
 #[utoipa::path(post, path = "/setup", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
+    request_body = SetupBody,
     responses(
         (status = 200, description = "The pending secret (valid 10 minutes)", body = Provisioning),
-        (status = 400, description = "`mfa_already_enabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`mfa_already_enabled` or `invalid_current_password`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`current_password` missing", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn setup(
     State(state): State<MfaEndpoints>,
     principal: Principal,
+    client: LoginClient,
+    Json(body): Json<SetupBody>,
 ) -> Result<Response, ApiError> {
+    let already = |err| api_error(err, invalid_mfa_code_400);
+    // Refused before the password is asked for: nothing to re-authenticate.
+    if state
+        .mfa
+        .is_enabled(principal.user_id)
+        .await
+        .map_err(already)?
+    {
+        return Err(already(MfaError::AlreadyEnabled));
+    }
     let user = state
         .auth
-        .users()
-        .user_by_id(principal.user_id)
+        .reauthenticate(principal.user_id, &body.current_password, &client)
         .await?
-        .ok_or(ApiError::NotAuthenticated)?;
+        .user;
     let provisioning = state
         .mfa
         .setup(user.id, &user.email, Utc::now())
         .await
-        .map_err(|err| api_error(err, invalid_mfa_code_400))?;
+        .map_err(already)?;
     Ok(no_store(Json(provisioning)))
 }
 

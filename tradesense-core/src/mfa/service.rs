@@ -176,7 +176,6 @@ impl MfaService {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<RecoveryCode>, MfaError> {
-        self.check_lockout(user_id, now).await?;
         let state = self.store.mfa_state(user_id).await?;
         if state.enabled {
             return Err(MfaError::AlreadyEnabled);
@@ -186,9 +185,11 @@ impl MfaService {
             _ => return Err(MfaError::SetupRequired),
         };
         let secret = self.open(user_id, &pending.sealed)?;
+        self.reserve(user_id, now).await?;
         // Only a TOTP code can prove the app has the secret.
         let Some(step) = TotpCode::parse(code).and_then(|c| secret.verify(&c, unix(now))) else {
-            return Err(self.failure(user_id, now).await);
+            // (`mfa_failed` is recorded by the endpoint that asked.)
+            return Err(MfaError::InvalidCode);
         };
         let codes = RecoveryCode::generate_set();
         let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
@@ -211,11 +212,11 @@ impl MfaService {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<(), MfaError> {
-        self.check_lockout(user_id, now).await?;
         let state = self.store.mfa_state(user_id).await?;
         if !state.enabled {
             return Err(MfaError::NotEnabled);
         }
+        self.reserve(user_id, now).await?;
         let matched = self.match_code(user_id, &state, code, now).await?;
         self.spend(user_id, matched, now).await?;
         if !self.store.disable_mfa(user_id, now).await? {
@@ -234,15 +235,16 @@ impl MfaService {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<(), MfaError> {
-        self.check_lockout(user_id, now).await?;
         let state = self.store.mfa_state(user_id).await?;
         if !state.enabled {
             return Err(MfaError::NotEnabled);
         }
+        self.reserve(user_id, now).await?;
         let matched = self.match_code(user_id, &state, code, now).await?;
         // The token is spent before the code: a reused token must not burn
         // the user's code, and only a right code may spend a token (a typo
-        // must not force a new password login).
+        // must not force a new password login). A reused token leaves the
+        // reservation counted: a replay is no proof of the second factor.
         if !self
             .store
             .consume_mfa_token(
@@ -269,7 +271,8 @@ impl MfaService {
     }
 
     /// Finds what `input` is (a TOTP code in the window, or an unused
-    /// recovery code) without spending it; a miss counts as a failure.
+    /// recovery code) without spending it. A miss needs no bookkeeping:
+    /// the reservation already counted it.
     async fn match_code(
         &self,
         user_id: Uuid,
@@ -293,11 +296,12 @@ impl MfaService {
                 return Ok(Matched::Recovery(id));
             }
         }
-        Err(self.failure(user_id, now).await)
+        Err(MfaError::InvalidCode)
     }
 
     /// Spends a matched code with one conditional write: of two concurrent
-    /// requests with the same code, exactly one passes.
+    /// requests with the same code, exactly one passes (the other's code
+    /// counts as wrong: its reservation stays).
     async fn spend(
         &self,
         user_id: Uuid,
@@ -309,37 +313,40 @@ impl MfaService {
                 let step = i64::try_from(step).unwrap_or(i64::MAX);
                 self.store.accept_totp_step(user_id, step).await?
             }
+            // (`recovery_code_used` is recorded by the endpoint once spent.)
             Matched::Recovery(id) => self.store.consume_recovery_code(user_id, id, now).await?,
         };
         if spent {
             Ok(())
         } else {
-            Err(self.failure(user_id, now).await)
+            Err(MfaError::InvalidCode)
         }
     }
 
-    async fn check_lockout(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), MfaError> {
-        if let Some(window) = self.store.mfa_failures(user_id).await? {
-            let ends = window.window_start + self.lockout.window.num_seconds();
-            if window.failures >= self.lockout.max_failures && ends > now.timestamp() {
-                return Err(MfaError::LockedOut {
-                    retry_after_secs: u64::try_from(ends - now.timestamp()).unwrap_or(1),
-                });
-            }
+    /// Reserves one code check for the user before the code is looked at:
+    /// [`MfaError::LockedOut`] once the window's
+    /// [`max_failures`](LockoutPolicy::max_failures) checks are spent.
+    /// The database counts the attempt in the same statement that decides,
+    /// so simultaneous wrong codes get no more checks than sequential ones.
+    async fn reserve(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<(), MfaError> {
+        let window_secs = self.lockout.window.num_seconds();
+        let window = self
+            .store
+            .reserve_mfa_attempt(
+                user_id,
+                now.timestamp(),
+                window_secs,
+                self.lockout.max_failures,
+            )
+            .await?;
+        if window.failures > self.lockout.max_failures {
+            let ends = window.window_start + window_secs;
+            // The lockout itself leaves its trail as `mfa_failed` events.
+            return Err(MfaError::LockedOut {
+                retry_after_secs: u64::try_from(ends - now.timestamp()).unwrap_or(0).max(1),
+            });
         }
         Ok(())
-    }
-
-    /// Records a wrong code and returns the error to answer with.
-    async fn failure(&self, user_id: Uuid, now: DateTime<Utc>) -> MfaError {
-        match self
-            .store
-            .record_mfa_failure(user_id, now.timestamp(), self.lockout.window.num_seconds())
-            .await
-        {
-            Ok(_) => MfaError::InvalidCode,
-            Err(err) => MfaError::Store(err),
-        }
     }
 }
 

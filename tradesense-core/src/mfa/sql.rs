@@ -231,18 +231,24 @@ impl MfaStore for SqlStore {
         Ok(rows == 1)
     }
 
-    async fn record_mfa_failure(
+    async fn reserve_mfa_attempt(
         &self,
         user_id: Uuid,
         now: i64,
         window_secs: i64,
+        max_attempts: u32,
     ) -> Result<FailureWindow, StoreError> {
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX - 1);
         let row: (i32, i64) = with_pool!(self.db(), |pool| {
-            // One statement, so concurrent wrong codes all count.
+            // One statement: the row lock (Postgres) or the write lock
+            // (SQLite) orders concurrent reservations, and each sees the
+            // count the previous one left. Past the limit the count stays
+            // put (no overflow, however long a flood goes on).
             sqlx::query_as(
                 "INSERT INTO mfa_failures (user_id, failures, window_start) VALUES ($1, 1, $2) \
                  ON CONFLICT (user_id) DO UPDATE SET \
                  failures = CASE WHEN mfa_failures.window_start <= $3 THEN 1 \
+                                 WHEN mfa_failures.failures > $4 THEN mfa_failures.failures \
                                  ELSE mfa_failures.failures + 1 END, \
                  window_start = CASE WHEN mfa_failures.window_start <= $3 THEN $2 \
                                      ELSE mfa_failures.window_start END \
@@ -251,6 +257,7 @@ impl MfaStore for SqlStore {
             .bind(user_id)
             .bind(now)
             .bind(now - window_secs)
+            .bind(max)
             .fetch_one(pool)
             .await?
         });

@@ -181,14 +181,14 @@ async fn mfa_tokens_are_single_use_and_swept_after_expiry() {
 }
 
 #[tokio::test]
-async fn failures_count_within_a_window_and_reset() {
+async fn reservations_count_within_a_window_stop_at_the_limit_and_reset() {
     for db in TestDatabase::all().await {
         let store = &db.store;
         let id = user(store).await;
         assert_eq!(store.mfa_failures(id).await.unwrap(), None);
-        for n in 1..=5u32 {
+        for n in 1..=6u32 {
             let w = store
-                .record_mfa_failure(id, 1_000 + i64::from(n), 900)
+                .reserve_mfa_attempt(id, 1_000 + i64::from(n), 900, 5)
                 .await
                 .unwrap();
             assert_eq!(
@@ -199,9 +199,12 @@ async fn failures_count_within_a_window_and_reset() {
                 }
             );
         }
-        assert_eq!(store.mfa_failures(id).await.unwrap().unwrap().failures, 5);
-        // A failure after the window starts a new one.
-        let w = store.record_mfa_failure(id, 1_901, 900).await.unwrap();
+        // Past the limit the count no longer grows.
+        let w = store.reserve_mfa_attempt(id, 1_100, 900, 5).await.unwrap();
+        assert_eq!(w.failures, 6);
+        assert_eq!(store.mfa_failures(id).await.unwrap().unwrap().failures, 6);
+        // A reservation after the window starts a new one.
+        let w = store.reserve_mfa_attempt(id, 1_901, 900, 5).await.unwrap();
         assert_eq!(
             w,
             FailureWindow {
@@ -211,5 +214,27 @@ async fn failures_count_within_a_window_and_reset() {
         );
         store.clear_mfa_failures(id).await.unwrap();
         assert_eq!(store.mfa_failures(id).await.unwrap(), None);
+    }
+}
+
+/// The statement is the arbiter: of many simultaneous reservations, each
+/// sees the count the previous one left, so exactly `max` are granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_reservations_are_counted_one_by_one() {
+    for db in TestDatabase::all().await {
+        let id = user(&db.store).await;
+        let attempts = (0..30).map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move { store.reserve_mfa_attempt(id, 5_000, 900, 5).await })
+        });
+        let mut counts: Vec<u32> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().unwrap().failures)
+            .collect();
+        counts.sort_unstable();
+        let granted = counts.iter().filter(|&&n| n <= 5).count();
+        assert_eq!(granted, 5, "{counts:?}");
+        assert_eq!(&counts[..5], &[1, 2, 3, 4, 5], "{db:?}");
     }
 }

@@ -57,7 +57,8 @@ impl fmt::Debug for PendingSecret {
 /// The current failure window of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureWindow {
-    /// Wrong codes in the window.
+    /// Code checks reserved in the window and not cleared by a right code
+    /// (so: wrong codes, and checks still running).
     pub failures: u32,
     /// Unix seconds of the window's first failure.
     pub window_start: i64,
@@ -123,18 +124,27 @@ pub trait MfaStore: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Counts a wrong code: starts a new window at `now` when the current
-    /// one began `window_secs` or more ago. Returns the updated window.
-    async fn record_mfa_failure(
+    /// Reserves one code check, in one atomic statement: counts it as a
+    /// failure in the user's window (a new window starts at `now` when the
+    /// current one began `window_secs` or more ago) and returns the updated
+    /// window. The caller checks the code only when the returned count is
+    /// at most `max_attempts`; a count past it is not raised further. A
+    /// right code then clears the window ([`clear_mfa_failures`](Self::clear_mfa_failures)).
+    ///
+    /// Counting before the check is what bounds a burst of simultaneous
+    /// wrong codes: the database serialises the reservations, so no more
+    /// than `max_attempts` of them are ever granted in one window.
+    async fn reserve_mfa_attempt(
         &self,
         user_id: Uuid,
         now: i64,
         window_secs: i64,
+        max_attempts: u32,
     ) -> Result<FailureWindow, StoreError>;
 
     /// The user's failure window, if any failure was recorded.
     async fn mfa_failures(&self, user_id: Uuid) -> Result<Option<FailureWindow>, StoreError>;
 
-    /// Forgets the user's failures (after a correct code).
+    /// Forgets the user's failures (after a right code).
     async fn clear_mfa_failures(&self, user_id: Uuid) -> Result<(), StoreError>;
 }

@@ -3,10 +3,17 @@
 //! guesser), without ever locking anyone out for good.
 //!
 //! Policy ([`ThrottlePolicy::default`]): the first 4 failures within 15
-//! minutes cost nothing; the 5th locks the account's logins for 15 s, and
-//! each further failure doubles the lock (30 s, 1 min, 2 min, 4 min), capped
-//! at 5 min. The count is forgotten 15 minutes after the first failure, and
-//! a success clears it. The caller names the account (TradeSense passes
+//! minutes cost nothing; the 5th locks the account's password checks for
+//! 15 s, and each further failure doubles the lock (30 s, 1 min, 2 min,
+//! 4 min), capped at 5 min. The count is forgotten 15 minutes after the
+//! first failure, and a success clears it.
+//!
+//! The bound holds under concurrency because an attempt is *reserved*
+//! ([`LoginThrottle::reserve`]) before the password is checked: the check
+//! for a lock and the count of the attempt are one atomic step, and the
+//! attempt counts as a failure until the caller reports it right. A burst
+//! of simultaneous wrong passwords therefore gets exactly as many checks
+//! as the same attempts one after another. The caller names the account (TradeSense passes
 //! the normalised email, `users::Email::normalize`); keys are a SHA-256 of
 //! that name, so neither Redis nor memory holds addresses. With
 //! Redis the count is shared by every instance; without it (or while it is
@@ -14,7 +21,7 @@
 
 use crate::shared_redis::SharedRedis;
 use moka::future::Cache;
-use moka::ops::compute::Op;
+use moka::ops::compute::{CompResult, Op};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -80,9 +87,13 @@ impl std::fmt::Debug for LoginThrottle {
     }
 }
 
-/// Records a failure in Redis: count within the window, and (re)lock.
-/// Returns the failure count.
-const FAILURE_SCRIPT: &str = r"
+/// Reserves an attempt in Redis, atomically: refused (the lock's remaining
+/// milliseconds, negated) while the account is locked; otherwise the
+/// attempt is counted as a failure within the window, the lock is (re)set
+/// when the count reaches the threshold, and the new count is returned.
+const RESERVE_SCRIPT: &str = r"
+local locked = redis.call('PTTL', KEYS[2])
+if locked > 0 then return -locked end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local from = tonumber(ARGV[2])
@@ -95,7 +106,52 @@ return n
 ";
 
 /// Built once: `Script::new` hashes the source (SHA-1) for `EVALSHA`.
-static FAILURE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FAILURE_SCRIPT));
+static RESERVE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE_SCRIPT));
+
+/// The account's password checks are locked: answer `429` with
+/// `Retry-After` and check nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    /// How long the lock still holds.
+    pub retry_after: Duration,
+}
+
+impl Locked {
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up (a
+    /// client retrying after it finds the lock gone).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)
+    }
+}
+
+/// One password check the throttle allowed, already counted as a failure:
+/// report [`succeeded`](Self::succeeded) when the password was right;
+/// dropping it leaves the failure counted.
+///
+/// Counting before the check is what makes the bound hold under
+/// concurrency: of N simultaneous attempts, only those the throttle
+/// reserved get checked, exactly as if they had come one after another.
+#[must_use = "an attempt that is dropped counts as a failure"]
+#[derive(Debug)]
+pub struct Reservation {
+    throttle: LoginThrottle,
+    key: String,
+    /// Failures counted with this one.
+    failures: u32,
+}
+
+impl Reservation {
+    /// Whether this attempt, if it fails, locks the account (the
+    /// `account_locked` event).
+    pub fn locks_on_failure(&self) -> bool {
+        self.throttle.policy.lock_after(self.failures).is_some()
+    }
+
+    /// The password was right: clears the account's count and lock.
+    pub async fn succeeded(self) {
+        self.throttle.clear_key(&self.key).await;
+    }
+}
 
 impl LoginThrottle {
     /// An in-process throttle. Memory is bounded: at most 100,000 accounts
@@ -122,45 +178,76 @@ impl LoginThrottle {
         self.policy
     }
 
-    /// `Err(retry_after)` while the account's logins are locked. Call it
-    /// before checking the password (a locked account must not be an
-    /// oracle for guesses), answer `429` with `Retry-After` on `Err`.
-    pub async fn check(&self, email: &str) -> Result<(), Duration> {
-        let key = account_key(email);
-        if let Some((redis, prefix)) = &self.shared {
-            let mut cmd = redis::cmd("PTTL");
-            cmd.arg(format!("{prefix}lock:{key}"));
-            if let Some(ttl_ms) = redis.query::<i64>(&cmd).await {
-                return match u64::try_from(ttl_ms) {
-                    Ok(ms) if ms > 0 => Err(Duration::from_millis(ms)),
-                    _ => Ok(()),
-                };
+    /// Reserves one password check for `account`, before the password is
+    /// looked at: `Err` while the account is locked (answer `429`, check
+    /// nothing, for known and unknown accounts alike); otherwise the
+    /// attempt is counted as a failure at once, in one atomic step (a Lua
+    /// script on Redis, a per-key compute in process), and the returned
+    /// [`Reservation`] clears the count if the password turns out right.
+    ///
+    /// ```
+    /// use tradesense_core::ratelimit::{LoginThrottle, ThrottlePolicy};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let throttle = LoginThrottle::new(ThrottlePolicy::default());
+    /// for _ in 0..5 {
+    ///     // Five wrong passwords: each reserved, checked, dropped.
+    ///     let _wrong = throttle.reserve("ada@example.com").await.unwrap();
+    /// }
+    /// let locked = throttle.reserve("ada@example.com").await.unwrap_err();
+    /// assert_eq!(locked.retry_after_secs(), 15);
+    /// # });
+    /// ```
+    pub async fn reserve(&self, account: &str) -> Result<Reservation, Locked> {
+        let key = account_key(account);
+        // Always counted locally too: the fallback while Redis is down.
+        let local = self.reserve_local(&key).await;
+        let decision = match &self.shared {
+            Some((redis, prefix)) => {
+                let policy = self.policy;
+                let mut invocation = RESERVE.prepare_invoke();
+                invocation
+                    .key(format!("{prefix}fail:{key}"))
+                    .key(format!("{prefix}lock:{key}"))
+                    .arg(millis(policy.window))
+                    .arg(policy.lock_from_failure)
+                    .arg(millis(policy.base_lock))
+                    .arg(millis(policy.max_lock));
+                match redis.run::<i64>(&invocation).await {
+                    Some(n) if n < 0 => Err(Locked {
+                        retry_after: Duration::from_millis(n.unsigned_abs()),
+                    }),
+                    Some(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+                    None => local,
+                }
             }
-        }
-        let now = Instant::now();
-        match self.local.get(&key).await.and_then(|e| e.locked_until) {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
-        }
+            None => local,
+        };
+        decision.map(|failures| Reservation {
+            throttle: self.clone(),
+            key,
+            failures,
+        })
     }
 
-    /// Counts a failed login (wrong password, unknown account alike).
-    pub async fn record_failure(&self, email: &str) {
-        let key = account_key(email);
-        // Always counted locally too: the fallback while Redis is down.
+    /// The in-process reservation: moka runs computes on one key one after
+    /// another, so the check and the count are one step.
+    async fn reserve_local(&self, key: &str) -> Result<u32, Locked> {
         let policy = self.policy;
-        self.local
-            .entry(key.clone())
+        let result = self
+            .local
+            .entry(key.to_owned())
             .and_compute_with(|existing| async move {
                 let now = Instant::now();
-                let mut entry = existing
-                    .map(|e| e.into_value())
-                    .filter(|e| e.forget_at > now)
-                    .unwrap_or(Entry {
-                        failures: 0,
-                        forget_at: now + policy.window,
-                        locked_until: None,
-                    });
+                let existing = existing.map(|e| e.into_value());
+                // A lock may outlast the window it was set in: look first.
+                if existing.is_some_and(|e| e.locked_until.is_some_and(|until| until > now)) {
+                    return Op::Nop;
+                }
+                let mut entry = existing.filter(|e| e.forget_at > now).unwrap_or(Entry {
+                    failures: 0,
+                    forget_at: now + policy.window,
+                    locked_until: None,
+                });
                 entry.failures = entry.failures.saturating_add(1);
                 if let Some(lock) = policy.lock_after(entry.failures) {
                     entry.locked_until = Some(now + lock);
@@ -168,23 +255,32 @@ impl LoginThrottle {
                 Op::Put(entry)
             })
             .await;
-        if let Some((redis, prefix)) = &self.shared {
-            let mut invocation = FAILURE.prepare_invoke();
-            invocation
-                .key(format!("{prefix}fail:{key}"))
-                .key(format!("{prefix}lock:{key}"))
-                .arg(millis(policy.window))
-                .arg(policy.lock_from_failure)
-                .arg(millis(policy.base_lock))
-                .arg(millis(policy.max_lock));
-            let _ = redis.run::<i64>(&invocation).await;
+        match result {
+            CompResult::Unchanged(entry) => {
+                let now = Instant::now();
+                match entry.into_value().locked_until {
+                    Some(until) if until > now => Err(Locked {
+                        retry_after: until - now,
+                    }),
+                    // The lock ran out between the compute and now.
+                    _ => Ok(0),
+                }
+            }
+            CompResult::Inserted(entry) | CompResult::ReplacedWith(entry) => {
+                Ok(entry.into_value().failures)
+            }
+            _ => Ok(0),
         }
     }
 
-    /// A successful login clears the account's count and lock.
-    pub async fn record_success(&self, email: &str) {
-        let key = account_key(email);
-        self.local.invalidate(&key).await;
+    /// Clears the account's count and lock, as a successful check does
+    /// (an administrator's unlock, or an embedder's own success path).
+    pub async fn clear(&self, account: &str) {
+        self.clear_key(&account_key(account)).await;
+    }
+
+    async fn clear_key(&self, key: &str) {
+        self.local.invalidate(key).await;
         if let Some((redis, prefix)) = &self.shared {
             let mut cmd = redis::cmd("DEL");
             cmd.arg(format!("{prefix}fail:{key}"))
@@ -225,32 +321,67 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fifth_failure_locks_success_clears() {
+    async fn fifth_reservation_locks_success_clears() {
         let throttle = LoginThrottle::new(ThrottlePolicy::default());
-        for _ in 0..4 {
-            throttle.record_failure("bob@example.com").await;
-            assert_eq!(throttle.check("bob@example.com").await, Ok(()));
+        for _ in 0..5 {
+            drop(throttle.reserve("bob@example.com").await.unwrap());
         }
-        throttle.record_failure("bob@example.com").await;
-        let retry = throttle.check("bob@example.com").await.unwrap_err();
-        assert!(retry > Duration::from_secs(14) && retry <= Duration::from_secs(15));
-        assert_eq!(throttle.check("carol@example.com").await, Ok(()));
-        throttle.record_success("bob@example.com").await;
-        assert_eq!(throttle.check("bob@example.com").await, Ok(()));
+        let retry = throttle.reserve("bob@example.com").await.unwrap_err();
+        assert!(retry.retry_after > Duration::from_secs(14));
+        assert!(retry.retry_after <= Duration::from_secs(15));
+        assert_eq!(retry.retry_after_secs(), 15);
+        // Other accounts are untouched; a clear unlocks.
+        let carol = throttle.reserve("carol@example.com").await.unwrap();
+        carol.succeeded().await;
+        throttle.clear("bob@example.com").await;
+        let bob = throttle.reserve("bob@example.com").await.unwrap();
+        bob.succeeded().await;
+        for _ in 0..4 {
+            drop(throttle.reserve("bob@example.com").await.unwrap());
+        }
+        // A success clears the count: four more go unlocked.
+        throttle
+            .reserve("bob@example.com")
+            .await
+            .unwrap()
+            .succeeded()
+            .await;
+        for _ in 0..4 {
+            drop(throttle.reserve("bob@example.com").await.unwrap());
+        }
+    }
+
+    /// The reservation is one step: of many simultaneous attempts, exactly
+    /// the threshold's worth get through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_reservations_never_exceed_the_threshold() {
+        let throttle = LoginThrottle::new(ThrottlePolicy::default());
+        let attempts = (0..64).map(|_| {
+            let throttle = throttle.clone();
+            tokio::spawn(async move { throttle.reserve("eve@example.com").await.is_ok() })
+        });
+        let granted = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        assert_eq!(granted, 5);
     }
 
     #[tokio::test]
-    async fn locks_expire() {
+    async fn locks_expire_and_further_failures_double_them() {
         let throttle = LoginThrottle::new(ThrottlePolicy {
             lock_from_failure: 1,
             window: Duration::from_secs(60),
             base_lock: Duration::from_millis(30),
-            max_lock: Duration::from_millis(50),
+            max_lock: Duration::from_millis(100),
         });
-        throttle.record_failure("dave@example.com").await;
-        assert!(throttle.check("dave@example.com").await.is_err());
-        // Time passing is what is tested: the 30 ms lock runs out.
+        drop(throttle.reserve("dave@example.com").await.unwrap());
+        let locked = throttle.reserve("dave@example.com").await.unwrap_err();
+        assert!(locked.retry_after <= Duration::from_millis(30));
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert_eq!(throttle.check("dave@example.com").await, Ok(()));
+        drop(throttle.reserve("dave@example.com").await.unwrap());
+        let locked = throttle.reserve("dave@example.com").await.unwrap_err();
+        assert!(locked.retry_after > Duration::from_millis(30), "{locked:?}");
     }
 }

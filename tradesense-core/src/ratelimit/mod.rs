@@ -32,7 +32,7 @@ mod service;
 
 /// The Redis handle the shared limits use (the process-wide one).
 pub use crate::shared_redis::SharedRedis;
-pub use account::{LoginThrottle, ThrottlePolicy};
+pub use account::{Locked, LoginThrottle, Reservation, ThrottlePolicy};
 pub use client::{ClientIp, ClientIpResolver, ClientKeyExtractor, UserKeyFn, client_network};
 pub use limiter::{Decision, Limiter};
 pub use service::{KeyedRateLimit, KeyedRateLimitFuture};
