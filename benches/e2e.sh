@@ -194,12 +194,22 @@ start_server() {
 		RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMIT_PER_MINUTE=0
 		SECRET_KEY="$(random_hex)" JWT_SECRET_KEY="$(random_hex)")
 	[[ -z $SERVER_RUST_LOG ]] || env+=(RUST_LOG="$SERVER_RUST_LOG")
-	(cd "$dir" && exec "${PIN_SERVER[@]}" env -i "${env[@]}" "$SERVER_BIN" serve) >"$dir/server.log" 2>&1 &
+	# Appending, so trim_logs can empty the file under the running server.
+	(cd "$dir" && exec "${PIN_SERVER[@]}" env -i "${env[@]}" "$SERVER_BIN" serve) >>"$dir/server.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
 	wait_health "127.0.0.1:$port" "$pid" "$dir/server.log"
+	cp "$dir/server.log" "$dir/server.start.log"
 	printf -v "ADDR_$name" '%s' "127.0.0.1:$port"
 	printf -v "PID_$name" '%s' "$pid"
+}
+
+# The access log writes a line per request (part of what is measured); at
+# 10k req/s that is gigabytes per run, so each log is emptied between
+# scenarios (the start-up lines are kept in server.start.log).
+trim_logs() {
+	local f
+	for f in "$TMP"/*/server.log; do : >"$f"; done
 }
 
 # wait_quiet PID: until the process uses under 5% of a core over 0.5 s (the
@@ -394,11 +404,15 @@ run_job() { # run_job JOB SECS
 mkdir -p "$TMP/res"
 if ((${#JOBS[@]})); then
 	log "warm-up: ${WARMUP} s per scenario"
-	for job in "${JOBS[@]}"; do run_job "$job" "$WARMUP" >/dev/null; done
+	for job in "${JOBS[@]}"; do
+		run_job "$job" "$WARMUP" >/dev/null
+		trim_logs
+	done
 	for round in $(seq "$RUNS"); do
 		log "round $round/$RUNS: ${#JOBS[@]} scenarios x ${DURATION} s"
 		for job in "${JOBS[@]}"; do
 			run_job "$job" "$DURATION" >>"$TMP/res/${job%%|*}"
+			trim_logs
 		done
 	done
 fi
@@ -438,6 +452,7 @@ if has mixed; then
 			((attempt == 1)) || die "mixed load failed twice on $b: $(cat "$TMP/res/$b-mix.out")"
 		done
 		wait_quiet "${!pid_var}"
+		trim_logs
 		printf -v "RSS_$b" '%s' "$(rss "${!pid_var}" VmRSS)"
 		printf -v "HWM_$b" '%s' "$(rss "${!pid_var}" VmHWM)"
 	done
@@ -462,6 +477,7 @@ if has login_storm; then
 			wait "$storm_pid" || die "login storm failed"
 			unset 'PIDS[-1]' # finished: its pid may be reused, never signal it
 			cat "$TMP/storm.out" >>"$TMP/res/$b-storm"
+			trim_logs
 		done
 		wait_quiet "${!pid_var}"
 		printf -v "RSS_STORM_$b" '%s' "$(rss "${!pid_var}" VmRSS)"
