@@ -496,7 +496,7 @@ esac
 echo "## e2e run, $START_DATE"
 echo
 echo "- command: \`benches/e2e.sh\`$( [[ -z ${TEST_DATABASE_URL:-} ]] || echo ' with TEST_DATABASE_URL'); SCENARIOS=$SCENARIOS"
-echo "- server: \`$SERVER_BIN\` (checkout $rev); baseline: examples/baseline_hyper"
+echo "- server: \`$SERVER_BIN\`; harness, baseline (examples/baseline_hyper) and loadtest from checkout $rev"
 echo "- machine: $CPUS cores (\`nproc\`), $cpu, kernel $(uname -r)"
 echo "- pinning: $PINNING"
 echo "- load generator: $tool; medians of $RUNS runs after a ${WARMUP} s warm-up"
