@@ -126,8 +126,11 @@ cd "$ROOT"
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	if [[ -z $SERVER_BIN ]]; then
 		log "building release: server, baseline_hyper, loadtest"
-		cargo build --release -p tradesense-server -p tradesense \
-			--bin tradesense-server --example baseline_hyper --example loadtest >&2
+		# Two invocations: built together, the examples' dev-dependencies
+		# would unify extra features into the server's dependencies, and the
+		# binary measured would not be the one `cargo build -p` ships.
+		cargo build --release -p tradesense-server --bin tradesense-server >&2
+		cargo build --release -p tradesense --example baseline_hyper --example loadtest >&2
 	else
 		log "building release: baseline_hyper, loadtest (server: $SERVER_BIN)"
 		cargo build --release -p tradesense --example baseline_hyper --example loadtest >&2
