@@ -13,6 +13,10 @@
 //!     --mix trades_get=1 --json /tmp/trades_get.json
 //! ```
 //!
+//! `--url PATH` switches to a fixed request instead (with `--method`,
+//! repeatable `--header 'Name: value'` and `--body`; no users registered):
+//! what `benches/e2e.sh` uses when `wrk` is not installed.
+//!
 //! Only loopback targets are accepted unless `--allow-remote` is given: a
 //! load test pointed at someone else's server by a typo is an attack.
 //! The server's rate limits would turn most requests into 429s; run it with
@@ -69,6 +73,23 @@ struct Args {
     /// Hide the progress bar (for logs).
     #[arg(long)]
     quiet: bool,
+    /// Fixed-request mode: send only this path (and query) on the target,
+    /// instead of the mix, and register no users.
+    #[arg(long)]
+    url: Option<String>,
+    /// Method of the `--url` request.
+    #[arg(long, default_value = "GET", requires = "url")]
+    method: String,
+    /// A header of the `--url` request, `Name: value` (repeatable).
+    #[arg(long = "header", requires = "url")]
+    headers: Vec<String>,
+    /// Body of the `--url` request, sent as is (set its Content-Type with
+    /// `--header`).
+    #[arg(long, requires = "url")]
+    body: Option<String>,
+    /// Per-request timeout in seconds (a timed-out request is an error).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,6 +99,8 @@ enum Endpoint {
     PortfoliosGet,
     TradesPost,
     Me,
+    /// The `--url` request; never part of a mix.
+    Fixed,
 }
 
 impl Endpoint {
@@ -96,6 +119,7 @@ impl Endpoint {
             Self::PortfoliosGet => "portfolios_get",
             Self::TradesPost => "trades_post",
             Self::Me => "me",
+            Self::Fixed => "url",
         }
     }
 
@@ -106,6 +130,7 @@ impl Endpoint {
             Self::PortfoliosGet => "GET /api/v1/portfolios",
             Self::TradesPost => "POST /api/v1/trades",
             Self::Me => "GET /api/v1/users/me",
+            Self::Fixed => "--url",
         }
     }
 }
@@ -223,6 +248,65 @@ const SYMBOLS: [&str; 8] = [
     "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "BTC/USD", "ETH/USD", "ES:CME",
 ];
 
+/// The one request of `--url` mode, parsed once.
+struct Fixed {
+    method: reqwest::Method,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    body: Option<bytes::Bytes>,
+}
+
+impl Fixed {
+    fn parse(base: &str, args: &Args) -> anyhow::Result<Option<Self>> {
+        let Some(path) = &args.url else {
+            return Ok(None);
+        };
+        if !path.starts_with('/') {
+            bail!("--url is a path on the target, starting with /");
+        }
+        let method = reqwest::Method::from_bytes(args.method.as_bytes())
+            .context("--method is not an HTTP method")?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for header in &args.headers {
+            let (name, value) = header
+                .split_once(':')
+                .context("--header is 'Name: value'")?;
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+                    .context("--header name")?,
+                reqwest::header::HeaderValue::from_str(value.trim()).context("--header value")?,
+            );
+        }
+        Ok(Some(Self {
+            method,
+            url: format!("{base}{path}"),
+            headers,
+            body: args.body.clone().map(bytes::Bytes::from),
+        }))
+    }
+
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let request = client
+            .request(self.method.clone(), &self.url)
+            .headers(self.headers.clone());
+        match &self.body {
+            Some(body) => request.body(body.clone()),
+            None => request,
+        }
+    }
+}
+
+async fn complete(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        // Read the body so the connection is reusable and timing is complete.
+        Ok(response) => {
+            let ok = response.status().is_success();
+            response.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
+}
+
 async fn send(
     client: &reqwest::Client,
     base: &str,
@@ -231,7 +315,8 @@ async fn send(
     rng: &mut StdRng,
 ) -> bool {
     let request = match endpoint {
-        Endpoint::Health => client.get(format!("{base}/health")),
+        // Not part of a mix (parse_mix cannot name it); answered as /health.
+        Endpoint::Health | Endpoint::Fixed => client.get(format!("{base}/health")),
         Endpoint::TradesGet => client
             .get(format!("{base}/api/v1/trades?limit=50"))
             .bearer_auth(&user.token),
@@ -256,14 +341,7 @@ async fn send(
                 .json(&body)
         }
     };
-    match request.send().await {
-        // Read the body so the connection is reusable and timing is complete.
-        Ok(response) => {
-            let ok = response.status().is_success();
-            response.bytes().await.is_ok() && ok
-        }
-        Err(_) => false,
-    }
+    complete(request).await
 }
 
 #[derive(Serialize)]
@@ -295,7 +373,11 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let url = check_target(&args.target, args.allow_remote)?;
     let base = url.as_str().trim_end_matches('/').to_owned();
-    let mix = parse_mix(&args.mix)?;
+    let fixed = Fixed::parse(&base, &args)?.map(Arc::new);
+    let mix = match fixed {
+        Some(_) => vec![(Endpoint::Fixed, 1)],
+        None => parse_mix(&args.mix)?,
+    };
     let total_weight: u32 = mix.iter().map(|(_, w)| w).sum();
 
     let setup_client = reqwest::Client::builder()
@@ -303,8 +385,10 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let run = format!("{:x}", rand::random::<u32>());
     let mut users = Vec::new();
-    for n in 0..args.users {
-        users.push(setup_user(&setup_client, &base, &run, n).await?);
+    if fixed.is_none() {
+        for n in 0..args.users {
+            users.push(setup_user(&setup_client, &base, &run, n).await?);
+        }
     }
     let users = Arc::new(users);
 
@@ -328,14 +412,15 @@ async fn main() -> anyhow::Result<()> {
         // keep-alive connections.
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(1)
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(args.timeout))
             .build()?;
-        let (users, mix, base, sent, stop) = (
+        let (users, mix, base, sent, stop, fixed) = (
             users.clone(),
             mix.clone(),
             base.clone(),
             sent.clone(),
             stop.clone(),
+            fixed.clone(),
         );
         let (max_requests, connections, rate) = (args.max_requests, args.connections, args.rate);
         workers.push(tokio::spawn(async move {
@@ -372,9 +457,14 @@ async fn main() -> anyhow::Result<()> {
                     })
                     .map(|(e, _)| *e)
                     .expect("pick < total weight");
-                let user = &users[i % users.len()];
-                i += 1;
-                let ok = send(&client, &base, user, endpoint, &mut rng).await;
+                let ok = match &fixed {
+                    Some(fixed) => complete(fixed.request(&client)).await,
+                    None => {
+                        let user = &users[i % users.len()];
+                        i += 1;
+                        send(&client, &base, user, endpoint, &mut rng).await
+                    }
+                };
                 let entry = stats.entry(endpoint).or_insert_with(Stats::new);
                 entry
                     .latency
@@ -484,5 +574,29 @@ mod tests {
         );
         assert!(parse_mix("nope=1").is_err());
         assert!(parse_mix("health=0").is_err());
+        assert!(parse_mix("url=1").is_err());
+    }
+
+    #[test]
+    fn fixed_request() {
+        let args = Args::parse_from([
+            "loadtest",
+            "--url",
+            "/api/v1/users/me",
+            "--header",
+            "Cookie: auth-token=abc",
+            "--header",
+            "X-Two: a:b",
+        ]);
+        let fixed = Fixed::parse("http://127.0.0.1:1", &args).unwrap().unwrap();
+        assert_eq!(fixed.url, "http://127.0.0.1:1/api/v1/users/me");
+        assert_eq!(fixed.method, reqwest::Method::GET);
+        assert_eq!(fixed.headers["cookie"], "auth-token=abc");
+        assert_eq!(fixed.headers["x-two"], "a:b");
+        assert!(fixed.body.is_none());
+        let args = Args::parse_from(["loadtest", "--url", "no-slash"]);
+        assert!(Fixed::parse("http://127.0.0.1:1", &args).is_err());
+        let args = Args::parse_from(["loadtest"]);
+        assert!(Fixed::parse("http://127.0.0.1:1", &args).unwrap().is_none());
     }
 }
