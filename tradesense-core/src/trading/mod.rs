@@ -29,6 +29,7 @@ mod store;
 #[cfg(test)]
 mod store_tests;
 mod symbol;
+mod tags;
 
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL};
@@ -42,6 +43,7 @@ pub use money::{
 };
 pub use store::{Recompute, TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
+pub use tags::{Tag, Tags};
 
 /// The position of one symbol from its trades in `(executed_at, id)` order:
 /// the recompute step the store runs inside a trade write's transaction.

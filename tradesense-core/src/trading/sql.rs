@@ -45,6 +45,24 @@ impl SqlStore {
     }
 }
 
+/// Replaces a trade's rows in `trade_tags` (the index behind `?tag=`).
+macro_rules! write_trade_tags {
+    ($tx:expr, $trade_id:expr, $user_id:expr, $tags:expr) => {{
+        sqlx::query("DELETE FROM trade_tags WHERE trade_id = $1")
+            .bind($trade_id)
+            .execute(&mut *$tx)
+            .await?;
+        for tag in $tags.iter() {
+            sqlx::query("INSERT INTO trade_tags (trade_id, user_id, tag) VALUES ($1, $2, $3)")
+                .bind($trade_id)
+                .bind($user_id)
+                .bind(tag.as_str())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 /// Writes one trade change and recomputes the affected position inside the
 /// same transaction. Written once as a macro body because the transaction
 /// type differs per backend (`with_pool!` compiles it for each).
@@ -205,7 +223,7 @@ impl TradingStore for SqlStore {
     ) -> Result<Trade, TradeWriteError> {
         let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
         let insert = format!(
-            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
@@ -228,9 +246,12 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(new.fees.get()))
                 .bind(to_micros(new.executed_at))
                 .bind(new.notes.as_ref().map(|n| n.as_str()))
+                .bind(new.tags.to_json())
+                .bind(new.import_id)
                 .bind(to_micros(Utc::now()))
                 .fetch_one(&mut *tx)
                 .await?;
+            write_trade_tags!(tx, row.id, new.user_id, new.tags);
             if let Some(portfolio_id) = new.portfolio_id {
                 recompute_in_tx!(tx, portfolio_id, &new.symbol, recompute);
             }
@@ -275,7 +296,7 @@ impl TradingStore for SqlStore {
         let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
         let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
         let update = format!(
-            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7 \
+            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7, tags = $8 \
              WHERE id = $1 AND user_id = $2 RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
@@ -312,8 +333,12 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(edited.fees.get()))
                 .bind(to_micros(edited.executed_at))
                 .bind(edited.notes.as_ref().map(|n| n.as_str()))
+                .bind(edited.tags.to_json())
                 .fetch_one(&mut *tx)
                 .await?;
+            if changes.tags.is_some() {
+                write_trade_tags!(tx, id, user_id, edited.tags);
+            }
             if let Some(portfolio_id) = current.portfolio_id {
                 recompute_in_tx!(tx, portfolio_id, &current.symbol, recompute);
             }
@@ -389,6 +414,13 @@ where
     }
     if let Some(portfolio_id) = query.portfolio_id {
         sql.push(" AND portfolio_id = ").push_bind(portfolio_id);
+    }
+    if let Some(tag) = &query.tag {
+        sql.push(" AND id IN (SELECT trade_id FROM trade_tags WHERE user_id = ")
+            .push_bind(user_id)
+            .push(" AND tag = ")
+            .push_bind(tag.as_str().to_owned())
+            .push(")");
     }
     if let Some(from) = query.from {
         sql.push(" AND executed_at >= ").push_bind(to_micros(from));

@@ -38,6 +38,8 @@ fn trade(
         executed_at: at(minute),
         portfolio_id,
         notes: None,
+        tags: super::Tags::new(),
+        import_id: None,
     }
 }
 
@@ -284,6 +286,7 @@ fn query(limit: u32) -> TradeQuery {
     TradeQuery {
         symbol: None,
         portfolio_id: None,
+        tag: None,
         from: None,
         to: None,
         limit,

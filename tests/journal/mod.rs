@@ -1,0 +1,5 @@
+//! Scenarios of the journal, one file per feature; `support` is their client.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod support;
+mod tags;
