@@ -1,5 +1,7 @@
 //! Scenarios of the journal, one file per feature; `support` is their client.
 #![allow(dead_code, unreachable_pub)]
 
+mod analytics;
+mod round_trips;
 pub mod support;
 mod tags;

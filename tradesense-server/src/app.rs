@@ -34,7 +34,9 @@ use tradesense_core::ratelimit::{
 };
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
-use tradesense_core::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+use tradesense_core::trading::{
+    InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers,
+};
 use tradesense_core::users::CachedUsers;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -173,9 +175,19 @@ impl App {
             // `Secure` in production, where the site is served over HTTPS.
             AuthCookie::default().secure(settings.is_production()),
         );
+        // Trade pages, portfolios, positions and the journal: GET responses
+        // cached per caller, the caller's scope invalidated by every trading
+        // write and by a change of their time zone (the analytics' default).
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
-        let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        let users = CachedUsers::new(
+            Arc::new(ZoneInvalidatingUsers::new(
+                Arc::new(store.clone()),
+                trading_responses.clone(),
+            )),
+            &cache,
+        );
         let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
@@ -202,9 +214,6 @@ impl App {
                 SecretCipher::from_secret_key(&settings.secret_key),
             ),
         );
-        // Trade pages, portfolios and positions: GET responses cached per
-        // caller, the caller's scope invalidated by every trading write.
-        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let trading = tradesense_core::trading::routes(
             Arc::new(InvalidatingTradingStore::new(
                 Arc::new(store.clone()),

@@ -80,7 +80,11 @@ where
         ))
         .routes(guard(routes!(portfolio_positions), layer.clone()))
         .routes(guard(routes!(create_trade, list_trades), layer.clone()))
-        .routes(guard(routes!(get_trade, update_trade, delete_trade), layer))
+        .routes(guard(
+            routes!(get_trade, update_trade, delete_trade),
+            layer.clone(),
+        ))
+        .merge(super::journal_api::routes(layer))
         .with_state(store)
 }
 
@@ -129,7 +133,7 @@ fn amount<T>(
 }
 
 /// RFC 3339 with an offset, read into UTC.
-struct Timestamp(DateTime<Utc>);
+pub(super) struct Timestamp(pub(super) DateTime<Utc>);
 
 impl std::str::FromStr for Timestamp {
     type Err = String;
@@ -140,7 +144,7 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
-struct Id(Uuid);
+pub(super) struct Id(pub(super) Uuid);
 
 impl std::str::FromStr for Id {
     type Err = String;
@@ -212,7 +216,7 @@ async fn create_portfolio(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Items<T> {
-    items: Vec<T>,
+    pub(super) items: Vec<T>,
 }
 
 /// The user's portfolios.

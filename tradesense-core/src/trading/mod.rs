@@ -15,14 +15,19 @@
 //! Only the fold and the newtypes are pure; storage and HTTP sit beside
 //! them in this folder, and the fold never calls them.
 
+mod analytics;
 mod api;
 mod cache;
 #[cfg(test)]
 mod explain;
 mod fields;
 mod fold;
+#[macro_use]
+mod group_sql;
+mod journal_api;
 mod model;
 mod money;
+mod round_trip;
 mod rows;
 mod sql;
 mod store;
@@ -31,9 +36,14 @@ mod store_tests;
 mod symbol;
 mod tags;
 
+pub use analytics::{
+    BreakdownBy, BreakdownGroup, EquityPoint, Summary, breakdown, equity_curve, parse_timezone,
+    summarize,
+};
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
-pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
+pub use group_sql::RoundTripQuery;
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
 };
@@ -41,6 +51,7 @@ pub use money::{
     Fees, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
     serialize_decimal,
 };
+pub use round_trip::{JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide};
 pub use store::{Recompute, TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
 pub use tags::{Tag, Tags};

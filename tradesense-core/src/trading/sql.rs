@@ -1,13 +1,12 @@
 //! [`TradingStore`] on [`SqlStore`]: each query written once for both
 //! backends; only the transaction start and the portfolio lock differ.
 
-use super::rows::{
-    PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt, trade_leg,
-};
+use super::group_sql::{RoundTripRow, push_round_trips};
+use super::rows::{PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt};
 use super::store::{Recompute, TradeWriteError, TradingStore};
 use super::{
-    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, Symbol, Trade, TradeChanges,
-    TradeQuery,
+    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery,
+    RoundTripStatus, Symbol, Trade, TradeChanges, TradeQuery,
 };
 use crate::store::to_micros;
 use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
@@ -63,44 +62,27 @@ macro_rules! write_trade_tags {
     }};
 }
 
-/// Writes one trade change and recomputes the affected position inside the
-/// same transaction. Written once as a macro body because the transaction
-/// type differs per backend (`with_pool!` compiles it for each).
-macro_rules! recompute_in_tx {
-    ($tx:expr, $portfolio_id:expr, $symbol:expr, $recompute:expr) => {{
-        let rows: Vec<TradeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TRADE_COLUMNS} {FOLD_TRADES_FROM}"
-        )))
-        .bind($portfolio_id)
-        .bind($symbol.as_str())
-        .fetch_all(&mut *$tx)
-        .await?;
-        let mut legs = Vec::with_capacity(rows.len());
-        for row in rows {
-            legs.push(trade_leg(&Trade::try_from(row)?));
-        }
-        if legs.is_empty() {
-            sqlx::query("DELETE FROM positions WHERE portfolio_id = $1 AND symbol = $2")
-                .bind($portfolio_id)
-                .bind($symbol.as_str())
-                .execute(&mut *$tx)
-                .await?;
-        } else {
-            let position = ($recompute)($symbol, &legs)?;
-            sqlx::query(
-                "INSERT INTO positions (portfolio_id, symbol, quantity, average_cost, realized_pnl, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (portfolio_id, symbol) DO UPDATE SET \
-                 quantity = excluded.quantity, average_cost = excluded.average_cost, \
-                 realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
-            )
-            .bind($portfolio_id)
-            .bind($symbol.as_str())
-            .bind(DbDecimal(position.quantity))
-            .bind(DbDecimal(position.average_cost))
-            .bind(DbDecimal(position.realized_pnl))
-            .bind(to_micros(Utc::now()))
-            .execute(&mut *$tx)
-            .await?;
+/// Takes the write lock of a group: the portfolio row (checking it is the
+/// user's) or, for the trades without a portfolio, a PostgreSQL advisory
+/// lock on the user and symbol (SQLite's `BEGIN IMMEDIATE` already
+/// serialises every writer).
+macro_rules! lock_group {
+    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr) => {{
+        match $portfolio_id {
+            Some(portfolio_id) => {
+                sqlx::query($store.lock_portfolio_sql())
+                    .bind(portfolio_id)
+                    .bind($user_id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            }
+            None if $store.backend() == Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(format!("trades:{}:{}", $user_id, $symbol.as_str()))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            None => {}
         }
     }};
 }
@@ -221,20 +203,14 @@ impl TradingStore for SqlStore {
         new: NewTrade,
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         let insert = format!(
             "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            if let Some(portfolio_id) = new.portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(new.user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            }
+            lock_group!(self, tx, new.user_id, new.portfolio_id, &new.symbol);
             let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(insert))
                 .bind(Uuid::now_v7())
                 .bind(new.user_id)
@@ -252,9 +228,14 @@ impl TradingStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
             write_trade_tags!(tx, row.id, new.user_id, new.tags);
-            if let Some(portfolio_id) = new.portfolio_id {
-                recompute_in_tx!(tx, portfolio_id, &new.symbol, recompute);
-            }
+            refold_group!(
+                tx,
+                new.user_id,
+                new.portfolio_id,
+                &new.symbol,
+                new.executed_at,
+                recompute
+            );
             tx.commit().await?;
             row
         });
@@ -293,7 +274,7 @@ impl TradingStore for SqlStore {
         changes: &TradeChanges,
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
         let update = format!(
             "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7, tags = $8 \
@@ -308,12 +289,8 @@ impl TradingStore for SqlStore {
                     .fetch_one(&mut *tx)
                     .await?
                     .try_into()?;
-            if let Some(portfolio_id) = current.portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            {
+                lock_group!(self, tx, user_id, current.portfolio_id, &current.symbol);
                 // Read again under the lock: a writer that held it may have
                 // changed the trade since (the portfolio and symbol cannot
                 // change, so the lock taken is the right one).
@@ -339,9 +316,15 @@ impl TradingStore for SqlStore {
             if changes.tags.is_some() {
                 write_trade_tags!(tx, id, user_id, edited.tags);
             }
-            if let Some(portfolio_id) = current.portfolio_id {
-                recompute_in_tx!(tx, portfolio_id, &current.symbol, recompute);
-            }
+            let since = current.executed_at.min(edited.executed_at);
+            refold_group!(
+                tx,
+                user_id,
+                current.portfolio_id,
+                &current.symbol,
+                since,
+                recompute
+            );
             tx.commit().await?;
             row
         });
@@ -354,23 +337,19 @@ impl TradingStore for SqlStore {
         id: Uuid,
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let (portfolio_id, symbol): (Option<Uuid>, String) = sqlx::query_as(
-                "SELECT portfolio_id, symbol FROM trades WHERE id = $1 AND user_id = $2",
-            )
-            .bind(id)
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if let Some(portfolio_id) = portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            }
+            let (portfolio_id, symbol, executed_at): (Option<Uuid>, String, DateTime<Utc>) =
+                sqlx::query_as(
+                    "SELECT portfolio_id, symbol, executed_at FROM trades WHERE id = $1 AND user_id = $2",
+                )
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
+            lock_group!(self, tx, user_id, portfolio_id, &symbol);
             let deleted = sqlx::query("DELETE FROM trades WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
@@ -381,13 +360,58 @@ impl TradingStore for SqlStore {
                 // Deleted by a writer that held the lock before us.
                 return Err(StoreError::NotFound.into());
             }
-            if let Some(portfolio_id) = portfolio_id {
-                let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
-                recompute_in_tx!(tx, portfolio_id, &symbol, recompute);
-            }
+            refold_group!(tx, user_id, portfolio_id, &symbol, executed_at, recompute);
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    async fn list_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        self.round_trips(user_id, query, false).await
+    }
+
+    async fn closed_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        let query = RoundTripQuery {
+            status: Some(RoundTripStatus::Closed),
+            after: None,
+            ..query.clone()
+        };
+        self.round_trips(user_id, &query, true).await
+    }
+
+    async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError> {
+        // The users set is required by the trading set: the column exists.
+        let (timezone,): (String,) = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as("SELECT timezone FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(timezone)
+    }
+}
+
+impl SqlStore {
+    async fn round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+        by_close: bool,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        let rows: Vec<RoundTripRow> = crate::with_pool!(self.db(), |pool| {
+            let mut sql = QueryBuilder::new("");
+            push_round_trips(&mut sql, user_id, query, by_close);
+            sql.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(RoundTrip::try_from).collect()
     }
 }
 

@@ -16,7 +16,10 @@
 //! `SQLITE_BUSY` on upgrade instead of waiting).
 
 use super::{Currency, PortfolioName, Symbol};
-use super::{FoldError, NewTrade, Portfolio, Position, Trade, TradeChanges, TradeLeg, TradeQuery};
+use super::{
+    FoldError, NewTrade, Portfolio, Position, RoundTrip, RoundTripQuery, Trade, TradeChanges,
+    TradeLeg, TradeQuery,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -102,4 +105,20 @@ pub trait TradingStore: Send + Sync {
         id: Uuid,
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError>;
+    /// A page of the user's round trips, newest `(opened_at, id)` first.
+    async fn list_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError>;
+    /// Every round trip matching `query` (its `status`, `limit` and
+    /// cursor ignored: closed ones only), in `(closed_at, id)` order, for
+    /// the analytics; `from`/`to` bound `closed_at`.
+    async fn closed_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError>;
+    /// The user's IANA time zone (`UTC` unless they set one).
+    async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError>;
 }
