@@ -25,6 +25,8 @@ mod fold;
 #[macro_use]
 mod group_sql;
 mod journal_api;
+#[cfg(test)]
+mod journal_explain;
 mod model;
 mod money;
 mod round_trip;
