@@ -27,6 +27,8 @@ mod group_sql;
 mod journal_api;
 #[cfg(test)]
 mod journal_explain;
+#[cfg(test)]
+mod journal_props;
 mod model;
 mod money;
 mod round_trip;
