@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod analytics;
+mod imports;
 mod round_trips;
 pub mod support;
 mod tags;

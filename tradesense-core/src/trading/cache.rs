@@ -9,6 +9,7 @@ use super::{
     Currency, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery, Trade,
     TradeChanges, TradeQuery,
 };
+use super::{Cursor, ImportRecord, NewImport};
 use crate::cache::{CachedJson, Scoped};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -161,6 +162,37 @@ impl TradingStore for InvalidatingTradingStore {
         query: &RoundTripQuery,
     ) -> Result<Vec<RoundTrip>, StoreError> {
         self.inner.closed_round_trips(user_id, query).await
+    }
+
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError> {
+        let user_id = import.user_id;
+        let result = self.inner.import_trades(import, recompute).await;
+        self.changed(user_id).await;
+        result
+    }
+
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError> {
+        self.inner.list_imports(user_id, limit, after).await
+    }
+
+    async fn delete_import(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError> {
+        let result = self.inner.delete_import(user_id, id, recompute).await;
+        self.changed(user_id).await;
+        result
     }
 
     async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError> {

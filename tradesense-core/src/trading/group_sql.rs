@@ -44,6 +44,31 @@ pub(super) fn group_sql(filed: bool) -> (&'static str, &'static str) {
     }
 }
 
+/// Takes the write lock of a group: the portfolio row (checking it is the
+/// user's) or, for the trades without a portfolio, a PostgreSQL advisory
+/// lock on the user and symbol (SQLite's `BEGIN IMMEDIATE` already
+/// serialises every writer).
+macro_rules! lock_group {
+    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr) => {{
+        match $portfolio_id {
+            Some(portfolio_id) => {
+                sqlx::query($store.lock_portfolio_sql())
+                    .bind(portfolio_id)
+                    .bind($user_id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            }
+            None if $store.backend() == crate::store::Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(format!("trades:{}:{}", $user_id, $symbol.as_str()))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            None => {}
+        }
+    }};
+}
+
 /// Rebuilds the position (portfolio groups) and the round trips of the
 /// group `($user_id, $portfolio_id, $symbol)` from `$since` on, or returns
 /// the fold's refusal (which rolls the transaction back). A macro because

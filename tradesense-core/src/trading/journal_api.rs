@@ -42,7 +42,8 @@ where
         .routes(guard(routes!(list_round_trips), layer.clone()))
         .routes(guard(routes!(analytics_summary), layer.clone()))
         .routes(guard(routes!(analytics_breakdown), layer.clone()))
-        .routes(guard(routes!(analytics_equity_curve), layer))
+        .routes(guard(routes!(analytics_equity_curve), layer.clone()))
+        .merge(super::import_api::routes(layer))
 }
 
 /// A query string read parameter by parameter, every bad one named.

@@ -24,6 +24,10 @@ mod fields;
 mod fold;
 #[macro_use]
 mod group_sql;
+mod import;
+mod import_api;
+mod import_csv;
+mod import_sql;
 mod journal_api;
 #[cfg(test)]
 mod journal_explain;
@@ -48,6 +52,10 @@ pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use group_sql::RoundTripQuery;
+pub use import::{ImportRecord, NewImport};
+pub use import_csv::{
+    Candidate, ImportFormat, ParsedFile, RowError, dedupe_keys, local_to_utc, parse_file,
+};
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
 };

@@ -8,6 +8,7 @@ use super::{
     Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery,
     RoundTripStatus, Symbol, Trade, TradeChanges, TradeQuery,
 };
+use super::{ImportRecord, NewImport};
 use crate::store::to_micros;
 use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
 use async_trait::async_trait;
@@ -25,7 +26,7 @@ pub(super) const POSITIONS_SQL: &str = "SELECT symbol, quantity, average_cost, r
 impl SqlStore {
     /// The statement opening a trade write: SQLite takes its write lock at
     /// once so concurrent writers queue instead of failing on lock upgrade.
-    fn begin_write(&self) -> &'static str {
+    pub(super) fn begin_write(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -34,7 +35,7 @@ impl SqlStore {
 
     /// Checks the portfolio is the user's and, on PostgreSQL, locks it until
     /// the transaction ends (SQLite's transaction already holds the lock).
-    fn lock_portfolio_sql(&self) -> &'static str {
+    pub(super) fn lock_portfolio_sql(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2",
             Backend::Postgres => {
@@ -58,31 +59,6 @@ macro_rules! write_trade_tags {
                 .bind(tag.as_str())
                 .execute(&mut *$tx)
                 .await?;
-        }
-    }};
-}
-
-/// Takes the write lock of a group: the portfolio row (checking it is the
-/// user's) or, for the trades without a portfolio, a PostgreSQL advisory
-/// lock on the user and symbol (SQLite's `BEGIN IMMEDIATE` already
-/// serialises every writer).
-macro_rules! lock_group {
-    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr) => {{
-        match $portfolio_id {
-            Some(portfolio_id) => {
-                sqlx::query($store.lock_portfolio_sql())
-                    .bind(portfolio_id)
-                    .bind($user_id)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-            }
-            None if $store.backend() == Backend::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("trades:{}:{}", $user_id, $symbol.as_str()))
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            None => {}
         }
     }};
 }
@@ -396,6 +372,32 @@ impl TradingStore for SqlStore {
                 .await?
         });
         Ok(timezone)
+    }
+
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError> {
+        self.import_in_tx(import, recompute).await
+    }
+
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError> {
+        self.imports_page(user_id, limit, after).await
+    }
+
+    async fn delete_import(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError> {
+        self.undo_import(user_id, id, recompute).await
     }
 }
 

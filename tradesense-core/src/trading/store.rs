@@ -16,6 +16,7 @@
 //! `SQLITE_BUSY` on upgrade instead of waiting).
 
 use super::{Currency, PortfolioName, Symbol};
+use super::{Cursor, ImportRecord, NewImport};
 use super::{
     FoldError, NewTrade, Portfolio, Position, RoundTrip, RoundTripQuery, Trade, TradeChanges,
     TradeLeg, TradeQuery,
@@ -121,4 +122,28 @@ pub trait TradingStore: Send + Sync {
     ) -> Result<Vec<RoundTrip>, StoreError>;
     /// The user's IANA time zone (`UTC` unless they set one).
     async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError>;
+    /// Applies an import in one transaction (see `import_sql.rs`): each
+    /// candidate is created, a duplicate, or refused by the fold (an error
+    /// of its row only). A dry run writes nothing. `NotFound`: the
+    /// portfolio is not the user's.
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError>;
+    /// A page of the user's imports, newest first.
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError>;
+    /// Deletes an import's trades as one write (refused if a later sell
+    /// would oversell) and the import with its dedupe keys.
+    async fn delete_import(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError>;
 }
