@@ -3,6 +3,7 @@
 
 mod analytics;
 mod imports;
+mod openapi;
 mod round_trips;
 pub mod support;
 mod tags;

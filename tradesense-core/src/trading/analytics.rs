@@ -5,12 +5,30 @@
 
 use super::money::serialize_decimal;
 use super::round_trip::serialize_option_decimal;
-use super::{RoundTrip, divide};
-use chrono::{Datelike, NaiveDate, Timelike};
+use super::{Symbol, Tags, divide};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// What the statistics need of a closed round trip (the analytics read
+/// only these columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedTrip {
+    /// The round trip's id.
+    pub id: uuid::Uuid,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// When it closed.
+    pub closed_at: DateTime<Utc>,
+    /// Its realized P&L.
+    pub realized_pnl: Decimal,
+    /// `closed_at - opened_at`, whole seconds.
+    pub holding_seconds: i64,
+    /// Its tags.
+    pub tags: Tags,
+}
 
 /// The statistics of a set of closed round trips. A statistic of no round
 /// trips is `null` (counts are `0`).
@@ -79,7 +97,7 @@ pub struct Summary {
 /// The summary of `trips`, closed and in `(closed_at, id)` order. Sums use
 /// saturating-free checked arithmetic; an out-of-range sum (beyond ~7.9e28)
 /// makes that statistic `null` rather than a panic.
-pub fn summarize<'a>(trips: impl IntoIterator<Item = &'a RoundTrip>) -> Summary {
+pub fn summarize<'a>(trips: impl IntoIterator<Item = &'a ClosedTrip>) -> Summary {
     let zero = Decimal::ZERO;
     let (mut n, mut wins, mut losses, mut breakevens) = (0u64, 0u64, 0u64, 0u64);
     let (mut profit, mut loss, mut net) = (Some(zero), Some(zero), Some(zero));
@@ -119,7 +137,7 @@ pub fn summarize<'a>(trips: impl IntoIterator<Item = &'a RoundTrip>) -> Summary 
         } else {
             (peak, drawdown) = (None, None);
         }
-        holding += i128::from(trip.holding_seconds.unwrap_or(0));
+        holding += i128::from(trip.holding_seconds);
     }
     if n == 0 {
         return Summary {
@@ -235,14 +253,11 @@ pub struct BreakdownGroup {
 
 /// The groups of `trips` (closed, in `(closed_at, id)` order) by `by`,
 /// ordered by key (weekdays from monday), each group's trips in order.
-pub fn breakdown(trips: &[RoundTrip], by: BreakdownBy, tz: Tz) -> Vec<BreakdownGroup> {
+pub fn breakdown(trips: &[ClosedTrip], by: BreakdownBy, tz: Tz) -> Vec<BreakdownGroup> {
     // The sort key beside the shown key: weekdays sort by their number.
-    let mut groups: BTreeMap<(u32, String), Vec<&RoundTrip>> = BTreeMap::new();
+    let mut groups: BTreeMap<(u32, String), Vec<&ClosedTrip>> = BTreeMap::new();
     for trip in trips {
-        let Some(closed) = trip.closed_at else {
-            continue;
-        };
-        let local = closed.with_timezone(&tz);
+        let local = trip.closed_at.with_timezone(&tz);
         let keys: Vec<(u32, String)> = match by {
             BreakdownBy::Symbol => vec![(0, trip.symbol.as_str().to_owned())],
             BreakdownBy::Tag => trip
@@ -286,15 +301,13 @@ pub struct EquityPoint {
 }
 
 /// One point per local date with a close; `None` if a sum leaves the range.
-pub fn equity_curve(trips: &[RoundTrip], tz: Tz) -> Option<Vec<EquityPoint>> {
+pub fn equity_curve(trips: &[ClosedTrip], tz: Tz) -> Option<Vec<EquityPoint>> {
     let mut days: BTreeMap<NaiveDate, Decimal> = BTreeMap::new();
     for trip in trips {
-        if let Some(closed) = trip.closed_at {
-            let day = days
-                .entry(closed.with_timezone(&tz).date_naive())
-                .or_default();
-            *day = day.checked_add(trip.realized_pnl)?;
-        }
+        let day = days
+            .entry(trip.closed_at.with_timezone(&tz).date_naive())
+            .or_default();
+        *day = day.checked_add(trip.realized_pnl)?;
     }
     let mut cumulative = Decimal::ZERO;
     days.into_iter()

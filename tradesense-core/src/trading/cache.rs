@@ -160,7 +160,7 @@ impl TradingStore for InvalidatingTradingStore {
         &self,
         user_id: Uuid,
         query: &RoundTripQuery,
-    ) -> Result<Vec<RoundTrip>, StoreError> {
+    ) -> Result<Vec<super::ClosedTrip>, StoreError> {
         self.inner.closed_round_trips(user_id, query).await
     }
 

@@ -19,11 +19,15 @@ pub(super) const ROUND_TRIP_COLUMNS: &str = "id, user_id, portfolio_id, symbol, 
      closed_at, quantity, bought, sold, average_entry, average_exit, fees, realized_pnl, \
      holding_seconds, trade_ids, tags";
 
-/// The insert of one round trip (17 binds, in [`ROUND_TRIP_COLUMNS`] order).
-pub(super) const INSERT_ROUND_TRIP: &str = "INSERT INTO round_trips (id, user_id, portfolio_id, \
+/// The head of a multi-row insert of round trips (17 binds a row, in
+/// [`ROUND_TRIP_COLUMNS`] order).
+pub(super) const INSERT_ROUND_TRIPS: &str = "INSERT INTO round_trips (id, user_id, portfolio_id, \
      symbol, status, opened_at, closed_at, quantity, bought, sold, average_entry, average_exit, \
-     fees, realized_pnl, holding_seconds, trade_ids, tags) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-     $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     fees, realized_pnl, holding_seconds, trade_ids, tags) ";
+
+/// Rows per multi-row insert: 17 binds a row stays well below both
+/// backends' bind limits (SQLite 32 766, PostgreSQL 65 535).
+pub(super) const CHUNK: usize = 500;
 
 /// One group's trades in fold order, and the deletion of its round trips
 /// from a time on: with a portfolio, and for the trades without one.
@@ -134,39 +138,45 @@ macro_rules! refold_group {
             delete = delete.bind(portfolio_id);
         }
         delete.execute(&mut *$tx).await?;
-        for trip in trips
+        let kept: Vec<&super::RoundTrip> = trips
             .iter()
             .filter(|t| t.closed_at.is_none_or(|closed| closed >= since))
-        {
-            sqlx::query(super::group_sql::INSERT_ROUND_TRIP)
-                .bind(trip.id)
-                .bind(trip.user_id)
-                .bind(trip.portfolio_id)
-                .bind(trip.symbol.as_str())
-                .bind(trip.status.as_str())
-                .bind(to_micros(trip.opened_at))
-                .bind(trip.closed_at.map(to_micros))
-                .bind(DbDecimal(trip.quantity))
-                .bind(DbDecimal(trip.bought))
-                .bind(DbDecimal(trip.sold))
-                .bind(DbDecimal(trip.average_entry))
-                .bind(trip.average_exit.map(DbDecimal))
-                .bind(DbDecimal(trip.fees))
-                .bind(DbDecimal(trip.realized_pnl))
-                .bind(trip.holding_seconds)
-                .bind(super::group_sql::ids_json(&trip.trade_ids))
-                .bind(trip.tags.to_json())
-                .execute(&mut *$tx)
-                .await?;
-            for tag in trip.tags.iter() {
-                sqlx::query(
-                    "INSERT INTO round_trip_tags (round_trip_id, user_id, tag) VALUES ($1, $2, $3)",
-                )
-                .bind(trip.id)
-                .bind(trip.user_id)
-                .bind(tag.as_str())
-                .execute(&mut *$tx)
-                .await?;
+            .collect();
+        // Multi-row inserts: an import's refold writes thousands at once.
+        for chunk in kept.chunks(super::group_sql::CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(super::group_sql::INSERT_ROUND_TRIPS);
+            insert.push_values(chunk, |mut row, trip| {
+                row.push_bind(trip.id)
+                    .push_bind(trip.user_id)
+                    .push_bind(trip.portfolio_id)
+                    .push_bind(trip.symbol.as_str().to_owned())
+                    .push_bind(trip.status.as_str())
+                    .push_bind(to_micros(trip.opened_at))
+                    .push_bind(trip.closed_at.map(to_micros))
+                    .push_bind(DbDecimal(trip.quantity))
+                    .push_bind(DbDecimal(trip.bought))
+                    .push_bind(DbDecimal(trip.sold))
+                    .push_bind(DbDecimal(trip.average_entry))
+                    .push_bind(trip.average_exit.map(DbDecimal))
+                    .push_bind(DbDecimal(trip.fees))
+                    .push_bind(DbDecimal(trip.realized_pnl))
+                    .push_bind(trip.holding_seconds)
+                    .push_bind(super::group_sql::ids_json(&trip.trade_ids))
+                    .push_bind(trip.tags.to_json());
+            });
+            insert.build().execute(&mut *$tx).await?;
+            let tags: Vec<(Uuid, Uuid, String)> = chunk
+                .iter()
+                .flat_map(|t| t.tags.iter().map(|tag| (t.id, t.user_id, tag.as_str().to_owned())))
+                .collect();
+            for tags in tags.chunks(super::group_sql::CHUNK) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO round_trip_tags (round_trip_id, user_id, tag) ",
+                );
+                insert.push_values(tags, |mut row, (id, user, tag)| {
+                    row.push_bind(*id).push_bind(*user).push_bind(tag.clone());
+                });
+                insert.build().execute(&mut *$tx).await?;
             }
         }
     }};
@@ -174,6 +184,34 @@ macro_rules! refold_group {
 
 pub(super) fn ids_json(ids: &[Uuid]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(super) const CLOSED_TRIP_COLUMNS: &str =
+    "id, symbol, closed_at, realized_pnl, holding_seconds, tags";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClosedTripRow {
+    id: Uuid,
+    symbol: String,
+    closed_at: Option<DateTime<Utc>>,
+    realized_pnl: DbDecimal,
+    holding_seconds: Option<i64>,
+    tags: String,
+}
+
+impl TryFrom<ClosedTripRow> for super::ClosedTrip {
+    type Error = StoreError;
+    fn try_from(row: ClosedTripRow) -> Result<Self, StoreError> {
+        let open = || StoreError::Corrupt("a closed round trip without its close".to_owned());
+        Ok(Self {
+            id: row.id,
+            symbol: row.symbol.parse().map_err(corrupt("symbol"))?,
+            closed_at: row.closed_at.ok_or_else(open)?,
+            realized_pnl: row.realized_pnl.0,
+            holding_seconds: row.holding_seconds.ok_or_else(open)?,
+            tags: Tags::from_json(&row.tags).map_err(corrupt("tags"))?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -258,8 +296,14 @@ pub(super) fn push_round_trips<DB>(
     String: for<'q> Encode<'q, DB> + Type<DB>,
     DateTime<Utc>: for<'q> Encode<'q, DB> + Type<DB>,
 {
+    // The analytics read only what the statistics need.
+    let columns = if by_close {
+        CLOSED_TRIP_COLUMNS
+    } else {
+        ROUND_TRIP_COLUMNS
+    };
     sql.push(format_args!(
-        "SELECT {ROUND_TRIP_COLUMNS} FROM round_trips WHERE user_id = "
+        "SELECT {columns} FROM round_trips WHERE user_id = "
     ))
     .push_bind(user_id);
     if let Some(status) = query.status {

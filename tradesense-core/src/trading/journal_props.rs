@@ -175,7 +175,7 @@ fn stored(trip: &RoundTrip) -> NaiveTrip {
 }
 
 /// The naive summary's exact figures, checked against `summarize`.
-fn check_summary(closed: &[&NaiveTrip], stored: &[RoundTrip]) {
+fn check_summary(closed: &[&NaiveTrip], stored: &[super::ClosedTrip]) {
     let s = summarize(stored);
     let pnls: Vec<Decimal> = closed.iter().map(|t| t.pnl).collect();
     let n = pnls.len();

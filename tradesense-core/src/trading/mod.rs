@@ -45,7 +45,7 @@ mod symbol;
 mod tags;
 
 pub use analytics::{
-    BreakdownBy, BreakdownGroup, EquityPoint, Summary, breakdown, equity_curve, parse_timezone,
+    BreakdownBy, BreakdownGroup, ClosedTrip, EquityPoint, Summary, breakdown, equity_curve, parse_timezone,
     summarize,
 };
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};

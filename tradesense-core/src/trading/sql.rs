@@ -1,7 +1,7 @@
 //! [`TradingStore`] on [`SqlStore`]: each query written once for both
 //! backends; only the transaction start and the portfolio lock differ.
 
-use super::group_sql::{RoundTripRow, push_round_trips};
+use super::group_sql::{ClosedTripRow, RoundTripRow, push_round_trips};
 use super::rows::{PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt};
 use super::store::{Recompute, TradeWriteError, TradingStore};
 use super::{
@@ -347,20 +347,25 @@ impl TradingStore for SqlStore {
         user_id: Uuid,
         query: &RoundTripQuery,
     ) -> Result<Vec<RoundTrip>, StoreError> {
-        self.round_trips(user_id, query, false).await
+        self.round_trips(user_id, query).await
     }
 
     async fn closed_round_trips(
         &self,
         user_id: Uuid,
         query: &RoundTripQuery,
-    ) -> Result<Vec<RoundTrip>, StoreError> {
+    ) -> Result<Vec<super::ClosedTrip>, StoreError> {
         let query = RoundTripQuery {
             status: Some(RoundTripStatus::Closed),
             after: None,
             ..query.clone()
         };
-        self.round_trips(user_id, &query, true).await
+        let rows: Vec<ClosedTripRow> = crate::with_pool!(self.db(), |pool| {
+            let mut sql = QueryBuilder::new("");
+            push_round_trips(&mut sql, user_id, &query, true);
+            sql.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(super::ClosedTrip::try_from).collect()
     }
 
     async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError> {
@@ -406,11 +411,10 @@ impl SqlStore {
         &self,
         user_id: Uuid,
         query: &RoundTripQuery,
-        by_close: bool,
     ) -> Result<Vec<RoundTrip>, StoreError> {
         let rows: Vec<RoundTripRow> = crate::with_pool!(self.db(), |pool| {
             let mut sql = QueryBuilder::new("");
-            push_round_trips(&mut sql, user_id, query, by_close);
+            push_round_trips(&mut sql, user_id, query, false);
             sql.build_query_as().fetch_all(pool).await?
         });
         rows.into_iter().map(RoundTrip::try_from).collect()

@@ -119,7 +119,7 @@ pub trait TradingStore: Send + Sync {
         &self,
         user_id: Uuid,
         query: &RoundTripQuery,
-    ) -> Result<Vec<RoundTrip>, StoreError>;
+    ) -> Result<Vec<super::ClosedTrip>, StoreError>;
     /// The user's IANA time zone (`UTC` unless they set one).
     async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError>;
     /// Applies an import in one transaction (see `import_sql.rs`): each
