@@ -130,7 +130,11 @@ async fn run(database: TestDatabase) {
     }
     let mut cached = Vec::new();
     for _ in 0..10 {
-        cached.push(get("/api/v1/analytics/summary?from=2000-01-01T00:00:00Z".into()).await.0);
+        cached.push(
+            get("/api/v1/analytics/summary?from=2000-01-01T00:00:00Z".into())
+                .await
+                .0,
+        );
     }
     let mut pages = Vec::new();
     for i in 0..10 {

@@ -22,7 +22,14 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn journal_routes_and_schemas_are_documented() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let document = json_body(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
+    let document = json_body(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     for (path, method) in [
         ("/api/v1/round-trips", "get"),
         ("/api/v1/analytics/summary", "get"),
@@ -34,20 +41,35 @@ async fn journal_routes_and_schemas_are_documented() {
     ] {
         let operation = &document["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} undocumented");
-        assert!(operation["security"].is_array(), "{method} {path}: no security");
+        assert!(
+            operation["security"].is_array(),
+            "{method} {path}: no security"
+        );
     }
     let mut targets = Vec::new();
     refs(&document, &mut targets);
     for target in &targets {
         let name = target.trim_start_matches("#/components/schemas/");
-        assert!(document["components"]["schemas"][name].is_object(), "{target} is not defined");
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{target} is not defined"
+        );
     }
     let schemas = &document["components"]["schemas"];
     for (schema, field) in [
-        ("Trade", "tags"), ("Trade", "import_id"), ("User", "timezone"), ("RoundTrip", "trade_ids"),
-        ("Summary", "max_drawdown"), ("ImportRecord", "duplicates"), ("CreateTrade", "tags"),
+        ("Trade", "tags"),
+        ("Trade", "import_id"),
+        ("User", "timezone"),
+        ("RoundTrip", "trade_ids"),
+        ("Summary", "max_drawdown"),
+        ("ImportRecord", "duplicates"),
+        ("CreateTrade", "tags"),
     ] {
-        assert!(schemas[schema]["properties"][field].is_object(), "{schema}.{field}: {}", schemas[schema]);
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field}: {}",
+            schemas[schema]
+        );
     }
     let upload = &document["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"];
     assert!(upload["text/csv"].is_object(), "{upload}");

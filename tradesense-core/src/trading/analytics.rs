@@ -321,3 +321,17 @@ pub fn equity_curve(trips: &[ClosedTrip], tz: Tz) -> Option<Vec<EquityPoint>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::mean_half_even;
+
+    #[test]
+    fn holding_means_round_half_even_once() {
+        assert_eq!(mean_half_even(5, 2), Some(2));
+        assert_eq!(mean_half_even(7, 2), Some(4));
+        assert_eq!(mean_half_even(7, 3), Some(2));
+        // 3.4999999996 must not round to 4 (a rounded 3.5 would).
+        assert_eq!(mean_half_even(34_999_999_996, 10_000_000_000), Some(3));
+    }
+}

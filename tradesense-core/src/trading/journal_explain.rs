@@ -6,7 +6,9 @@
 //! PostgreSQL: one heavy user with 50 000 round trips (a history of about
 //! 100 000 trades: a buy and a sell each) among 199 users with 250 each,
 //! tags on a tenth, then `ANALYZE`. The first page of 50 must be an index
-//! scan that stops after 51 rows, not a sort of the user's history.
+//! scan that stops after 51 rows, not a sort of the user's history. The
+//! analytics' read of all the user's closed round trips is printed, not
+//! asserted (half the table: the planner rightly scans it).
 
 use super::group_sql::push_round_trips;
 use super::{Cursor, RoundTripQuery, RoundTripStatus};
@@ -116,6 +118,10 @@ async fn round_trip_queries_are_index_scans() {
             });
             let plan = plan.join("\n");
             match backend {
+                // The analytics read every closed round trip of the user:
+                // here half the table, where a sequential scan and a sort
+                // is the planner's right call; only the pages must seek.
+                Backend::Postgres if by_close => {}
                 Backend::Postgres => {
                     assert!(plan.contains("Index"), "{name}: {plan}");
                     assert!(!plan.contains("Seq Scan on round_trips "), "{name}: {plan}");

@@ -27,6 +27,8 @@ mod group_sql;
 mod import;
 mod import_api;
 mod import_csv;
+#[cfg(test)]
+mod import_csv_tests;
 mod import_sql;
 mod journal_api;
 #[cfg(test)]
@@ -45,8 +47,8 @@ mod symbol;
 mod tags;
 
 pub use analytics::{
-    BreakdownBy, BreakdownGroup, ClosedTrip, EquityPoint, Summary, breakdown, equity_curve, parse_timezone,
-    summarize,
+    BreakdownBy, BreakdownGroup, ClosedTrip, EquityPoint, Summary, breakdown, equity_curve,
+    parse_timezone, summarize,
 };
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
