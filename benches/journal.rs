@@ -151,6 +151,12 @@ async fn run(database: TestDatabase) {
 }
 
 fn main() {
+    // `RUST_LOG=tradesense_core::trading=debug` prints each import's phases.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         for database in TestDatabase::all().await {

@@ -142,43 +142,13 @@ macro_rules! refold_group {
             .iter()
             .filter(|t| t.closed_at.is_none_or(|closed| closed >= since))
             .collect();
-        // Multi-row inserts: an import's refold writes thousands at once.
-        for chunk in kept.chunks(super::group_sql::CHUNK) {
-            let mut insert = sqlx::QueryBuilder::new(super::group_sql::INSERT_ROUND_TRIPS);
-            insert.push_values(chunk, |mut row, trip| {
-                row.push_bind(trip.id)
-                    .push_bind(trip.user_id)
-                    .push_bind(trip.portfolio_id)
-                    .push_bind(trip.symbol.as_str().to_owned())
-                    .push_bind(trip.status.as_str())
-                    .push_bind(to_micros(trip.opened_at))
-                    .push_bind(trip.closed_at.map(to_micros))
-                    .push_bind(DbDecimal(trip.quantity))
-                    .push_bind(DbDecimal(trip.bought))
-                    .push_bind(DbDecimal(trip.sold))
-                    .push_bind(DbDecimal(trip.average_entry))
-                    .push_bind(trip.average_exit.map(DbDecimal))
-                    .push_bind(DbDecimal(trip.fees))
-                    .push_bind(DbDecimal(trip.realized_pnl))
-                    .push_bind(trip.holding_seconds)
-                    .push_bind(super::group_sql::ids_json(&trip.trade_ids))
-                    .push_bind(trip.tags.to_json());
-            });
-            insert.build().execute(&mut *$tx).await?;
-            let tags: Vec<(Uuid, Uuid, String)> = chunk
-                .iter()
-                .flat_map(|t| t.tags.iter().map(|tag| (t.id, t.user_id, tag.as_str().to_owned())))
-                .collect();
-            for tags in tags.chunks(super::group_sql::CHUNK) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO round_trip_tags (round_trip_id, user_id, tag) ",
-                );
-                insert.push_values(tags, |mut row, (id, user, tag)| {
-                    row.push_bind(*id).push_bind(*user).push_bind(tag.clone());
-                });
-                insert.build().execute(&mut *$tx).await?;
-            }
-        }
+        // Many rows at once: an import's refold writes thousands.
+        super::bulk::Bulk::insert_round_trips(&mut $tx, &kept).await?;
+        let tags: Vec<super::bulk::TagRow> = kept
+            .iter()
+            .flat_map(|t| t.tags.iter().map(|tag| (t.id, t.user_id, tag.as_str().to_owned())))
+            .collect();
+        super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &tags).await?;
     }};
 }
 

@@ -7,6 +7,7 @@
 //! 50 000-row file costs a few hundred statements, not 50 000 refolds.
 //! A dry run does all of it and rolls back.
 
+use super::bulk::{Bulk, NewRow, TagRow};
 use super::group_sql::group_sql;
 use super::import::{Decision, Group, ImportRecord, NewImport, plan};
 use super::import_csv::{RowError, dedupe_keys};
@@ -19,9 +20,8 @@ use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
-/// Rows per multi-row insert: 13 binds each stays far below both
-/// backends' bind limits (SQLite 32 766, PostgreSQL 65 535).
-const CHUNK: usize = 500;
+/// Files with more keys than this read all the user's keys at once.
+const FULL_READ_AT: usize = 2_000;
 
 /// Keys per dedupe lookup: PostgreSQL plans a long `IN` list slowly (a
 /// 500-key list measured ~80x slower per key than 100).
@@ -82,6 +82,7 @@ impl SqlStore {
         let (trades_where, _) = group_sql(new.portfolio_id.is_some());
         let begin = self.begin_write();
         let record = crate::with_pool!(self.db(), |pool| {
+            let started = std::time::Instant::now();
             let mut tx = pool.begin_with(begin).await?;
             // The same locks as single writes, in symbol order (no deadlock
             // between two imports).
@@ -98,17 +99,30 @@ impl SqlStore {
                 }
             }
             let mut existing = HashSet::new();
-            for chunk in keys.chunks(KEY_CHUNK) {
-                let mut sql = QueryBuilder::new("SELECT key FROM import_keys WHERE user_id = ");
-                sql.push_bind(user_id).push(" AND key IN (");
-                let mut list = sql.separated(", ");
-                for key in chunk {
-                    list.push_bind(key.clone());
-                }
-                sql.push(")");
-                let found: Vec<(String,)> = sql.build_query_as().fetch_all(&mut *tx).await?;
+            if keys.len() > FULL_READ_AT {
+                // A big file: one pass over the user's keys beats thousands
+                // of lookups (and does not depend on the planner having
+                // fresh statistics after the last big import).
+                let found: Vec<(String,)> =
+                    sqlx::query_as("SELECT key FROM import_keys WHERE user_id = $1")
+                        .bind(user_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 existing.extend(found.into_iter().map(|(k,)| k));
+            } else {
+                for chunk in keys.chunks(KEY_CHUNK) {
+                    let mut sql = QueryBuilder::new("SELECT key FROM import_keys WHERE user_id = ");
+                    sql.push_bind(user_id).push(" AND key IN (");
+                    let mut list = sql.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key.clone());
+                    }
+                    sql.push(")");
+                    let found: Vec<(String,)> = sql.build_query_as().fetch_all(&mut *tx).await?;
+                    existing.extend(found.into_iter().map(|(k,)| k));
+                }
             }
+            let t_keys = started.elapsed();
             let mut groups = HashMap::new();
             for symbol in &symbols {
                 let rows: Vec<TradeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -125,6 +139,7 @@ impl SqlStore {
                 }
                 groups.insert(symbol.clone(), Group::new(symbol.clone(), trades)?);
             }
+            let t_groups = started.elapsed();
             let decisions = plan(&new.candidates, &keys, &existing, &mut groups);
             let (mut created, mut duplicates) = (0u64, 0u64);
             let mut errors: Vec<RowError> = new.errors.clone();
@@ -172,48 +187,44 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
             let now = to_micros(Utc::now());
-            for chunk in accepted.chunks(CHUNK) {
-                let mut sql = QueryBuilder::new(format!("INSERT INTO trades ({TRADE_COLUMNS}) "));
-                sql.push_values(chunk, |mut row, (id, c, _)| {
-                    row.push_bind(*id)
-                        .push_bind(user_id)
-                        .push_bind(new.portfolio_id)
-                        .push_bind(c.symbol.as_str().to_owned())
-                        .push_bind(c.side.as_str())
-                        .push_bind(DbDecimal(c.quantity.get()))
-                        .push_bind(DbDecimal(c.price.get()))
-                        .push_bind(DbDecimal(c.fees.get()))
-                        .push_bind(to_micros(c.executed_at))
-                        .push_bind(c.notes.as_ref().map(|n| n.as_str().to_owned()))
-                        .push_bind(c.tags.to_json())
-                        .push_bind(Some(record.id))
-                        .push_bind(now);
-                });
-                sql.build().execute(&mut *tx).await?;
-                let mut keys_sql =
-                    QueryBuilder::new("INSERT INTO import_keys (user_id, key, import_id) ");
-                keys_sql.push_values(chunk, |mut row, (_, _, key)| {
-                    row.push_bind(user_id)
-                        .push_bind((*key).clone())
-                        .push_bind(record.id);
-                });
-                keys_sql.build().execute(&mut *tx).await?;
-                let tags: Vec<(Uuid, String)> = chunk
-                    .iter()
-                    .flat_map(|(id, c, _)| c.tags.iter().map(|t| (*id, t.as_str().to_owned())))
-                    .collect();
-                for tags in tags.chunks(CHUNK) {
-                    let mut tags_sql =
-                        QueryBuilder::new("INSERT INTO trade_tags (trade_id, user_id, tag) ");
-                    tags_sql.push_values(tags, |mut row, (id, tag)| {
-                        row.push_bind(*id).push_bind(user_id).push_bind(tag.clone());
-                    });
-                    tags_sql.build().execute(&mut *tx).await?;
-                }
-            }
+            let rows: Vec<NewRow<'_>> = accepted
+                .iter()
+                .map(|(id, c, _)| NewRow {
+                    id: *id,
+                    user_id,
+                    portfolio_id: new.portfolio_id,
+                    symbol: c.symbol.as_str(),
+                    side: c.side.as_str(),
+                    quantity: DbDecimal(c.quantity.get()),
+                    price: DbDecimal(c.price.get()),
+                    fees: DbDecimal(c.fees.get()),
+                    executed_at: to_micros(c.executed_at),
+                    notes: c.notes.as_ref().map(|n| n.as_str()),
+                    tags: c.tags.to_json(),
+                    import_id: Some(record.id),
+                    created_at: now,
+                })
+                .collect();
+            Bulk::insert_trades(&mut tx, &rows).await?;
+            let created_keys: Vec<&str> = accepted.iter().map(|(_, _, k)| k.as_str()).collect();
+            Bulk::insert_keys(&mut tx, user_id, record.id, &created_keys).await?;
+            let tags: Vec<TagRow> = accepted
+                .iter()
+                .flat_map(|(id, c, _)| c.tags.iter().map(|t| (*id, user_id, t.as_str().to_owned())))
+                .collect();
+            Bulk::insert_tags(&mut tx, "trade_tags", &tags).await?;
+            let t_inserts = started.elapsed();
             for (symbol, at) in since {
                 refold_group!(tx, user_id, new.portfolio_id, symbol, at, recompute);
             }
+            tracing::debug!(
+                rows = new.rows,
+                ?t_keys,
+                ?t_groups,
+                ?t_inserts,
+                refolded = ?started.elapsed(),
+                "import phases"
+            );
             if new.dry_run {
                 tx.rollback().await?;
             } else {

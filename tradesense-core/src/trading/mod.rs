@@ -17,6 +17,7 @@
 
 mod analytics;
 mod api;
+mod bulk;
 mod cache;
 #[cfg(test)]
 mod explain;
