@@ -275,7 +275,8 @@ impl SqlStore {
         let begin = self.begin_write();
         crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let (portfolio_id,): (Option<Uuid>,) =
+            // `NotFound` unless the import is the user's.
+            let _: (Option<Uuid>,) =
                 sqlx::query_as("SELECT portfolio_id FROM imports WHERE id = $1 AND user_id = $2")
                     .bind(id)
                     .bind(user_id)
@@ -295,8 +296,8 @@ impl SqlStore {
                 let since = groups.entry((portfolio, symbol)).or_insert(at);
                 *since = (*since).min(at);
             }
-            // The import's portfolio may be gone (its trades with it).
-            let _ = portfolio_id;
+            // Grouped by each trade's own portfolio: the import's may be
+            // gone (its trades with it).
             for (portfolio, symbol) in groups.keys() {
                 lock_group!(self, tx, user_id, *portfolio, symbol);
             }
