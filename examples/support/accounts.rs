@@ -28,7 +28,8 @@ const SCHEMA: &[&str] = &[
         email        TEXT NOT NULL UNIQUE COLLATE NOCASE,
         display_name TEXT NOT NULL,
         password_phc TEXT NOT NULL,
-        joined_at    TEXT NOT NULL
+        joined_at    TEXT NOT NULL,
+        time_zone    TEXT NOT NULL DEFAULT 'UTC'
     )",
     "CREATE TABLE IF NOT EXISTS logins (
         login_id     TEXT PRIMARY KEY,
@@ -117,6 +118,7 @@ struct AccountRow {
     display_name: String,
     password_phc: String,
     joined_at: DateTime<Utc>,
+    time_zone: String,
 }
 
 impl AccountRow {
@@ -130,6 +132,7 @@ impl AccountRow {
                 email: self.email,
                 full_name: self.display_name,
                 mfa_enabled: false,
+                timezone: self.time_zone,
                 created_at: self.joined_at,
             },
             password_hash: self.password_phc,
@@ -141,7 +144,7 @@ impl AccountRow {
 // so no query text is ever built from input.
 macro_rules! account_columns {
     () => {
-        "account_id, email, display_name, password_phc, joined_at"
+        "account_id, email, display_name, password_phc, joined_at, time_zone"
     };
 }
 
@@ -153,6 +156,7 @@ impl UserStore for Accounts {
             email: new.email.as_str().to_owned(),
             full_name: new.full_name,
             mfa_enabled: false,
+            timezone: "UTC".to_owned(),
             created_at: Utc::now(),
         };
         // A taken email violates the UNIQUE constraint, which sqlx reports
@@ -212,6 +216,20 @@ impl UserStore for Accounts {
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(id.hyphenated())
             .bind(full_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| row.into_credentials().user)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError> {
+        let sql = concat!(
+            "UPDATE accounts SET time_zone = ?2 WHERE account_id = ?1 RETURNING ",
+            account_columns!()
+        );
+        let row: Option<AccountRow> = sqlx::query_as(sql)
+            .bind(id.hyphenated())
+            .bind(timezone)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| row.into_credentials().user)

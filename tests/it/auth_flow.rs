@@ -81,7 +81,9 @@ async fn register_login_me_logout() {
         assert!(user["id"].as_str().is_some() && user["created_at"].as_str().is_some());
         assert!(user.get("password_hash").is_none());
         let keys: Vec<_> = user.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys.len(), 5, "{keys:?}");
+        // The user object of docs/API.md, `timezone` (issue 13) included.
+        assert_eq!(user["timezone"], "UTC");
+        assert_eq!(keys.len(), 6, "{keys:?}");
 
         // Login matches the email case-insensitively.
         let response = login(&app, "ADA@example.COM", PASSWORD).await;

@@ -30,6 +30,7 @@ mod h12_security_events;
 mod hardening_recovery;
 mod hardening_sessions;
 mod hardening_throttles;
+mod journal;
 mod mfa_flow;
 mod mfa_guards;
 mod openapi;

@@ -35,7 +35,9 @@ use tradesense_core::ratelimit::{
 };
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
-use tradesense_core::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+use tradesense_core::trading::{
+    InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers,
+};
 use tradesense_core::users::CachedUsers;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -175,9 +177,19 @@ impl App {
             // `Secure` in production, where the site is served over HTTPS.
             AuthCookie::default().secure(settings.is_production()),
         );
+        // Trade pages, portfolios, positions and the journal: GET responses
+        // cached per caller, the caller's scope invalidated by every trading
+        // write and by a change of their time zone (the analytics' default).
+        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         // `/users/me` on every request: user records read through the cache,
         // invalidated by every write, MFA's included.
-        let users = CachedUsers::new(Arc::new(store.clone()), &cache);
+        let users = CachedUsers::new(
+            Arc::new(ZoneInvalidatingUsers::new(
+                Arc::new(store.clone()),
+                trading_responses.clone(),
+            )),
+            &cache,
+        );
         // Security events in the same database as the users, so a password
         // change and its event commit together.
         let events = SecurityEvents::new(Arc::new(store.clone())).beside_users(true);
@@ -210,9 +222,6 @@ impl App {
                 SecretCipher::from_secret_key(&settings.secret_key),
             ),
         );
-        // Trade pages, portfolios and positions: GET responses cached per
-        // caller, the caller's scope invalidated by every trading write.
-        let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
         let trading = tradesense_core::trading::routes(
             Arc::new(InvalidatingTradingStore::new(
                 Arc::new(store.clone()),

@@ -62,9 +62,11 @@ async fn get_me(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct PatchMe {
     full_name: Option<String>,
+    /// An IANA time zone (`Europe/Berlin`): the journal's days and hours.
+    timezone: Option<String>,
 }
 
-/// Change the display name.
+/// Change the display name or the time zone.
 #[utoipa::path(patch, path = "/me", tag = "users",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = PatchMe,
@@ -78,9 +80,29 @@ async fn patch_me(
     principal: Principal,
     Json(body): Json<PatchMe>,
 ) -> Result<Json<User>, ApiError> {
-    let user = match body.full_name {
-        Some(raw) => {
-            let name = parse_full_name(&raw).map_err(|err| ApiError::Validation(vec![err]))?;
+    // Both validated before either is written: a 422 changes nothing.
+    let timezone = match &body.timezone {
+        Some(raw) => Some(
+            crate::trading::parse_timezone(raw)
+                .map_err(|message| ApiError::invalid("timezone", message))?,
+        ),
+        None => None,
+    };
+    let name = match &body.full_name {
+        Some(raw) => Some(parse_full_name(raw).map_err(|err| ApiError::Validation(vec![err]))?),
+        None => None,
+    };
+    if let Some(timezone) = timezone {
+        let user = state
+            .users()
+            .update_timezone(principal.user_id, timezone.name())
+            .await?;
+        if name.is_none() {
+            return Ok(Json(user));
+        }
+    }
+    let user = match name {
+        Some(name) => {
             state
                 .users()
                 .update_full_name(principal.user_id, &name)

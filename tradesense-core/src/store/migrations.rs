@@ -6,7 +6,7 @@
 //! | [`Users`](MigrationSet::Users) | `users` (with the MFA columns) | - |
 //! | [`SessionUsers`](MigrationSet::SessionUsers) | ties `sessions.user_id` to `users` | Sessions, Users |
 //! | [`Mfa`](MigrationSet::Mfa) | `recovery_codes`, `mfa_used_tokens`, `mfa_failures` | Users |
-//! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions` | Users |
+//! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions`, the journal's `trade_tags`, `round_trips`, `round_trip_tags`, `imports`, `import_keys` | Users |
 //! | [`SecurityEvents`](MigrationSet::SecurityEvents) | `security_events` (its `user_id` references nothing) | - |
 //!
 //! An embedder with its own users table runs [`MigrationSet::Sessions`]
@@ -49,7 +49,7 @@ pub enum MigrationSet {
     SessionUsers,
     /// MFA state beside TradeSense's `users`.
     Mfa,
-    /// Portfolios, trades and positions.
+    /// Portfolios, trades, positions and the journal (tags, round trips, imports).
     Trading,
     /// `security_events`, standing alone (events).
     SecurityEvents,

@@ -12,7 +12,8 @@
 use super::fields::{Fields, FieldsJson, FromFields, text};
 use super::{
     Currency, Cursor, Fees, FoldError, NewTrade, Notes, Portfolio, PortfolioName, Position, Price,
-    Quantity, Side, Symbol, Trade, TradeChanges, TradeQuery, decimal_from_raw, recompute_position,
+    Quantity, Side, Symbol, Tag, Tags, Trade, TradeChanges, TradeQuery, decimal_from_raw,
+    recompute_position,
 };
 use super::{TradeWriteError, TradingStore};
 use crate::auth::Principal;
@@ -79,7 +80,11 @@ where
         ))
         .routes(guard(routes!(portfolio_positions), layer.clone()))
         .routes(guard(routes!(create_trade, list_trades), layer.clone()))
-        .routes(guard(routes!(get_trade, update_trade, delete_trade), layer))
+        .routes(guard(
+            routes!(get_trade, update_trade, delete_trade),
+            layer.clone(),
+        ))
+        .merge(super::journal_api::routes(layer))
         .with_state(store)
 }
 
@@ -110,6 +115,13 @@ fn timestamp(raw: &RawValue) -> Result<DateTime<Utc>, String> {
     text::<Timestamp>(raw).map(|t| t.0)
 }
 
+/// A JSON array of tag strings.
+fn tags(raw: &RawValue) -> Result<Tags, String> {
+    let list: Vec<String> =
+        serde_json::from_str(raw.get()).map_err(|_| "must be an array of strings".to_owned())?;
+    Tags::parse(list.iter().map(String::as_str))
+}
+
 fn uuid(raw: &RawValue) -> Result<Uuid, String> {
     text::<Id>(raw).map(|id| id.0)
 }
@@ -121,7 +133,7 @@ fn amount<T>(
 }
 
 /// RFC 3339 with an offset, read into UTC.
-struct Timestamp(DateTime<Utc>);
+pub(super) struct Timestamp(pub(super) DateTime<Utc>);
 
 impl std::str::FromStr for Timestamp {
     type Err = String;
@@ -132,7 +144,7 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
-struct Id(Uuid);
+pub(super) struct Id(pub(super) Uuid);
 
 impl std::str::FromStr for Id {
     type Err = String;
@@ -204,7 +216,7 @@ async fn create_portfolio(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Items<T> {
-    items: Vec<T>,
+    pub(super) items: Vec<T>,
 }
 
 /// The user's portfolios.
@@ -354,6 +366,9 @@ pub(crate) struct CreateTrade {
     /// Free text, up to 1000 characters.
     #[schema(value_type = Option<String>)]
     notes: Option<Notes>,
+    /// Up to 20 tags of 1-40 characters (trimmed, lower-cased).
+    #[schema(value_type = Option<Vec<String>>, example = json!(["breakout"]))]
+    tags: Option<Tags>,
 }
 
 impl FromFields for CreateTrade {
@@ -366,6 +381,7 @@ impl FromFields for CreateTrade {
         let executed_at = fields.nullable("executed_at", timestamp);
         let portfolio_id = fields.nullable("portfolio_id", uuid);
         let notes = fields.nullable("notes", text::<Notes>);
+        let tags = fields.nullable("tags", tags);
         Some(Self {
             symbol: symbol?,
             side: side?,
@@ -375,6 +391,7 @@ impl FromFields for CreateTrade {
             executed_at: executed_at.flatten(),
             portfolio_id: portfolio_id.flatten(),
             notes: notes.flatten(),
+            tags: tags.flatten(),
         })
     }
 }
@@ -390,6 +407,7 @@ impl FromFields for TradeChanges {
             fees: fields.optional("fees", amount(Fees::new)),
             executed_at: fields.optional("executed_at", timestamp),
             notes: fields.nullable("notes", text::<Notes>),
+            tags: fields.optional("tags", tags),
         })
     }
 }
@@ -418,6 +436,8 @@ async fn create_trade(
         executed_at: body.executed_at.unwrap_or_else(Utc::now),
         portfolio_id: body.portfolio_id,
         notes: body.notes,
+        tags: body.tags.unwrap_or_default(),
+        import_id: None,
     };
     let trade = store
         .create_trade(trade, &recompute_position)
@@ -462,6 +482,7 @@ fn trade_query(params: &HashMap<String, String>) -> Result<TradeQuery, ApiError>
     let query = std::cell::RefCell::new(TradeQuery {
         symbol: None,
         portfolio_id: None,
+        tag: None,
         from: None,
         to: None,
         limit: DEFAULT_LIMIT,
@@ -476,6 +497,11 @@ fn trade_query(params: &HashMap<String, String>) -> Result<TradeQuery, ApiError>
     param("portfolio_id", &|v| {
         let id = v.parse::<Id>()?.0;
         set(&|q| q.portfolio_id = Some(id));
+        Ok(())
+    });
+    param("tag", &|v| {
+        let tag = v.parse::<Tag>()?;
+        set(&|q| q.tag = Some(tag.clone()));
         Ok(())
     });
     // A `+` of an offset sent unencoded arrives as a space: put it back.
@@ -514,6 +540,7 @@ fn trade_query(params: &HashMap<String, String>) -> Result<TradeQuery, ApiError>
     params(
         ("symbol" = Option<String>, Query, description = "Only this symbol"),
         ("portfolio_id" = Option<Uuid>, Query, description = "Only this portfolio"),
+        ("tag" = Option<String>, Query, description = "Only trades with this tag (matched after trimming and lower-casing)"),
         ("from" = Option<DateTime<Utc>>, Query, description = "Executed at or after"),
         ("to" = Option<DateTime<Utc>>, Query, description = "Executed at or before"),
         ("limit" = Option<u32>, Query, description = "1-500, default 50"),

@@ -6,8 +6,10 @@
 
 use super::store::{Recompute, TradeWriteError, TradingStore};
 use super::{
-    Currency, NewTrade, Portfolio, PortfolioName, Position, Trade, TradeChanges, TradeQuery,
+    Currency, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery, Trade,
+    TradeChanges, TradeQuery,
 };
+use super::{Cursor, ImportRecord, NewImport};
 use crate::cache::{CachedJson, Scoped};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -144,5 +146,143 @@ impl TradingStore for InvalidatingTradingStore {
         let result = self.inner.delete_trade(user_id, id, recompute).await;
         self.changed(user_id).await;
         result
+    }
+
+    async fn list_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        self.inner.list_round_trips(user_id, query).await
+    }
+
+    async fn closed_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<super::ClosedTrip>, StoreError> {
+        self.inner.closed_round_trips(user_id, query).await
+    }
+
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError> {
+        let user_id = import.user_id;
+        let result = self.inner.import_trades(import, recompute).await;
+        self.changed(user_id).await;
+        result
+    }
+
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError> {
+        self.inner.list_imports(user_id, limit, after).await
+    }
+
+    async fn delete_import(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError> {
+        let result = self.inner.delete_import(user_id, id, recompute).await;
+        self.changed(user_id).await;
+        result
+    }
+
+    async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError> {
+        self.inner.user_timezone(user_id).await
+    }
+}
+
+/// A [`UserStore`](crate::users::UserStore) decorator for the journal: a
+/// user's time zone is the analytics' default zone, so changing it
+/// invalidates that user's cached trading responses (as a trade write
+/// does). Every other method passes through.
+#[derive(Clone)]
+pub struct ZoneInvalidatingUsers {
+    inner: Arc<dyn crate::users::UserStore>,
+    responses: Scoped<CachedJson>,
+}
+
+impl std::fmt::Debug for ZoneInvalidatingUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneInvalidatingUsers")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZoneInvalidatingUsers {
+    /// Wraps `inner`; `responses` is the trading response cache.
+    pub fn new(inner: Arc<dyn crate::users::UserStore>, responses: Scoped<CachedJson>) -> Self {
+        Self { inner, responses }
+    }
+}
+
+#[async_trait]
+impl crate::users::UserStore for ZoneInvalidatingUsers {
+    async fn create_user(
+        &self,
+        new: crate::users::NewUser,
+    ) -> Result<crate::users::User, StoreError> {
+        self.inner.create_user(new).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<crate::users::User>, StoreError> {
+        self.inner.user_by_id(id).await
+    }
+
+    async fn credentials_by_email(
+        &self,
+        email: &crate::users::Email,
+    ) -> Result<Option<crate::users::UserCredentials>, StoreError> {
+        self.inner.credentials_by_email(email).await
+    }
+
+    async fn credentials_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<crate::users::UserCredentials>, StoreError> {
+        self.inner.credentials_by_id(id).await
+    }
+
+    async fn update_full_name(
+        &self,
+        id: Uuid,
+        full_name: &str,
+    ) -> Result<crate::users::User, StoreError> {
+        self.inner.update_full_name(id, full_name).await
+    }
+
+    async fn update_timezone(
+        &self,
+        id: Uuid,
+        timezone: &str,
+    ) -> Result<crate::users::User, StoreError> {
+        let result = self.inner.update_timezone(id, timezone).await;
+        self.responses.invalidate(&id.to_string()).await;
+        result
+    }
+
+    async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+        self.inner.update_password_hash(id, password_hash).await
+    }
+
+    // Forwarded, not the trait's default: the password change and its
+    // security event must still commit together below this decorator.
+    async fn update_password_hash_recording(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        event: &crate::events::SecurityEvent,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .update_password_hash_recording(id, password_hash, event)
+            .await
     }
 }

@@ -37,6 +37,7 @@ fn query() -> TradeQuery {
     TradeQuery {
         symbol: None,
         portfolio_id: None,
+        tag: None,
         from: None,
         to: None,
         limit: 51,

@@ -75,15 +75,23 @@ impl Position {
 /// compounding a rounded average into the next: 28 significant digits make
 /// the difference tiny, but a position must not read `124.50000000000000000000000001`.
 #[derive(Debug, Clone)]
-struct Book {
-    position: Position,
+pub(crate) struct Book {
+    pub(crate) position: Position,
     /// Exact (or, after a sell of a non-terminating share, once-rounded)
     /// total cost of the quantity held.
     cost: Decimal,
 }
 
 impl Book {
-    fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {
+    /// An empty book of `symbol`.
+    pub(crate) fn new(symbol: Symbol) -> Self {
+        Self {
+            position: Position::empty(symbol),
+            cost: Decimal::ZERO,
+        }
+    }
+
+    pub(crate) fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {
         let symbol = &self.position.symbol;
         let overflow = || FoldError::Overflow {
             symbol: symbol.clone(),
@@ -185,10 +193,7 @@ pub fn fold_positions<'a>(
     for leg in trades {
         books
             .entry(&leg.symbol)
-            .or_insert_with(|| Book {
-                position: Position::empty(leg.symbol.clone()),
-                cost: Decimal::ZERO,
-            })
+            .or_insert_with(|| Book::new(leg.symbol.clone()))
             .apply(leg)?;
     }
     Ok(books.into_values().map(|book| book.position).collect())

@@ -15,24 +15,50 @@
 //! Only the fold and the newtypes are pure; storage and HTTP sit beside
 //! them in this folder, and the fold never calls them.
 
+mod analytics;
 mod api;
+mod bulk;
 mod cache;
 #[cfg(test)]
 mod explain;
 mod fields;
 mod fold;
+#[macro_use]
+mod group_sql;
+mod import;
+mod import_api;
+mod import_csv;
+#[cfg(test)]
+mod import_csv_tests;
+mod import_sql;
+mod journal_api;
+#[cfg(test)]
+mod journal_explain;
+#[cfg(test)]
+mod journal_props;
 mod model;
 mod money;
+mod round_trip;
 mod rows;
 mod sql;
 mod store;
 #[cfg(test)]
 mod store_tests;
 mod symbol;
+mod tags;
 
+pub use analytics::{
+    BreakdownBy, BreakdownGroup, ClosedTrip, EquityPoint, Summary, breakdown, equity_curve,
+    parse_timezone, summarize,
+};
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
-pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL};
+pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
+pub use group_sql::RoundTripQuery;
+pub use import::{ImportRecord, NewImport};
+pub use import_csv::{
+    Candidate, ImportFormat, ParsedFile, RowError, dedupe_keys, local_to_utc, parse_file,
+};
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
 };
@@ -40,8 +66,10 @@ pub use money::{
     Fees, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
     serialize_decimal,
 };
+pub use round_trip::{JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide};
 pub use store::{Recompute, TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
+pub use tags::{Tag, Tags};
 
 /// The position of one symbol from its trades in `(executed_at, id)` order:
 /// the recompute step the store runs inside a trade write's transaction.

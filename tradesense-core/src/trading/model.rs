@@ -1,7 +1,7 @@
 //! The records of the trading API: portfolios, trades, their inputs, and the
 //! listing cursor. Storage reads and writes these; handlers render them.
 
-use super::{Fees, Price, Quantity, Side, Symbol};
+use super::{Fees, Price, Quantity, Side, Symbol, Tag, Tags};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -135,6 +135,11 @@ pub struct Trade {
     /// Free text.
     #[schema(value_type = Option<String>)]
     pub notes: Option<Notes>,
+    /// Tags, sorted, lower case.
+    #[schema(value_type = Vec<String>)]
+    pub tags: Tags,
+    /// The import that created it, if one did.
+    pub import_id: Option<Uuid>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }
@@ -160,6 +165,10 @@ pub struct NewTrade {
     pub portfolio_id: Option<Uuid>,
     /// Free text.
     pub notes: Option<Notes>,
+    /// Tags.
+    pub tags: Tags,
+    /// The import creating it, if any.
+    pub import_id: Option<Uuid>,
 }
 
 /// The editable fields of a trade; `None` leaves a field as it is.
@@ -179,6 +188,9 @@ pub struct TradeChanges {
     /// New notes, up to 1000 characters; `null` clears them.
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<Notes>>,
+    /// New tags (replacing the old; `[]` clears them).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Option<Tags>,
 }
 
 impl TradeChanges {
@@ -190,6 +202,7 @@ impl TradeChanges {
             fees: self.fees.unwrap_or(trade.fees),
             executed_at: self.executed_at.unwrap_or(trade.executed_at),
             notes: self.notes.clone().unwrap_or_else(|| trade.notes.clone()),
+            tags: self.tags.clone().unwrap_or_else(|| trade.tags.clone()),
             ..trade.clone()
         }
     }
@@ -240,6 +253,8 @@ pub struct TradeQuery {
     pub symbol: Option<Symbol>,
     /// Only this portfolio.
     pub portfolio_id: Option<Uuid>,
+    /// Only trades carrying this tag.
+    pub tag: Option<Tag>,
     /// Executed at or after.
     pub from: Option<DateTime<Utc>>,
     /// Executed at or before.

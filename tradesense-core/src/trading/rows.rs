@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub(super) const PORTFOLIO_COLUMNS: &str = "id, user_id, name, base_currency, created_at";
-pub(super) const TRADE_COLUMNS: &str = "id, user_id, portfolio_id, symbol, side, quantity, price, fees, executed_at, notes, created_at";
+pub(super) const TRADE_COLUMNS: &str = "id, user_id, portfolio_id, symbol, side, quantity, price, fees, executed_at, notes, tags, import_id, created_at";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct PortfolioRow {
@@ -46,6 +46,8 @@ pub(super) struct TradeRow {
     pub(super) fees: DbDecimal,
     pub(super) executed_at: DateTime<Utc>,
     pub(super) notes: Option<String>,
+    pub(super) tags: String,
+    pub(super) import_id: Option<Uuid>,
     pub(super) created_at: DateTime<Utc>,
 }
 
@@ -68,6 +70,8 @@ impl TryFrom<TradeRow> for Trade {
                 .map(|n| n.parse())
                 .transpose()
                 .map_err(corrupt("notes"))?,
+            tags: super::Tags::from_json(&row.tags).map_err(corrupt("tags"))?,
+            import_id: row.import_id,
             created_at: row.created_at,
         })
     }

@@ -1,14 +1,14 @@
 //! [`TradingStore`] on [`SqlStore`]: each query written once for both
 //! backends; only the transaction start and the portfolio lock differ.
 
-use super::rows::{
-    PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt, trade_leg,
-};
+use super::group_sql::{ClosedTripRow, RoundTripRow, push_round_trips};
+use super::rows::{PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt};
 use super::store::{Recompute, TradeWriteError, TradingStore};
 use super::{
-    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, Symbol, Trade, TradeChanges,
-    TradeQuery,
+    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery,
+    RoundTripStatus, Symbol, Trade, TradeChanges, TradeQuery,
 };
+use super::{ImportRecord, NewImport};
 use crate::store::to_micros;
 use crate::store::{Backend, DbDecimal, SqlStore, StoreError};
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ pub(super) const POSITIONS_SQL: &str = "SELECT symbol, quantity, average_cost, r
 impl SqlStore {
     /// The statement opening a trade write: SQLite takes its write lock at
     /// once so concurrent writers queue instead of failing on lock upgrade.
-    fn begin_write(&self) -> &'static str {
+    pub(super) fn begin_write(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -35,7 +35,7 @@ impl SqlStore {
 
     /// Checks the portfolio is the user's and, on PostgreSQL, locks it until
     /// the transaction ends (SQLite's transaction already holds the lock).
-    fn lock_portfolio_sql(&self) -> &'static str {
+    pub(super) fn lock_portfolio_sql(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2",
             Backend::Postgres => {
@@ -45,44 +45,20 @@ impl SqlStore {
     }
 }
 
-/// Writes one trade change and recomputes the affected position inside the
-/// same transaction. Written once as a macro body because the transaction
-/// type differs per backend (`with_pool!` compiles it for each).
-macro_rules! recompute_in_tx {
-    ($tx:expr, $portfolio_id:expr, $symbol:expr, $recompute:expr) => {{
-        let rows: Vec<TradeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TRADE_COLUMNS} {FOLD_TRADES_FROM}"
-        )))
-        .bind($portfolio_id)
-        .bind($symbol.as_str())
-        .fetch_all(&mut *$tx)
-        .await?;
-        let mut legs = Vec::with_capacity(rows.len());
-        for row in rows {
-            legs.push(trade_leg(&Trade::try_from(row)?));
-        }
-        if legs.is_empty() {
-            sqlx::query("DELETE FROM positions WHERE portfolio_id = $1 AND symbol = $2")
-                .bind($portfolio_id)
-                .bind($symbol.as_str())
-                .execute(&mut *$tx)
-                .await?;
-        } else {
-            let position = ($recompute)($symbol, &legs)?;
-            sqlx::query(
-                "INSERT INTO positions (portfolio_id, symbol, quantity, average_cost, realized_pnl, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (portfolio_id, symbol) DO UPDATE SET \
-                 quantity = excluded.quantity, average_cost = excluded.average_cost, \
-                 realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
-            )
-            .bind($portfolio_id)
-            .bind($symbol.as_str())
-            .bind(DbDecimal(position.quantity))
-            .bind(DbDecimal(position.average_cost))
-            .bind(DbDecimal(position.realized_pnl))
-            .bind(to_micros(Utc::now()))
+/// Replaces a trade's rows in `trade_tags` (the index behind `?tag=`).
+macro_rules! write_trade_tags {
+    ($tx:expr, $trade_id:expr, $user_id:expr, $tags:expr) => {{
+        sqlx::query("DELETE FROM trade_tags WHERE trade_id = $1")
+            .bind($trade_id)
             .execute(&mut *$tx)
             .await?;
+        for tag in $tags.iter() {
+            sqlx::query("INSERT INTO trade_tags (trade_id, user_id, tag) VALUES ($1, $2, $3)")
+                .bind($trade_id)
+                .bind($user_id)
+                .bind(tag.as_str())
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
 }
@@ -203,20 +179,14 @@ impl TradingStore for SqlStore {
         new: NewTrade,
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         let insert = format!(
-            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            if let Some(portfolio_id) = new.portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(new.user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            }
+            lock_group!(self, tx, new.user_id, new.portfolio_id, &new.symbol);
             let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(insert))
                 .bind(Uuid::now_v7())
                 .bind(new.user_id)
@@ -228,12 +198,20 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(new.fees.get()))
                 .bind(to_micros(new.executed_at))
                 .bind(new.notes.as_ref().map(|n| n.as_str()))
+                .bind(new.tags.to_json())
+                .bind(new.import_id)
                 .bind(to_micros(Utc::now()))
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(portfolio_id) = new.portfolio_id {
-                recompute_in_tx!(tx, portfolio_id, &new.symbol, recompute);
-            }
+            write_trade_tags!(tx, row.id, new.user_id, new.tags);
+            refold_group!(
+                tx,
+                new.user_id,
+                new.portfolio_id,
+                &new.symbol,
+                new.executed_at,
+                recompute
+            );
             tx.commit().await?;
             row
         });
@@ -272,10 +250,10 @@ impl TradingStore for SqlStore {
         changes: &TradeChanges,
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
         let update = format!(
-            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7 \
+            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7, tags = $8 \
              WHERE id = $1 AND user_id = $2 RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
@@ -287,12 +265,8 @@ impl TradingStore for SqlStore {
                     .fetch_one(&mut *tx)
                     .await?
                     .try_into()?;
-            if let Some(portfolio_id) = current.portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            {
+                lock_group!(self, tx, user_id, current.portfolio_id, &current.symbol);
                 // Read again under the lock: a writer that held it may have
                 // changed the trade since (the portfolio and symbol cannot
                 // change, so the lock taken is the right one).
@@ -312,11 +286,21 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(edited.fees.get()))
                 .bind(to_micros(edited.executed_at))
                 .bind(edited.notes.as_ref().map(|n| n.as_str()))
+                .bind(edited.tags.to_json())
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(portfolio_id) = current.portfolio_id {
-                recompute_in_tx!(tx, portfolio_id, &current.symbol, recompute);
+            if changes.tags.is_some() {
+                write_trade_tags!(tx, id, user_id, edited.tags);
             }
+            let since = current.executed_at.min(edited.executed_at);
+            refold_group!(
+                tx,
+                user_id,
+                current.portfolio_id,
+                &current.symbol,
+                since,
+                recompute
+            );
             tx.commit().await?;
             row
         });
@@ -329,23 +313,19 @@ impl TradingStore for SqlStore {
         id: Uuid,
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError> {
-        let (begin, lock) = (self.begin_write(), self.lock_portfolio_sql());
+        let begin = self.begin_write();
         crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let (portfolio_id, symbol): (Option<Uuid>, String) = sqlx::query_as(
-                "SELECT portfolio_id, symbol FROM trades WHERE id = $1 AND user_id = $2",
-            )
-            .bind(id)
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if let Some(portfolio_id) = portfolio_id {
-                sqlx::query(lock)
-                    .bind(portfolio_id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            }
+            let (portfolio_id, symbol, executed_at): (Option<Uuid>, String, DateTime<Utc>) =
+                sqlx::query_as(
+                    "SELECT portfolio_id, symbol, executed_at FROM trades WHERE id = $1 AND user_id = $2",
+                )
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
+            lock_group!(self, tx, user_id, portfolio_id, &symbol);
             let deleted = sqlx::query("DELETE FROM trades WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
@@ -356,13 +336,88 @@ impl TradingStore for SqlStore {
                 // Deleted by a writer that held the lock before us.
                 return Err(StoreError::NotFound.into());
             }
-            if let Some(portfolio_id) = portfolio_id {
-                let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
-                recompute_in_tx!(tx, portfolio_id, &symbol, recompute);
-            }
+            refold_group!(tx, user_id, portfolio_id, &symbol, executed_at, recompute);
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    async fn list_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        self.round_trips(user_id, query).await
+    }
+
+    async fn closed_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<super::ClosedTrip>, StoreError> {
+        let query = RoundTripQuery {
+            status: Some(RoundTripStatus::Closed),
+            after: None,
+            ..query.clone()
+        };
+        let rows: Vec<ClosedTripRow> = crate::with_pool!(self.db(), |pool| {
+            let mut sql = QueryBuilder::new("");
+            push_round_trips(&mut sql, user_id, &query, true);
+            sql.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(super::ClosedTrip::try_from).collect()
+    }
+
+    async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError> {
+        // The users set is required by the trading set: the column exists.
+        let (timezone,): (String,) = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as("SELECT timezone FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(timezone)
+    }
+
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError> {
+        self.import_in_tx(import, recompute).await
+    }
+
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError> {
+        self.imports_page(user_id, limit, after).await
+    }
+
+    async fn delete_import(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError> {
+        self.undo_import(user_id, id, recompute).await
+    }
+}
+
+impl SqlStore {
+    async fn round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError> {
+        let rows: Vec<RoundTripRow> = crate::with_pool!(self.db(), |pool| {
+            let mut sql = QueryBuilder::new("");
+            push_round_trips(&mut sql, user_id, query, false);
+            sql.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(RoundTrip::try_from).collect()
     }
 }
 
@@ -389,6 +444,13 @@ where
     }
     if let Some(portfolio_id) = query.portfolio_id {
         sql.push(" AND portfolio_id = ").push_bind(portfolio_id);
+    }
+    if let Some(tag) = &query.tag {
+        sql.push(" AND id IN (SELECT trade_id FROM trade_tags WHERE user_id = ")
+            .push_bind(user_id)
+            .push(" AND tag = ")
+            .push_bind(tag.as_str().to_owned())
+            .push(")");
     }
     if let Some(from) = query.from {
         sql.push(" AND executed_at >= ").push_bind(to_micros(from));

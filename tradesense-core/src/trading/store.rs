@@ -16,7 +16,11 @@
 //! `SQLITE_BUSY` on upgrade instead of waiting).
 
 use super::{Currency, PortfolioName, Symbol};
-use super::{FoldError, NewTrade, Portfolio, Position, Trade, TradeChanges, TradeLeg, TradeQuery};
+use super::{Cursor, ImportRecord, NewImport};
+use super::{
+    FoldError, NewTrade, Portfolio, Position, RoundTrip, RoundTripQuery, Trade, TradeChanges,
+    TradeLeg, TradeQuery,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -97,6 +101,46 @@ pub trait TradingStore: Send + Sync {
     ) -> Result<Trade, TradeWriteError>;
     /// Deletes a trade and recomputes its position.
     async fn delete_trade(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        recompute: &Recompute,
+    ) -> Result<(), TradeWriteError>;
+    /// A page of the user's round trips, newest `(opened_at, id)` first.
+    async fn list_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<RoundTrip>, StoreError>;
+    /// Every round trip matching `query` (its `status`, `limit` and
+    /// cursor ignored: closed ones only), in `(closed_at, id)` order, for
+    /// the analytics; `from`/`to` bound `closed_at`.
+    async fn closed_round_trips(
+        &self,
+        user_id: Uuid,
+        query: &RoundTripQuery,
+    ) -> Result<Vec<super::ClosedTrip>, StoreError>;
+    /// The user's IANA time zone (`UTC` unless they set one).
+    async fn user_timezone(&self, user_id: Uuid) -> Result<String, StoreError>;
+    /// Applies an import in one transaction (see `import_sql.rs`): each
+    /// candidate is created, a duplicate, or refused by the fold (an error
+    /// of its row only). A dry run writes nothing. `NotFound`: the
+    /// portfolio is not the user's.
+    async fn import_trades(
+        &self,
+        import: NewImport,
+        recompute: &Recompute,
+    ) -> Result<ImportRecord, TradeWriteError>;
+    /// A page of the user's imports, newest first.
+    async fn list_imports(
+        &self,
+        user_id: Uuid,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Vec<ImportRecord>, StoreError>;
+    /// Deletes an import's trades as one write (refused if a later sell
+    /// would oversell) and the import with its dedupe keys.
+    async fn delete_import(
         &self,
         user_id: Uuid,
         id: Uuid,

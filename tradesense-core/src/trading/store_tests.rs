@@ -38,6 +38,8 @@ fn trade(
         executed_at: at(minute),
         portfolio_id,
         notes: None,
+        tags: super::Tags::new(),
+        import_id: None,
     }
 }
 
@@ -234,10 +236,23 @@ async fn trades_without_portfolio_and_other_users() {
         let store = &db.store;
         let (alice, bob) = (user(store).await, user(store).await);
         let pid = portfolio(store, alice).await;
-        // No portfolio: no position, so even a "sell" of nothing is fine.
+        // No portfolio: no position row, but the trades without one fold
+        // as their own group (their round trips, issue 13), so a sell of
+        // nothing is refused there too.
+        assert!(matches!(
+            store
+                .create_trade(
+                    trade(alice, None, Side::Sell, "5", "1", 1),
+                    &recompute_position,
+                )
+                .await,
+            Err(TradeWriteError::Refused(
+                FoldError::InsufficientPosition { .. }
+            ))
+        ));
         let loose = store
             .create_trade(
-                trade(alice, None, Side::Sell, "5", "1", 1),
+                trade(alice, None, Side::Buy, "5", "1", 1),
                 &recompute_position,
             )
             .await
@@ -284,6 +299,7 @@ fn query(limit: u32) -> TradeQuery {
     TradeQuery {
         symbol: None,
         portfolio_id: None,
+        tag: None,
         from: None,
         to: None,
         limit,

@@ -96,6 +96,12 @@ impl UserStore for CachedUsers {
         result
     }
 
+    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError> {
+        let result = self.inner.update_timezone(id, timezone).await;
+        self.invalidate(id).await;
+        result
+    }
+
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
         // The cached `User` carries no hash, so nothing to invalidate.
         self.inner.update_password_hash(id, password_hash).await
@@ -156,6 +162,9 @@ mod tests {
             user.full_name = full_name.to_owned();
             Ok(user.clone())
         }
+        async fn update_timezone(&self, _id: Uuid, _timezone: &str) -> Result<User, StoreError> {
+            Err(StoreError::NotFound)
+        }
         async fn update_password_hash(&self, _id: Uuid, _hash: &str) -> Result<(), StoreError> {
             Ok(())
         }
@@ -170,6 +179,7 @@ mod tests {
                 email: "ada@example.com".into(),
                 full_name: "Ada".into(),
                 mfa_enabled: false,
+                timezone: "UTC".into(),
                 created_at: chrono::Utc::now(),
             }),
             reads: AtomicUsize::new(0),

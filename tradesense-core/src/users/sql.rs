@@ -15,7 +15,7 @@ use uuid::Uuid;
 // A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
 macro_rules! user_columns {
     () => {
-        "id, email, full_name, mfa_enabled, created_at"
+        "id, email, full_name, mfa_enabled, timezone, created_at"
     };
 }
 
@@ -28,6 +28,7 @@ impl UserStore for SqlStore {
             email: new.email.as_str().to_owned(),
             full_name: new.full_name,
             mfa_enabled: false,
+            timezone: "UTC".to_owned(),
             created_at: now,
         };
         with_pool!(self.db(), |pool| {
@@ -98,6 +99,23 @@ impl UserStore for SqlStore {
             sqlx::query_as::<_, User>(sql)
                 .bind(id)
                 .bind(full_name)
+                .bind(to_micros(Utc::now()))
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound)
+        })
+    }
+
+    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError> {
+        let sql = concat!(
+            "UPDATE users SET timezone = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            user_columns!(),
+            ""
+        );
+        with_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, User>(sql)
+                .bind(id)
+                .bind(timezone)
                 .bind(to_micros(Utc::now()))
                 .fetch_optional(pool)
                 .await?

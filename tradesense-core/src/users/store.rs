@@ -29,8 +29,16 @@ pub struct User {
     pub full_name: String,
     /// Whether logins need a second factor.
     pub mfa_enabled: bool,
+    /// IANA time zone of the journal's days (`UTC` unless set); a cached
+    /// record from before the column reads as `UTC`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
 }
 
 /// A user with the PHC string of their password, for login and password
@@ -72,6 +80,9 @@ pub trait UserStore: Send + Sync {
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError>;
     /// Changes the display name; [`StoreError::NotFound`] if there is no such user.
     async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError>;
+    /// Changes the IANA time zone (validated by the caller);
+    /// [`StoreError::NotFound`] if there is no such user.
+    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError>;
     /// Replaces the password hash.
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
     /// Replaces the password hash and records `event` (its
