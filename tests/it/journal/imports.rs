@@ -366,3 +366,29 @@ async fn journal_import_local_times_across_dst() {
     })
     .await;
 }
+
+/// Two imports of the same file into two portfolios at once: whatever the
+/// interleaving, no `5xx`, and each row exists once (the loser of a race on
+/// a dedupe key rolls back whole and answers `409 import_conflict`).
+#[tokio::test]
+async fn journal_concurrent_imports_of_one_file_never_duplicate_or_fail() {
+    on_every_backend(|app| async move {
+        let user = User::new(&app).await;
+        let (a, b) = (user.portfolio("A").await, user.portfolio("B").await);
+        let query = |pid: &str| format!("format=generic&portfolio_id={pid}&tz=America/New_York");
+        let (qa, qb) = (query(&a), query(&b));
+        let ((sa, ba), (sb, bb)) = tokio::join!(
+            import(&user, &qa, "generic_aliases.csv"),
+            import(&user, &qb, "generic_aliases.csv"),
+        );
+        for (status, body) in [(sa, &ba), (sb, &bb)] {
+            assert!(
+                status == StatusCode::CREATED
+                    || (status == StatusCode::CONFLICT && body["code"] == "import_conflict"),
+                "{status}: {body}"
+            );
+        }
+        assert_eq!(trades(&user, "").await.len(), 4, "{ba} {bb}");
+    })
+    .await;
+}

@@ -164,6 +164,7 @@ fn write_error(err: TradeWriteError) -> ApiError {
         (status = 201, description = "The import", body = ImportRecord),
         (status = 200, description = "A dry run: what the import would do", body = ImportRecord),
         (status = 404, description = "`portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`import_conflict`: a concurrent import of some of the same rows finished first (nothing imported; retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is over the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not `text/csv`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `format`, a bad parameter, or a header without a required column (nothing imported)", body = Problem, content_type = "application/problem+json"),
@@ -193,6 +194,14 @@ async fn create_import(
         .await
         .map_err(|err| match err {
             TradeWriteError::Store(StoreError::NotFound) => ApiError::NotFound("portfolio"),
+            // Another import holding some of the same rows committed first:
+            // this one rolled back whole, and a retry dedupes against it.
+            TradeWriteError::Store(StoreError::Conflict(_)) => ApiError::Conflict {
+                code: "import_conflict",
+                detail: "Another import of some of the same rows finished first; \
+                         nothing was imported: retry to import the rest."
+                    .to_owned(),
+            },
             other => write_error(other),
         })?;
     let status = if query.dry_run {
