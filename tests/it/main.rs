@@ -36,6 +36,7 @@ mod mfa_guards;
 mod openapi;
 mod ops_metrics;
 mod ops_ratelimit;
+mod store_pool;
 mod trading_fold;
 mod trading_http;
 mod trading_inprocess;

@@ -168,6 +168,24 @@ impl DbOptions {
     }
 }
 
+/// Whether a pooled Postgres connection answers and is outside any
+/// transaction block. A request dropped while sqlx 0.9.0's `Pool::begin`
+/// waits for `BEGIN` hands its connection back still inside the block
+/// (transact-rs/sqlx#4393): every later statement on it would join that
+/// never-committed transaction, and a `201` would be lost. Inside a block
+/// `now()` is the block's start and `statement_timestamp()` this
+/// statement's, so they differ; outside they are the same. A connection
+/// found inside one is closed (`false`), and the pool takes another.
+async fn still_outside_a_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
+    let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !outside {
+        tracing::warn!("closing a pooled connection left inside a transaction");
+    }
+    Ok(outside)
+}
+
 impl SqlStore {
     /// Connects (creating the SQLite file if it is missing), without
     /// running migrations.
@@ -195,9 +213,12 @@ impl SqlStore {
             let pool = PgPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(acquire)
-                // The pre-ping: a connection the server dropped (restart,
-                // failover, idle timeout) is replaced before a request sees it.
-                .test_before_acquire(true)
+                // One round trip before each acquire, doing two jobs: the
+                // pre-ping (a connection the server dropped, by restart,
+                // failover or idle timeout, is replaced before a request
+                // sees it) and the stale-transaction check below.
+                .test_before_acquire(false)
+                .before_acquire(|conn, _meta| Box::pin(still_outside_a_transaction(conn)))
                 .connect_with(options)
                 .await?;
             Db::Postgres(pool)
