@@ -8,12 +8,13 @@
 
 use super::model::{EventCursor, EventQuery, SecurityEvent};
 use super::recorder::SecurityEvents;
-use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{Json, Query, guard};
+use crate::error::{ApiError, Problem};
+use crate::http::{Json, Query, QueryParams, guard, page, page_cursor, page_limit};
 use axum::extract::{FromRequestParts, State};
 use axum::routing::Route;
 use http::request::Parts;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use tower::{Layer, Service};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,9 +22,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// The default page size.
-pub const DEFAULT_LIMIT: u32 = 50;
+pub use crate::http::DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT;
 /// The largest page size.
-pub const MAX_LIMIT: u32 = 500;
+pub use crate::http::MAX_PAGE_LIMIT as MAX_LIMIT;
 
 /// Finds the authenticated user of a request in its extensions.
 pub type OwnerFn = fn(&http::Extensions) -> Option<Uuid>;
@@ -74,39 +75,15 @@ impl FromRequestParts<EventsApi> for Owner {
     }
 }
 
-#[derive(Deserialize)]
-struct Params {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// `?limit=&cursor=`, each bad parameter named.
-fn event_query(params: Params) -> Result<EventQuery, ApiError> {
-    let mut errors = Vec::new();
-    let mut query = EventQuery {
-        limit: DEFAULT_LIMIT,
-        after: None,
+fn event_query(map: HashMap<String, String>) -> Result<EventQuery, ApiError> {
+    let mut params = QueryParams::new(map);
+    let query = EventQuery {
+        limit: params.get("limit", page_limit).unwrap_or(DEFAULT_LIMIT),
+        after: params.get("cursor", page_cursor),
     };
-    if let Some(raw) = params.limit.filter(|v| !v.is_empty()) {
-        match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => query.limit = n,
-            _ => errors.push(FieldError::new(
-                "limit",
-                format!("must be an integer from 1 to {MAX_LIMIT}"),
-            )),
-        }
-    }
-    if let Some(raw) = params.cursor.filter(|v| !v.is_empty()) {
-        match EventCursor::decode(&raw) {
-            Some(cursor) => query.after = Some(cursor),
-            None => errors.push(FieldError::new("cursor", "is not a cursor this API issued")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    params.finish()?;
+    Ok(query)
 }
 
 /// A page of events.
@@ -131,18 +108,12 @@ pub(crate) struct EventPage {
 async fn list_security_events(
     State(api): State<EventsApi>,
     Owner(user_id): Owner,
-    Query(params): Query<Params>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<EventPage>, ApiError> {
     let mut query = event_query(params)?;
     let limit = query.limit as usize;
-    // One extra row tells whether another page exists without a count.
     query.limit += 1;
-    let mut items = api.events.list(user_id, query).await?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| EventCursor::after(last).encode())
-    } else {
-        None
-    };
+    let items = api.events.list(user_id, query).await?;
+    let (items, next_cursor) = page(items, limit, |e| EventCursor::new(e.created_at, e.id));
     Ok(Json(EventPage { items, next_cursor }))
 }

@@ -2,8 +2,6 @@
 //! data: no I/O.
 
 use crate::store::to_micros;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -165,44 +163,9 @@ impl SecurityEvent {
     }
 }
 
-/// A place in the listing order, newest first: an event's
-/// `(created_at, id)`. Opaque to clients (URL-safe base64, the same shape
-/// as the trade listing's); stable under inserts because it names a place in
-/// a total order, not an offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventCursor {
-    /// The last listed event's time.
-    pub created_at: DateTime<Utc>,
-    /// The last listed event's id.
-    pub id: Uuid,
-}
-
-impl EventCursor {
-    /// The cursor just after `event`.
-    pub fn after(event: &SecurityEvent) -> Self {
-        Self {
-            created_at: event.created_at,
-            id: event.id,
-        }
-    }
-
-    /// The opaque text sent as `next_cursor`.
-    pub fn encode(&self) -> String {
-        let micros = self.created_at.timestamp_micros();
-        URL_SAFE_NO_PAD.encode(format!("{micros}|{}", self.id.simple()))
-    }
-
-    /// Reads a cursor this API produced.
-    pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (micros, id) = text.split_once('|')?;
-        Some(Self {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: id.parse().ok()?,
-        })
-    }
-}
+/// A place in the event listing's order, `(created_at, id)`: the shared
+/// keyset cursor.
+pub use crate::http::PageCursor as EventCursor;
 
 /// One page of a user's events: at most `limit`, newest first, after
 /// `after`.
@@ -233,10 +196,10 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_junk() {
-        let cursor = EventCursor {
-            created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            id: Uuid::now_v7(),
-        };
+        let cursor = EventCursor::new(
+            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            Uuid::now_v7(),
+        );
         assert_eq!(EventCursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(EventCursor::decode("junk"), None);
     }

@@ -87,7 +87,7 @@ where
          FROM security_events WHERE user_id = ",
     )
     .push_bind(user_id);
-    if let Some(EventCursor { created_at, id }) = query.after {
+    if let Some(EventCursor { at: created_at, id }) = query.after {
         let at = to_micros(created_at);
         sql.push(" AND created_at <= ")
             .push_bind(at)
@@ -167,7 +167,7 @@ mod tests {
                 .unwrap();
             assert!(page.len() <= 5, "{label}");
             let Some(last) = page.last() else { break };
-            after = Some(EventCursor::after(last));
+            after = Some(EventCursor::new(last.created_at, last.id));
             listed.extend(page);
         }
         assert_eq!(listed, recorded, "{label}: all of ada's, newest first");

@@ -56,7 +56,7 @@ impl SecurityEventStore for MemoryEventStore {
             .filter(|e| {
                 query
                     .after
-                    .is_none_or(|after| (e.created_at, e.id) < (after.created_at, after.id))
+                    .is_none_or(|after| (e.created_at, e.id) < (after.at, after.id))
             })
             .cloned()
             .collect();

@@ -10,12 +10,16 @@ mod content_length;
 mod extract;
 mod fallback;
 mod guard;
+mod page;
 mod timeout;
 
 pub use content_length::{ContentLengthLimit, ContentLengthLimitFuture, ContentLengthLimitLayer};
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
 pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
 pub use guard::guard;
+pub use page::{
+    DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageCursor, QueryParams, page, page_cursor, page_limit,
+};
 pub use timeout::{RequestTimeout, RequestTimeoutFuture, RequestTimeoutLayer};
 
 /// The default request-body limit: 1 MiB (docs/API.md `MAX_BODY_BYTES`).

@@ -17,8 +17,8 @@ use super::{
 };
 use super::{TradeWriteError, TradingStore};
 use crate::auth::Principal;
-use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{Json, Path, Query, guard};
+use crate::error::{ApiError, Problem};
+use crate::http::{Json, Path, Query, QueryParams, guard, page, page_cursor, page_limit};
 use crate::store::StoreError;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -37,10 +37,10 @@ use uuid::Uuid;
 /// The store the handlers share.
 type Store = Arc<dyn TradingStore>;
 
-/// Default and largest page size of `GET /api/v1/trades`.
-pub const DEFAULT_LIMIT: u32 = 50;
-/// The largest `limit` accepted.
-pub const MAX_LIMIT: u32 = 500;
+/// Default page size of the listings.
+pub use crate::http::DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT;
+/// The largest `limit` the listings accept.
+pub use crate::http::MAX_PAGE_LIMIT as MAX_LIMIT;
 
 /// The portfolio and trade routes over `store`, relative to where they are
 /// mounted, with their OpenAPI paths; `guard_layer` wraps every handler
@@ -464,74 +464,30 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TradeListQuery {
     ) -> Result<Self, ApiError> {
         let Query(params) =
             Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
-        trade_query(&params).map(TradeListQuery)
+        trade_query(params).map(TradeListQuery)
     }
 }
 
 /// Parses the listing's query string, one error per bad parameter.
-fn trade_query(params: &HashMap<String, String>) -> Result<TradeQuery, ApiError> {
-    let mut errors = Vec::new();
-    let mut param = |name: &str, parse: &dyn Fn(&str) -> Result<(), String>| {
-        if let Some(value) = params.get(name).filter(|v| !v.is_empty())
-            && let Err(message) = parse(value)
-        {
-            errors.push(FieldError::new(name, message));
-        }
+fn trade_query(map: HashMap<String, String>) -> Result<TradeQuery, ApiError> {
+    let mut params = QueryParams::new(map);
+    let query = TradeQuery {
+        symbol: params.get("symbol", str::parse::<Symbol>),
+        portfolio_id: params.get("portfolio_id", |v| v.parse::<Id>().map(|id| id.0)),
+        tag: params.get("tag", str::parse::<Tag>),
+        from: params.get("from", timestamp_param),
+        to: params.get("to", timestamp_param),
+        limit: params.get("limit", page_limit).unwrap_or(DEFAULT_LIMIT),
+        after: params.get("cursor", page_cursor),
     };
-    let bad_limit = || format!("must be an integer from 1 to {MAX_LIMIT}");
-    let query = std::cell::RefCell::new(TradeQuery {
-        symbol: None,
-        portfolio_id: None,
-        tag: None,
-        from: None,
-        to: None,
-        limit: DEFAULT_LIMIT,
-        after: None,
-    });
-    let set = |update: &dyn Fn(&mut TradeQuery)| update(&mut query.borrow_mut());
-    param("symbol", &|v| {
-        let symbol = v.parse::<Symbol>()?;
-        set(&|q| q.symbol = Some(symbol.clone()));
-        Ok(())
-    });
-    param("portfolio_id", &|v| {
-        let id = v.parse::<Id>()?.0;
-        set(&|q| q.portfolio_id = Some(id));
-        Ok(())
-    });
-    param("tag", &|v| {
-        let tag = v.parse::<Tag>()?;
-        set(&|q| q.tag = Some(tag.clone()));
-        Ok(())
-    });
-    // A `+` of an offset sent unencoded arrives as a space: put it back.
-    param("from", &|v| {
-        let at = v.replace(' ', "+").parse::<Timestamp>()?.0;
-        set(&|q| q.from = Some(at));
-        Ok(())
-    });
-    param("to", &|v| {
-        let at = v.replace(' ', "+").parse::<Timestamp>()?.0;
-        set(&|q| q.to = Some(at));
-        Ok(())
-    });
-    param("limit", &|v| {
-        let n: u32 = v.parse().map_err(|_| bad_limit())?;
-        if !(1..=MAX_LIMIT).contains(&n) {
-            return Err(bad_limit());
-        }
-        set(&|q| q.limit = n);
-        Ok(())
-    });
-    param("cursor", &|v| {
-        let cursor = Cursor::decode(v).ok_or("is not a cursor this API issued")?;
-        set(&|q| q.after = Some(cursor));
-        Ok(())
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    Ok(query.into_inner())
+    params.finish()?;
+    Ok(query)
+}
+
+/// A timestamp query parameter. A `+` of an offset sent unencoded arrives
+/// as a space: put it back.
+pub(super) fn timestamp_param(v: &str) -> Result<DateTime<Utc>, String> {
+    v.replace(' ', "+").parse::<Timestamp>().map(|t| t.0)
 }
 
 /// The user's trades, newest `executed_at` first.
@@ -555,17 +511,10 @@ async fn list_trades(
     caller: Principal,
     TradeListQuery(mut query): TradeListQuery,
 ) -> Result<Json<TradePage>, ApiError> {
-    let user = caller.user_id;
     let limit = query.limit as usize;
-    // One extra row tells whether another page exists without a count query.
     query.limit += 1;
-    let mut items = store.list_trades(user, &query).await?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| Cursor::after(last).encode())
-    } else {
-        None
-    };
+    let items = store.list_trades(caller.user_id, &query).await?;
+    let (items, next_cursor) = page(items, limit, |t| Cursor::new(t.executed_at, t.id));
     Ok(Json(TradePage { items, next_cursor }))
 }
 

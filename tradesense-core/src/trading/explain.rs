@@ -60,10 +60,7 @@ fn shapes(portfolio_id: Uuid) -> Vec<(&'static str, Shape)> {
     let mut by_portfolio = query();
     by_portfolio.portfolio_id = Some(portfolio_id);
     let mut next_page = query();
-    next_page.after = Some(Cursor {
-        executed_at: Utc::now(),
-        id: Uuid::max(),
-    });
+    next_page.after = Some(Cursor::new(Utc::now(), Uuid::max()));
     vec![
         ("list newest first", Shape::List(query())),
         ("list by symbol", Shape::List(by_symbol)),

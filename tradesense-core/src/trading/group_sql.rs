@@ -312,7 +312,11 @@ pub(super) fn push_round_trips<DB>(
         sql.push(" ORDER BY closed_at, id");
         return;
     }
-    if let Some(Cursor { executed_at, id }) = query.after {
+    if let Some(Cursor {
+        at: executed_at,
+        id,
+    }) = query.after
+    {
         let at = to_micros(executed_at);
         sql.push(" AND opened_at <= ")
             .push_bind(at)

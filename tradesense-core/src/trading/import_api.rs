@@ -3,14 +3,13 @@
 //! `GET /imports` is the history, `DELETE /imports/{id}` undoes one.
 
 use super::api::Id;
-use super::journal_api::{Params, limit};
 use super::{
     Cursor, FoldError, ImportFormat, ImportRecord, NewImport, TradeWriteError, TradingStore,
     parse_file, parse_timezone, recompute_position,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::http::{Json, Path, Query, guard};
+use crate::http::{Json, Path, Query, QueryParams, guard, page, page_cursor, page_limit};
 use crate::store::StoreError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -103,7 +102,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ImportQuery {
     ) -> Result<Self, ApiError> {
         let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
         let format_given = map.get("format").is_some_and(|v| !v.is_empty());
-        let mut params = Params::new(map);
+        let mut params = QueryParams::new(map);
         let format = params.get("format", str::parse::<ImportFormat>);
         let portfolio_id = params.get("portfolio_id", |v| v.parse::<Id>().map(|id| id.0));
         let dry_run = params.get("dry_run", |v| match v {
@@ -234,25 +233,14 @@ async fn list_imports(
     caller: Principal,
     Query(map): Query<HashMap<String, String>>,
 ) -> Result<Json<ImportPage>, ApiError> {
-    let mut params = Params::new(map);
-    let page = params.get("limit", limit).unwrap_or(super::DEFAULT_LIMIT);
-    let after = params.get("cursor", |v| {
-        Cursor::decode(v).ok_or_else(|| "is not a cursor this API issued".to_owned())
-    });
+    let mut params = QueryParams::new(map);
+    let limit = params
+        .get("limit", page_limit)
+        .unwrap_or(super::DEFAULT_LIMIT);
+    let after = params.get("cursor", page_cursor);
     params.finish()?;
-    let mut items = store.list_imports(caller.user_id, page + 1, after).await?;
-    let next_cursor = if items.len() > page as usize {
-        items.truncate(page as usize);
-        items.last().map(|last| {
-            Cursor {
-                executed_at: last.created_at,
-                id: last.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let items = store.list_imports(caller.user_id, limit + 1, after).await?;
+    let (items, next_cursor) = page(items, limit as usize, |i| Cursor::new(i.created_at, i.id));
     Ok(Json(ImportPage { items, next_cursor }))
 }
 

@@ -247,7 +247,11 @@ impl SqlStore {
                 "SELECT {IMPORT_COLUMNS} FROM imports WHERE user_id = "
             ));
             sql.push_bind(user_id);
-            if let Some(Cursor { executed_at, id }) = after {
+            if let Some(Cursor {
+                at: executed_at,
+                id,
+            }) = after
+            {
                 let at = to_micros(executed_at);
                 sql.push(" AND (created_at < ")
                     .push_bind(at)

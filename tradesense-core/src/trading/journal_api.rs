@@ -4,15 +4,15 @@
 //! per-user response cache holds them and every trading write (which
 //! invalidates the user's scope) keeps them fresh.
 
-use super::api::{Id, Timestamp};
+use super::DEFAULT_LIMIT;
+use super::api::{Id, timestamp_param};
 use super::{
     BreakdownBy, BreakdownGroup, Cursor, EquityPoint, RoundTrip, RoundTripQuery, RoundTripStatus,
     Summary, Symbol, Tag, TradingStore, breakdown, equity_curve, parse_timezone, summarize,
 };
-use super::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::auth::Principal;
-use crate::error::{ApiError, FieldError, Problem};
-use crate::http::{Json, Query, guard};
+use crate::error::{ApiError, Problem};
+use crate::http::{Json, Query, QueryParams, guard, page, page_cursor, page_limit};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::Route;
@@ -46,69 +46,14 @@ where
         .merge(super::import_api::routes(layer))
 }
 
-/// A query string read parameter by parameter, every bad one named.
-pub(super) struct Params {
-    map: HashMap<String, String>,
-    errors: Vec<FieldError>,
-}
-
-impl Params {
-    pub(super) fn new(map: HashMap<String, String>) -> Self {
-        Self {
-            map,
-            errors: Vec::new(),
-        }
-    }
-
-    /// The parameter `name` parsed, `None` when absent, empty or bad.
-    pub(super) fn get<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let value = self.map.get(name).filter(|v| !v.is_empty())?;
-        match parse(value) {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.errors.push(FieldError::new(name, message));
-                None
-            }
-        }
-    }
-
-    /// `Ok` if every parameter read was valid, else the `422`.
-    pub(super) fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
-    }
-}
-
-pub(super) fn timestamp(v: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    // A `+` of an offset sent unencoded arrives as a space: put it back.
-    v.replace(' ', "+").parse::<Timestamp>().map(|t| t.0)
-}
-
-pub(super) fn limit(v: &str) -> Result<u32, String> {
-    let bad = || format!("must be an integer from 1 to {MAX_LIMIT}");
-    let n: u32 = v.parse().map_err(|_| bad())?;
-    if (1..=MAX_LIMIT).contains(&n) {
-        Ok(n)
-    } else {
-        Err(bad())
-    }
-}
-
 /// The filters shared by the listing and the analytics.
-fn filters(params: &mut Params) -> RoundTripQuery {
+fn filters(params: &mut QueryParams) -> RoundTripQuery {
     RoundTripQuery {
         portfolio_id: params.get("portfolio_id", |v| v.parse::<Id>().map(|id| id.0)),
         symbol: params.get("symbol", str::parse::<Symbol>),
         tag: params.get("tag", str::parse::<Tag>),
-        from: params.get("from", timestamp),
-        to: params.get("to", timestamp),
+        from: params.get("from", timestamp_param),
+        to: params.get("to", timestamp_param),
         ..RoundTripQuery::default()
     }
 }
@@ -128,7 +73,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AnalyticsQuery {
         state: &S,
     ) -> Result<Self, ApiError> {
         let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
-        let mut params = Params::new(map);
+        let mut params = QueryParams::new(map);
         let query = filters(&mut params);
         let tz = params.get("tz", parse_timezone);
         let by = params.get("by", str::parse::<BreakdownBy>);
@@ -161,13 +106,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RoundTripListQuery {
         state: &S,
     ) -> Result<Self, ApiError> {
         let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
-        let mut params = Params::new(map);
+        let mut params = QueryParams::new(map);
         let mut query = filters(&mut params);
         query.status = params.get("status", str::parse::<RoundTripStatus>);
-        query.limit = params.get("limit", limit).unwrap_or(DEFAULT_LIMIT);
-        query.after = params.get("cursor", |v| {
-            Cursor::decode(v).ok_or_else(|| "is not a cursor this API issued".to_owned())
-        });
+        query.limit = params.get("limit", page_limit).unwrap_or(DEFAULT_LIMIT);
+        query.after = params.get("cursor", page_cursor);
         params.finish()?;
         Ok(Self(query))
     }
@@ -196,21 +139,9 @@ async fn list_round_trips(
     RoundTripListQuery(mut query): RoundTripListQuery,
 ) -> Result<Json<RoundTripPage>, ApiError> {
     let limit = query.limit as usize;
-    // One extra row tells whether another page exists.
     query.limit += 1;
-    let mut items = store.list_round_trips(caller.user_id, &query).await?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| {
-            Cursor {
-                executed_at: last.opened_at,
-                id: last.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let items = store.list_round_trips(caller.user_id, &query).await?;
+    let (items, next_cursor) = page(items, limit, |t| Cursor::new(t.opened_at, t.id));
     Ok(Json(RoundTripPage { items, next_cursor }))
 }
 

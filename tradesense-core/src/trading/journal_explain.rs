@@ -66,10 +66,10 @@ fn shapes() -> Vec<(&'static str, RoundTripQuery, bool)> {
         (
             "round trips next page",
             with(&|q| {
-                q.after = Some(Cursor {
-                    executed_at: Utc::now() - chrono::Duration::days(1000),
-                    id: Uuid::max(),
-                })
+                q.after = Some(Cursor::new(
+                    Utc::now() - chrono::Duration::days(1000),
+                    Uuid::max(),
+                ))
             }),
             false,
         ),

@@ -1,9 +1,7 @@
 //! The records of the trading API: portfolios, trades, their inputs, and the
-//! listing cursor. Storage reads and writes these; handlers render them.
+//! listing query. Storage reads and writes these; handlers render them.
 
 use super::{Fees, Price, Quantity, Side, Symbol, Tag, Tags};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::str::FromStr;
@@ -208,43 +206,9 @@ impl TradeChanges {
     }
 }
 
-/// A position in the listing order: a trade's `(executed_at, id)`. Opaque to
-/// clients (URL-safe base64); stable under inserts because it names a place
-/// in a total order, not an offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    /// The last listed trade's execution time.
-    pub executed_at: DateTime<Utc>,
-    /// The last listed trade's id.
-    pub id: Uuid,
-}
-
-impl Cursor {
-    /// The cursor just after `trade`.
-    pub fn after(trade: &Trade) -> Self {
-        Self {
-            executed_at: trade.executed_at,
-            id: trade.id,
-        }
-    }
-
-    /// The opaque text sent as `next_cursor`.
-    pub fn encode(&self) -> String {
-        let micros = self.executed_at.timestamp_micros();
-        URL_SAFE_NO_PAD.encode(format!("{micros}|{}", self.id.simple()))
-    }
-
-    /// Reads a cursor this API produced.
-    pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (micros, id) = text.split_once('|')?;
-        Some(Self {
-            executed_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: id.parse().ok()?,
-        })
-    }
-}
+/// A place in the trade listing's order, `(executed_at, id)`: the shared
+/// keyset cursor.
+pub use crate::http::PageCursor as Cursor;
 
 /// What to list: the owner's trades, newest `executed_at` first.
 #[derive(Debug, Clone)]
@@ -271,10 +235,10 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_junk() {
-        let cursor = Cursor {
-            executed_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            id: Uuid::now_v7(),
-        };
+        let cursor = Cursor::new(
+            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            Uuid::now_v7(),
+        );
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("not a cursor"), None);
         assert_eq!(Cursor::decode(""), None);

@@ -458,7 +458,11 @@ where
     if let Some(to) = query.to {
         sql.push(" AND executed_at <= ").push_bind(to_micros(to));
     }
-    if let Some(Cursor { executed_at, id }) = query.after {
+    if let Some(Cursor {
+        at: executed_at,
+        id,
+    }) = query.after
+    {
         let at = to_micros(executed_at);
         // The redundant `executed_at <= at` is what an index can seek on
         // (PostgreSQL does not turn the OR into a range), so a deep page

@@ -339,7 +339,8 @@ async fn listing_pages_newest_first_with_filters() {
             if page.len() < 3 {
                 break;
             }
-            q.after = Some(Cursor::after(page.last().unwrap()));
+            let last = page.last().unwrap();
+            q.after = Some(Cursor::new(last.executed_at, last.id));
         }
         assert_eq!(seen, expected);
 
