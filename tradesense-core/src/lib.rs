@@ -18,6 +18,7 @@
 //! | [`users`] | accounts: `Email`, `UserStore`, its SQL, the cached decorator |
 //! | [`auth`] | passwords, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, auth endpoints |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
+//! | [`passkeys`] | WebAuthn passkeys: registration, discoverable login, `PasskeyStore` |
 //! | [`events`] | security events: recording (log + store), `SecurityEventStore`, the listing |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
@@ -65,6 +66,7 @@ pub mod http;
 pub mod metrics;
 pub mod mfa;
 pub mod openapi;
+pub mod passkeys;
 pub mod ratelimit;
 pub mod shared_redis;
 pub mod store;

@@ -8,9 +8,11 @@
 //! | [`Mfa`](MigrationSet::Mfa) | `recovery_codes`, `mfa_used_tokens`, `mfa_failures` | Users |
 //! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions`, the journal's `trade_tags`, `round_trips`, `round_trip_tags`, `imports`, `import_keys` | Users |
 //! | [`SecurityEvents`](MigrationSet::SecurityEvents) | `security_events` (its `user_id` references nothing) | - |
+//! | [`Passkeys`](MigrationSet::Passkeys) | `passkeys`, `passkey_challenges` (their `user_id` references nothing) | - |
 //!
 //! An embedder with its own users table runs [`MigrationSet::Sessions`]
-//! alone and gets the sessions table, nothing else. MFA is not in the auth
+//! alone and gets the sessions table, nothing else (and
+//! [`MigrationSet::Passkeys`] beside it for passkeys). MFA is not in the auth
 //! set: its secrets are columns of TradeSense's `users`, so it needs the
 //! users set (an embedder with its own users implements `MfaStore` itself).
 //! TradeSense runs them all ([`SqlStore::migrate`]).
@@ -53,6 +55,8 @@ pub enum MigrationSet {
     Trading,
     /// `security_events`, standing alone (events).
     SecurityEvents,
+    /// `passkeys` and `passkey_challenges`, standing alone (passkeys).
+    Passkeys,
 }
 
 impl MigrationSet {
@@ -64,6 +68,7 @@ impl MigrationSet {
         Self::Mfa,
         Self::Trading,
         Self::SecurityEvents,
+        Self::Passkeys,
     ];
 
     /// The set's folder under `migrations/<backend>/`.
@@ -75,6 +80,7 @@ impl MigrationSet {
             Self::Mfa => "mfa",
             Self::Trading => "trading",
             Self::SecurityEvents => "security_events",
+            Self::Passkeys => "passkeys",
         }
     }
 
@@ -82,7 +88,7 @@ impl MigrationSet {
     /// [`SqlStore::migrate_sets`]).
     pub fn requires(self) -> &'static [Self] {
         match self {
-            Self::Sessions | Self::Users | Self::SecurityEvents => &[],
+            Self::Sessions | Self::Users | Self::SecurityEvents | Self::Passkeys => &[],
             Self::SessionUsers => &[Self::Sessions, Self::Users],
             Self::Mfa | Self::Trading => &[Self::Users],
         }
@@ -111,6 +117,8 @@ impl MigrationSet {
             (Self::SecurityEvents, Postgres) => {
                 sqlx::migrate!("../migrations/postgres/security_events")
             }
+            (Self::Passkeys, Sqlite) => sqlx::migrate!("../migrations/sqlite/passkeys"),
+            (Self::Passkeys, Postgres) => sqlx::migrate!("../migrations/postgres/passkeys"),
         };
         migrator
             .set_ignore_missing(true)

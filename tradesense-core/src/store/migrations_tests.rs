@@ -71,6 +71,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
         (4, MigrationSet::Trading),
         (5, MigrationSet::SessionUsers),
         (6, MigrationSet::SecurityEvents),
+        (7, MigrationSet::Passkeys),
     ] {
         let sqlite: Vec<(i64, String)> = set
             .migrator(Backend::Sqlite)
@@ -92,7 +93,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
             );
         }
     }
-    assert_eq!(MigrationSet::ALL.len(), 6);
+    assert_eq!(MigrationSet::ALL.len(), 7);
 }
 
 #[test]
@@ -135,6 +136,16 @@ async fn each_set_creates_its_tables_only() {
     }
     for db in TestDatabase::all_with_sets(&[MigrationSet::Mfa]).await {
         assert_eq!(tables(&db.store).await, mfa, "{db:?}");
+    }
+    // Passkeys beside an embedder's own users table: sessions and passkeys.
+    let passkeys = set_of(&[
+        "sessions",
+        "passkeys",
+        "passkey_challenges",
+        MIGRATIONS_TABLE,
+    ]);
+    for db in TestDatabase::all_with_sets(&[MigrationSet::Sessions, MigrationSet::Passkeys]).await {
+        assert_eq!(tables(&db.store).await, passkeys, "{db:?}");
     }
     for db in TestDatabase::all().await {
         let all = tables(&db.store).await;

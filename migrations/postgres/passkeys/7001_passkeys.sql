@@ -1,0 +1,37 @@
+-- Passkeys (WebAuthn), PostgreSQL: the users' registered credentials and
+-- the ceremonies in flight. Stands alone like `sessions`: `user_id` is the
+-- id of whatever users table the application has.
+
+CREATE TABLE passkeys (
+    id             UUID PRIMARY KEY,
+    user_id        UUID NOT NULL,
+    -- The authenticator's credential id (rawId): what a login names.
+    credential_id  BYTEA NOT NULL UNIQUE,
+    -- webauthn-rs' `Passkey` as JSON: the public key, the counter, flags.
+    -- Nothing secret: a public key only.
+    credential     TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    -- The last signature counter accepted; a login must raise it (unless
+    -- the authenticator keeps none: 0 stays 0).
+    sign_count     BIGINT NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    last_used_at   TIMESTAMPTZ
+);
+CREATE INDEX passkeys_user_id_idx ON passkeys (user_id, created_at);
+
+-- One row per ceremony started and not yet finished: the serialised
+-- webauthn-rs state, deleted by the one finish that takes it. In the
+-- database (not one instance's memory) so any instance finishes what
+-- another started.
+CREATE TABLE passkey_challenges (
+    id          UUID PRIMARY KEY,
+    -- `registration` or `login`.
+    kind        TEXT NOT NULL,
+    -- The user a registration is for; NULL for a login (discoverable
+    -- credentials: the user is not known before the finish).
+    user_id     UUID,
+    state       TEXT NOT NULL,
+    -- Unix milliseconds: compared in SQL by the sweep.
+    expires_at  BIGINT NOT NULL
+);
+CREATE INDEX passkey_challenges_expires_idx ON passkey_challenges (expires_at);
