@@ -30,6 +30,7 @@ use tradesense_core::http::{
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::UserInvalidatingMfaStore;
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
+use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService};
 use tradesense_core::ratelimit::{
     KeyedRateLimitLayer, Limiter, LoginThrottle, SharedRedis, ThrottlePolicy,
 };
@@ -55,6 +56,7 @@ use utoipa_axum::router::OpenApiRouter;
     tags(
         (name = "auth", description = "Register, log in (JSON or OAuth2 password form), log out"),
         (name = "mfa", description = "TOTP multi-factor authentication"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): add, list and remove them, log in with one"),
         (name = "users", description = "The current user, password, sessions and security events"),
         (name = "portfolios", description = "Portfolios and their positions"),
         (name = "trades", description = "Recorded trades"),
@@ -70,6 +72,8 @@ pub const AUTH_PATHS: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/token",
     "/api/v1/auth/mfa/login",
+    "/api/v1/auth/passkeys/login/start",
+    "/api/v1/auth/passkeys/login/finish",
 ];
 /// Paths (and everything under them) never rate-limited: probes and scrapes
 /// must work while a client is being throttled.
@@ -130,6 +134,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] StoreError),
+    /// webauthn-rs refused the relying party of `WEBAUTHN_*`.
+    #[error("passkeys: {0}")]
+    Passkeys(#[from] tradesense_core::passkeys::RelyingPartyError),
 }
 
 /// The composed application: its routes plus the resources it owns. Cheap
@@ -150,11 +157,22 @@ impl App {
     /// Opens the database, runs migrations, and composes every component.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let store = SqlStore::connect_and_migrate(&settings.db_options()).await?;
-        Ok(Self::with_store(settings, store))
+        Self::try_with_store(settings, store)
     }
 
     /// Composes the application over an already-open store.
+    ///
+    /// # Panics
+    ///
+    /// When webauthn-rs refuses the relying party, which [`Settings`]
+    /// parsing has already checked ([`try_with_store`](Self::try_with_store)
+    /// reports it instead).
     pub fn with_store(settings: Settings, store: SqlStore) -> Self {
+        Self::try_with_store(settings, store).expect("settings check the relying party")
+    }
+
+    /// Composes the application over an already-open store.
+    pub fn try_with_store(settings: Settings, store: SqlStore) -> Result<Self, StartupError> {
         // One Redis handle (one connection manager, one view of whether
         // Redis is down) for the cache, the rate limits and the login
         // throttle.
@@ -222,6 +240,18 @@ impl App {
                 SecretCipher::from_secret_key(&settings.secret_key),
             ),
         );
+        // Passkeys: credentials and ceremonies in the database, so any
+        // instance finishes a ceremony another started.
+        let passkeys = PasskeyEndpoints::new(
+            auth.clone(),
+            PasskeyService::builder(
+                settings.relying_party.clone(),
+                Arc::new(store.clone()),
+                Arc::new(store.clone()),
+            )
+            .challenge_ttl(settings.passkey_challenge_ttl)
+            .build()?,
+        );
         let trading = tradesense_core::trading::routes(
             Arc::new(InvalidatingTradingStore::new(
                 Arc::new(store.clone()),
@@ -239,9 +269,12 @@ impl App {
         let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(health.routes())
             .merge(tradesense_core::metrics::routes(Metrics::global()))
-            .nest("/api/v1/auth", auth.routes())
+            .nest("/api/v1/auth", auth.routes().merge(passkeys.routes()))
             .nest("/api/v1/auth/mfa", mfa.routes())
-            .nest("/api/v1/users", auth.user_routes())
+            .nest(
+                "/api/v1/users",
+                auth.user_routes().merge(passkeys.user_routes()),
+            )
             .nest("/api/v1", trading)
             .split_for_parts();
         tradesense_core::openapi::add_security_schemes(
@@ -253,7 +286,7 @@ impl App {
             &openapi,
             "TradeSense API docs",
         ));
-        Self {
+        Ok(Self {
             settings: Arc::new(settings),
             store,
             cache,
@@ -262,7 +295,7 @@ impl App {
             rate_limit,
             login_throttle,
             hasher,
-        }
+        })
     }
 
     /// Adjusts the rate-limiting layer (tests give the Redis-shared limits

@@ -13,6 +13,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tradesense_core::auth::{SessionConfig, TokenKeys};
+use tradesense_core::passkeys::{CHALLENGE_TTL, RelyingParty, RelyingPartyError};
 use tradesense_core::store::DbOptions;
 pub use tradesense_core::telemetry::LogFormat;
 
@@ -140,6 +141,13 @@ pub struct Settings {
     /// `SHUTDOWN_GRACE_SECONDS` (default 30): how long in-flight requests may
     /// run after SIGTERM.
     pub shutdown_grace: Duration,
+    /// `WEBAUTHN_ORIGIN` (default `http://localhost:<port of BIND_ADDR>`),
+    /// `WEBAUTHN_RP_ID` (default: the origin's host), `WEBAUTHN_RP_NAME`
+    /// (default `TradeSense`): the relying party of passkeys.
+    pub relying_party: RelyingParty,
+    /// How long a passkey ceremony may take: 5 minutes, not configurable
+    /// from the environment (tests shorten it to see expiry).
+    pub passkey_challenge_ttl: Duration,
 }
 
 impl Settings {
@@ -304,13 +312,16 @@ impl Settings {
             u32::try_from(n).map_err(|_| config_error(name, "is too large"))
         };
 
+        let bind_addr: SocketAddr = get("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8000".into())
+            .trim()
+            .parse()
+            .map_err(|_| config_error("BIND_ADDR", "must be an address like 127.0.0.1:8000"))?;
+        let relying_party = relying_party(&get, bind_addr)?;
+
         Ok(Self {
             environment,
-            bind_addr: get("BIND_ADDR")
-                .unwrap_or_else(|| "127.0.0.1:8000".into())
-                .trim()
-                .parse()
-                .map_err(|_| config_error("BIND_ADDR", "must be an address like 127.0.0.1:8000"))?,
+            bind_addr,
             database_url: RedactedUrl::new(database_url),
             database_max_connections: as_u32(
                 "DATABASE_MAX_CONNECTIONS",
@@ -344,6 +355,8 @@ impl Settings {
             max_connections: usize::try_from(number("MAX_CONNECTIONS", 1024, 1)?)
                 .map_err(|_| config_error("MAX_CONNECTIONS", "is too large"))?,
             shutdown_grace: seconds("SHUTDOWN_GRACE_SECONDS", 30)?,
+            relying_party,
+            passkey_challenge_ttl: CHALLENGE_TTL,
         })
     }
 
@@ -405,6 +418,32 @@ impl Settings {
             self.access_token_ttl,
         )
     }
+}
+
+/// The relying party from `WEBAUTHN_*`, each error naming its variable.
+/// The default origin is a host name, not the listen IP: an RP ID cannot
+/// be an IP address.
+fn relying_party(
+    get: &impl Fn(&str) -> Option<String>,
+    bind_addr: SocketAddr,
+) -> Result<RelyingParty, ConfigError> {
+    let origin =
+        get("WEBAUTHN_ORIGIN").unwrap_or_else(|| format!("http://localhost:{}", bind_addr.port()));
+    let rp_id = get("WEBAUTHN_RP_ID");
+    let name = get("WEBAUTHN_RP_NAME").unwrap_or_else(|| "TradeSense".to_owned());
+    RelyingParty::new(&origin, rp_id.as_deref(), &name).map_err(|err| {
+        let variable = match err {
+            RelyingPartyError::Origin(_) => "WEBAUTHN_ORIGIN",
+            RelyingPartyError::RpId(_) => "WEBAUTHN_RP_ID",
+            RelyingPartyError::RpName(_) => "WEBAUTHN_RP_NAME",
+        };
+        let reason = match err {
+            RelyingPartyError::Origin(reason)
+            | RelyingPartyError::RpId(reason)
+            | RelyingPartyError::RpName(reason) => reason,
+        };
+        config_error(variable, reason)
+    })
 }
 
 fn list(value: Option<String>) -> impl Iterator<Item = String> {
@@ -538,6 +577,43 @@ mod tests {
             assert!(!debug.contains(secret), "{secret} leaked in {debug}");
         }
         assert!(debug.contains("postgres://app:***@db:5432/ts"));
+    }
+
+    #[test]
+    fn the_relying_party_defaults_to_localhost_on_the_bind_port() {
+        let s = settings(&[("BIND_ADDR", "0.0.0.0:8123")]).unwrap();
+        assert_eq!(s.relying_party.origin_str(), "http://localhost:8123");
+        assert_eq!(s.relying_party.id(), "localhost");
+        assert_eq!(s.relying_party.name(), "TradeSense");
+        let s = settings(&[
+            ("WEBAUTHN_ORIGIN", "https://app.tradesense.example"),
+            ("WEBAUTHN_RP_ID", "tradesense.example"),
+            ("WEBAUTHN_RP_NAME", "TradeSense Staging"),
+        ])
+        .unwrap();
+        assert_eq!(s.relying_party.id(), "tradesense.example");
+        assert_eq!(s.relying_party.name(), "TradeSense Staging");
+        for (vars, variable) in [
+            (
+                &[("WEBAUTHN_ORIGIN", "http://127.0.0.1:8000")][..],
+                "WEBAUTHN_ORIGIN",
+            ),
+            (
+                &[("WEBAUTHN_ORIGIN", "http://app.example.com")][..],
+                "WEBAUTHN_ORIGIN",
+            ),
+            (
+                &[
+                    ("WEBAUTHN_ORIGIN", "https://app.example.com"),
+                    ("WEBAUTHN_RP_ID", "evil.example"),
+                ][..],
+                "WEBAUTHN_RP_ID",
+            ),
+            (&[("WEBAUTHN_RP_ID", "10.0.0.1")][..], "WEBAUTHN_RP_ID"),
+        ] {
+            let err = settings(vars).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 
     #[test]
