@@ -13,6 +13,7 @@
 mod common;
 mod hardening_support;
 mod mfa_support;
+mod passkeys_support;
 mod redis_support;
 mod trading_model;
 mod trading_scenarios;
@@ -36,6 +37,9 @@ mod mfa_guards;
 mod openapi;
 mod ops_metrics;
 mod ops_ratelimit;
+mod passkeys_failures;
+mod passkeys_flow;
+mod passkeys_instances;
 mod store_pool;
 mod trading_fold;
 mod trading_http;
