@@ -1,9 +1,16 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile with the same Rust the project pins, run on a
 # slim Debian with only the binary (migrations are embedded in it; the
-# folder is copied too so operators can read them).
+# folder is copied too so operators can read them). The binary links
+# OpenSSL 3 dynamically (webauthn-rs' crypto): libssl-dev to build,
+# libssl3 to run, both from bookworm, so the versions match.
 
 FROM rust:1.95-slim-bookworm AS build
+# webauthn-rs links the system OpenSSL (openssl-sys): its headers and
+# pkg-config to find them.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # BuildKit cache mounts keep the registry and target dir between builds, so
@@ -17,7 +24,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --create-home tradesense
 WORKDIR /app

@@ -7,21 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 server="${1:-${CARGO_TARGET_DIR:-$root/target}/debug/tradesense-server}"
 "$root/scripts/install-browser-tools.sh"
-
-workdir="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-env -i PATH="$PATH" HOME="$HOME" BIND_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$workdir/docs.db" \
-  RUST_LOG=warn "$server" >"$workdir/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$workdir"' EXIT
-up=no
-for _ in $(seq 1 300); do
-  if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=yes; break; fi
-  sleep 0.1
-done
-if [ "$up" != yes ]; then
-  echo "docs-browser: the server did not come up:" >&2
-  cat "$workdir/server.log" >&2
-  exit 1
-fi
+# shellcheck source=browser/serve.sh
+. "$root/scripts/browser/serve.sh"
+start_server "$server"
 node "$root/scripts/browser/docs-check.mjs" "http://127.0.0.1:$port"

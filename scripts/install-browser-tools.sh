@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the offline-docs browser check needs: Debian's Chromium and
+# Installs what the browser checks (offline docs, passkeys) need: Debian's Chromium and
 # playwright-core (the npm package only; it never downloads a browser: the
 # check points it at /usr/bin/chromium). Idempotent.
 set -euo pipefail
