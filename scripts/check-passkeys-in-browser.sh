@@ -7,10 +7,7 @@
 # browser must not use 127.0.0.1).
 # Usage: scripts/check-passkeys-in-browser.sh [path/to/tradesense-server]
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-server="${1:-${CARGO_TARGET_DIR:-$root/target}/debug/tradesense-server}"
-"$root/scripts/install-browser-tools.sh"
 # shellcheck source=browser/serve.sh
-. "$root/scripts/browser/serve.sh"
-start_server "$server"
+. "$(dirname "$0")/browser/serve.sh"
+start_server "${1:-}"
 node "$root/scripts/browser/passkeys-check.mjs" "http://localhost:$port"

@@ -1,7 +1,7 @@
 // Drives Swagger UI at <base>/docs in Debian's Chromium: the page must render
 // every route group offline, and Authorize + Try it out on GET
 // /api/v1/users/me must return the user with a real token.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./launch.mjs";
 
 const base = process.argv[2];
 const email = `docs-${Date.now()}@example.com`;
@@ -20,11 +20,7 @@ async function api(path, body) {
 await api("/api/v1/auth/register", { email, password, full_name: "Docs Check" });
 const { access_token } = await api("/api/v1/auth/login", { email, password });
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const failures = [];
 try {
   const page = await browser.newPage();

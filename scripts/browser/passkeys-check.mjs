@@ -5,7 +5,7 @@
 // by the cookie alone. The page is the server's own origin
 // (http://localhost:PORT: an RP ID cannot be an IP address), and the page
 // code is what a frontend writes: the Level 3 JSON helpers, no base64.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./launch.mjs";
 
 const base = process.argv[2];
 if (!base || !base.startsWith("http://localhost:")) {
@@ -15,11 +15,7 @@ if (!base || !base.startsWith("http://localhost:")) {
 const email = `passkeys-${Date.now()}@example.com`;
 const password = "correct horse battery staple 42";
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const failures = [];
 try {
   const context = await browser.newContext();

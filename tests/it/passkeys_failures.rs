@@ -71,10 +71,7 @@ async fn registration_refusals() {
 #[tokio::test]
 async fn login_refusals() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let ada = user(&app, "ada@example.com").await;
-        let mut phone = phone();
-        add_passkey(&app, &ada, &mut phone).await;
+        let (app, ada, mut phone) = with_ada_passkey(backend).await;
 
         // Replay of a whole login.
         let (challenge_id, options) = login_start(&app.base).await;
@@ -151,10 +148,7 @@ async fn login_refusals() {
 #[tokio::test]
 async fn an_expired_challenge_is_refused() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let ada = user(&app, "ada@example.com").await;
-        let mut phone = phone();
-        add_passkey(&app, &ada, &mut phone).await;
+        let (app, ada, mut phone) = with_ada_passkey(backend).await;
         let instant = sibling(&app, |s| {
             s.passkey_challenge_ttl = std::time::Duration::ZERO
         })
@@ -184,8 +178,7 @@ async fn an_expired_challenge_is_refused() {
 #[tokio::test]
 async fn malformed_credentials_are_422_naming_the_field() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let ada = user(&app, "ada@example.com").await;
+        let (app, ada) = with_ada(backend).await;
         let mut phone = phone();
         let (challenge_id, options) = register_start(&app.base, &ada).await;
         let good = phone.create(&options).unwrap();
@@ -248,8 +241,7 @@ async fn malformed_credentials_are_422_naming_the_field() {
 #[tokio::test]
 async fn simultaneous_finishes_succeed_once() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let ada = user(&app, "ada@example.com").await;
+        let (app, ada) = with_ada(backend).await;
         let mut phone = phone();
         let (challenge_id, options) = register_start(&app.base, &ada).await;
         let credential = phone.create(&options).unwrap();

@@ -13,8 +13,7 @@ use serde_json::json;
 #[tokio::test]
 async fn add_log_in_list_and_remove() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let token = user(&app, "ada@example.com").await;
+        let (app, token) = with_ada(backend).await;
         let mut phone = phone();
 
         // The options are Level 3 JSON, straight for the browser.
@@ -154,8 +153,7 @@ async fn a_passkey_login_asks_no_totp_code() {
 #[tokio::test]
 async fn adding_a_passkey_needs_the_current_password() {
     for backend in backends() {
-        let app = spawn(backend).await;
-        let token = user(&app, "ada@example.com").await;
+        let (app, token) = with_ada(backend).await;
         let start = |body: serde_json::Value, token: Option<String>| {
             let base = app.base.clone();
             async move {

@@ -95,6 +95,21 @@ pub async fn register_finish(
     .await
 }
 
+/// A server with Ada signed in: the app and her bearer token.
+pub async fn with_ada(backend: Backend) -> (TestApp, String) {
+    let app = spawn(backend).await;
+    let token = user(&app, "ada@example.com").await;
+    (app, token)
+}
+
+/// As [`with_ada`], with a passkey of hers on the returned authenticator.
+pub async fn with_ada_passkey(backend: Backend) -> (TestApp, String, SoftAuthenticator) {
+    let (app, token) = with_ada(backend).await;
+    let mut authenticator = phone();
+    add_passkey(&app, &token, &mut authenticator).await;
+    (app, token, authenticator)
+}
+
 /// Adds a passkey on `authenticator` for the user of `token`: the passkey object.
 pub async fn add_passkey(
     app: &TestApp,
