@@ -91,6 +91,17 @@ impl Book {
         }
     }
 
+    /// A book resumed from its stored state: the position and the exact
+    /// total cost of the quantity held (what [`cost`](Self::cost) gave).
+    pub(crate) fn resume(position: Position, cost: Decimal) -> Self {
+        Self { position, cost }
+    }
+
+    /// The exact total cost of the quantity held (zero when flat).
+    pub(crate) fn cost(&self) -> Decimal {
+        self.cost
+    }
+
     pub(crate) fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {
         let symbol = &self.position.symbol;
         let overflow = || FoldError::Overflow {
