@@ -20,6 +20,8 @@
 
 mod decimal;
 pub mod migrations;
+#[cfg(test)]
+mod pool_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -187,10 +189,20 @@ impl DbOptions {
 /// `now()` is the block's start and `statement_timestamp()` this
 /// statement's, so they differ; outside they are the same. A connection
 /// found inside one is closed (`false`), and the pool takes another.
+///
+/// Sent as a simple query (`raw_sql`), where an implicit transaction
+/// starts with its statement: through the extended protocol (a prepared
+/// statement's Bind, then Execute) the two clocks differ by the gap
+/// between the messages even outside a block, every connection was
+/// judged stale, and each acquire closed it and opened a new one (a TLS
+/// handshake of ~90 ms on this machine: issue 14's Postgres write
+/// latency).
 async fn still_outside_a_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
-    let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+    use sqlx::Row;
+    let outside: bool = sqlx::raw_sql("SELECT now() = statement_timestamp()")
         .fetch_one(&mut *conn)
-        .await?;
+        .await?
+        .try_get(0)?;
     if !outside {
         tracing::warn!("closing a pooled connection left inside a transaction");
     }
