@@ -75,6 +75,28 @@ pub(super) fn append_sql(filed: bool) -> (&'static str, String) {
     }
 }
 
+/// The evidence that a group without an open round trip or position row
+/// is flat: its latest trade before the new one (binds: group key, symbol,
+/// the new trade's id), and a round trip that closed at or after it
+/// (binds: user, symbol, that time[, portfolio]).
+pub(super) fn flat_sql(filed: bool) -> (&'static str, &'static str) {
+    if filed {
+        (
+            "SELECT executed_at FROM trades WHERE portfolio_id = $1 AND symbol = $2 AND id <> $3 \
+             ORDER BY executed_at DESC, id DESC LIMIT 1",
+            "SELECT id FROM round_trips WHERE user_id = $1 AND symbol = $2 AND closed_at >= $3 \
+             AND portfolio_id = $4 LIMIT 1",
+        )
+    } else {
+        (
+            "SELECT executed_at FROM trades WHERE user_id = $1 AND portfolio_id IS NULL \
+             AND symbol = $2 AND id <> $3 ORDER BY executed_at DESC, id DESC LIMIT 1",
+            "SELECT id FROM round_trips WHERE user_id = $1 AND symbol = $2 AND closed_at >= $3 \
+             AND portfolio_id IS NULL LIMIT 1",
+        )
+    }
+}
+
 /// Rewrites the appended-to round trip (binds in order: id, status,
 /// closed_at, quantity, bought, sold, average_entry, average_exit, fees,
 /// realized_pnl, holding_seconds, tags, buy_value, sell_value, book_cost,
@@ -100,12 +122,17 @@ pub(super) fn ids_suffix(id: Uuid) -> String {
 /// caller re-folds the history instead.
 ///
 /// `position` is the group's position row (`None` for a group without a
-/// portfolio, or one without trades), `open` its open round trips.
+/// portfolio, or one without trades), `open` its open round trips, and
+/// `flat` whether the group's earlier trades are known to end flat (none,
+/// or the last of them closed a round trip): with no open round trip and
+/// no position to say otherwise, a group of trades from before round trips
+/// were kept (migration 4003 filled none in) may still hold a quantity.
 pub(super) fn resume(
     symbol: &Symbol,
     filed: bool,
     position: Option<PositionRow>,
     mut open: Vec<OpenTripRow>,
+    flat: bool,
 ) -> Result<Option<TripFold>, StoreError> {
     let mut position = match position {
         Some(row) => Position {
@@ -121,7 +148,7 @@ pub(super) fn resume(
     }
     let Some(row) = open.pop() else {
         // Flat (or no trades yet): the fold's cost is zero when flat.
-        if !position.quantity.is_zero() {
+        if !position.quantity.is_zero() || !flat {
             return Ok(None);
         }
         return Ok(Some(TripFold::resume(
@@ -240,8 +267,30 @@ macro_rules! append_group {
                 }
                 None => None,
             };
+            // No open round trip and no position row saying the group is
+            // flat: only believed if its earlier trades end in a close.
+            let mut flat = true;
+            if open.is_empty() && position.is_none() {
+                let (last_sql, closed_sql) = super::append_sql::flat_sql(filed);
+                let last: Option<(DateTime<Utc>,)> = sqlx::query_as(last_sql)
+                    .bind(trade.portfolio_id.unwrap_or(trade.user_id))
+                    .bind(trade.symbol.as_str())
+                    .bind(trade.id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                if let Some((last,)) = last {
+                    let mut closed = sqlx::query_as::<_, (Uuid,)>(closed_sql)
+                        .bind(trade.user_id)
+                        .bind(trade.symbol.as_str())
+                        .bind(last);
+                    if let Some(portfolio_id) = trade.portfolio_id {
+                        closed = closed.bind(portfolio_id);
+                    }
+                    flat = closed.fetch_optional(&mut *$tx).await?.is_some();
+                }
+            }
             let existing = open.first().map(|row| (row.id, Tags::from_json(&row.tags)));
-            super::append_sql::resume(&trade.symbol, filed, position, open)?
+            super::append_sql::resume(&trade.symbol, filed, position, open, flat)?
                 .map(|fold| (fold, existing))
         };
         match fold {

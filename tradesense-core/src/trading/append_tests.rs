@@ -111,7 +111,7 @@ proptest! {
                 Decimal::new(f.into(), 2), tag);
             let (position, open, old_ids) = stored(&history, filed);
             let existed = !open.is_empty();
-            let mut fold = resume(&next.symbol, filed, position, open)
+            let mut fold = resume(&next.symbol, filed, position, open, true)
                 .unwrap()
                 .expect("stored state written by the full fold resumes");
             let mut all = history.clone();
@@ -158,14 +158,20 @@ fn missing_sums_or_a_disagreeing_position_fall_back_to_the_refold() {
     let (position, mut open, _) = stored(&history, true);
     open[0].book_cost = None;
     assert!(
-        resume(&"X".parse().unwrap(), true, position, open)
+        resume(&"X".parse().unwrap(), true, position, open, true)
+            .unwrap()
+            .is_none()
+    );
+    // Trades, no round trip, no position: not known to be flat.
+    assert!(
+        resume(&"X".parse().unwrap(), false, None, Vec::new(), false)
             .unwrap()
             .is_none()
     );
     let (mut position, open, _) = stored(&history, true);
     position.as_mut().unwrap().quantity = DbDecimal(Decimal::ONE);
     assert!(
-        resume(&"X".parse().unwrap(), true, position, open)
+        resume(&"X".parse().unwrap(), true, position, open, true)
             .unwrap()
             .is_none()
     );
@@ -257,5 +263,62 @@ async fn concurrent_appends_match_the_full_fold() {
                 );
             }
         }
+    }
+}
+
+/// Trades from before round trips were kept (no round trip, no position
+/// row for a group without a portfolio): the append does not take the
+/// group for empty, the re-fold judges the sell against what is held.
+#[tokio::test]
+async fn trades_without_stored_state_are_refolded_not_taken_for_empty() {
+    use super::{NewTrade, TradingStore};
+    use crate::store::testing::{TestDatabase, insert_bare_user};
+    for db in TestDatabase::all().await {
+        let store = &db.store;
+        let user = insert_bare_user(store).await;
+        crate::with_pool!(store.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO trades (id, user_id, portfolio_id, symbol, side, quantity, price, \
+                 fees, executed_at, notes, tags, import_id, created_at) \
+                 VALUES ($1, $2, NULL, 'X', 'buy', $3, $3, $4, $5, NULL, '[]', NULL, $5)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(user)
+            .bind(DbDecimal(Decimal::TEN))
+            .bind(DbDecimal(Decimal::ZERO))
+            .bind(crate::store::to_micros(
+                Utc::now() - chrono::Duration::days(1),
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        });
+        let sell = |q: &str| NewTrade {
+            user_id: user,
+            symbol: "X".parse().unwrap(),
+            side: Side::Sell,
+            quantity: q.parse().unwrap(),
+            price: "11".parse().unwrap(),
+            fees: "0".parse().unwrap(),
+            executed_at: None,
+            portfolio_id: None,
+            notes: None,
+            tags: Tags::new(),
+            import_id: None,
+        };
+        store
+            .create_trade(sell("4"), &recompute_position)
+            .await
+            .unwrap();
+        let err = store.create_trade(sell("7"), &recompute_position).await;
+        assert!(
+            matches!(err, Err(super::TradeWriteError::Refused(_))),
+            "{:?}: {err:?}",
+            store.backend()
+        );
+        store
+            .create_trade(sell("6"), &recompute_position)
+            .await
+            .unwrap();
     }
 }
