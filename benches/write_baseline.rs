@@ -198,15 +198,15 @@ async fn direct_write(store: &SqlStore, user: Uuid, portfolio: Uuid) -> Result<(
         let buy_value = buy_value.0 + Decimal::ONE_HUNDRED;
         sqlx::query(
             "UPDATE round_trips SET status = 'open', closed_at = NULL, quantity = $2, bought = $2, \
-             average_entry = $3, buy_value = $4, book_cost = $5, \
-             trade_ids = substr(trade_ids, 1, length(trade_ids) - 1) || $6 WHERE id = $1",
+             average_entry = $3, buy_value = $4, book_cost = $5, trade_ids = COALESCE($6, trade_ids) \
+             WHERE id = $1",
         )
         .bind(trip)
         .bind(DbDecimal(bought))
         .bind(DbDecimal(buy_value / bought))
         .bind(DbDecimal(buy_value))
         .bind(DbDecimal(cost))
-        .bind(format!(",\"{id}\"]"))
+        .bind(None::<String>) // still open: its trades are not listed in the row
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

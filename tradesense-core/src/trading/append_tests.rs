@@ -135,7 +135,7 @@ proptest! {
             prop_assert_eq!(trips.len(), 1);
             let last = full_trips.last().unwrap();
             prop_assert!(same_but_ids(&trips[0], last), "{:?} != {:?}", trips[0], last);
-            // The ids the database holds after the append.
+            // The ids the listing reads after the append (from the trades).
             let mut ids = if existed { old_ids } else { Vec::new() };
             ids.push(next.id);
             prop_assert_eq!(&ids, &last.trade_ids);

@@ -432,12 +432,31 @@ impl SqlStore {
         user_id: Uuid,
         query: &RoundTripQuery,
     ) -> Result<Vec<RoundTrip>, StoreError> {
-        let rows: Vec<RoundTripRow> = crate::with_pool!(self.db(), |pool| {
+        let mut trips: Vec<RoundTrip> = crate::with_pool!(self.db(), |pool| {
             let mut sql = QueryBuilder::new("");
             push_round_trips(&mut sql, user_id, query, false);
-            sql.build_query_as().fetch_all(pool).await?
+            let rows: Vec<RoundTripRow> = sql.build_query_as().fetch_all(pool).await?;
+            rows.into_iter()
+                .map(RoundTrip::try_from)
+                .collect::<Result<_, _>>()?
         });
-        rows.into_iter().map(RoundTrip::try_from).collect()
+        // An open round trip's row does not list its trades (an append
+        // would rewrite an ever longer array: `append_sql.rs`); they are
+        // the group's trades from its first on.
+        for trip in trips.iter_mut().filter(|t| t.closed_at.is_none()) {
+            let sql = super::append_sql::trip_ids_sql(trip.portfolio_id.is_some());
+            let ids: Vec<(Uuid,)> = crate::with_pool!(self.db(), |pool| {
+                sqlx::query_as(sql)
+                    .bind(trip.portfolio_id.unwrap_or(trip.user_id))
+                    .bind(trip.symbol.as_str())
+                    .bind(to_micros(trip.opened_at))
+                    .bind(trip.id)
+                    .fetch_all(pool)
+                    .await?
+            });
+            trip.trade_ids = ids.into_iter().map(|(id,)| id).collect();
+        }
+        Ok(trips)
     }
 }
 
