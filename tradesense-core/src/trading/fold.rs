@@ -8,8 +8,9 @@
 //! keeps its last average cost and its realized P&L.
 //!
 //! Storage keeps one row per (portfolio, symbol) and recomputes it from that
-//! symbol's trades inside the trade write's transaction, so this function is
-//! the single definition of what a position is.
+//! symbol's trades inside the trade write's transaction (or, for a trade
+//! appended after all others, resumes [`Book`] from the stored state), so
+//! this fold is the single definition of what a position is.
 
 use super::money::serialize_decimal;
 use super::{Fees, Price, Quantity, Side, Symbol};

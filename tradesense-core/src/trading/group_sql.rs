@@ -1,6 +1,7 @@
 //! What a trade write maintains besides the trade: the group's position and
 //! its round trips, rebuilt inside the write's transaction from the group's
-//! trades in fold order, and the round trips' SQL (rows, listing).
+//! trades in fold order (unless the write is an append of the newest trade:
+//! `append_sql.rs`), and the round trips' SQL (rows, listing).
 //!
 //! A group is one portfolio's symbol, or the symbol of the user's trades
 //! without a portfolio. Round trips are rebuilt from `since` (the earliest
