@@ -19,7 +19,12 @@
 # Settings (environment):
 #   SERVER_BIN=path   bench this server binary instead of building one
 #   SCENARIOS=list    comma-separated subset of: health, me_bearer, me_cookie,
-#                     trades_get, trades_post, login_storm, mixed (default: all)
+#                     trades_get, trades_post, login_storm, mixed,
+#                     write_baseline (default: all)
+#                     write_baseline: POST /api/v1/trades into a portfolio,
+#                     and benches/write_baseline.rs (the same transaction
+#                     straight through sqlx, same connections and duration,
+#                     pinned like a server) in the same rounds, and their ratio
 #   LOADGEN=auto|wrk|loadtest  (auto: wrk if present, installing Debian's
 #                     package when root; else the repo's examples/loadtest)
 #   RUNS=3 DURATION=5 WARMUP=2 CONNECTIONS=64      throughput scenarios
@@ -43,7 +48,7 @@ STORM_DURATION=${STORM_DURATION:-5}
 PROBE_RATE=${PROBE_RATE:-100}
 MIX_CONNECTIONS=${MIX_CONNECTIONS:-16}
 MIX_DURATION=${MIX_DURATION:-8}
-SCENARIOS=${SCENARIOS:-health,me_bearer,me_cookie,trades_get,trades_post,login_storm,mixed}
+SCENARIOS=${SCENARIOS:-health,me_bearer,me_cookie,trades_get,trades_post,login_storm,mixed,write_baseline}
 LOADGEN=${LOADGEN:-auto}
 SERVER_BIN=${SERVER_BIN:-}
 SERVER_RUST_LOG=${SERVER_RUST_LOG:-}
@@ -135,6 +140,14 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 		log "building release: baseline_hyper, loadtest (server: $SERVER_BIN)"
 		cargo build --release -p tradesense --example baseline_hyper --example loadtest >&2
 	fi
+fi
+if has write_baseline; then
+	if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+		log "building release: benches/write_baseline"
+		cargo bench -p tradesense --bench write_baseline --no-run >&2
+	fi
+	WRITE_BASELINE_BIN=$(ls -t "$TARGET_DIR"/release/deps/write_baseline-* 2>/dev/null | grep -v '\.d$' | head -1)
+	[[ -x $WRITE_BASELINE_BIN ]] || die "benches/write_baseline is not built (unset SKIP_BUILD)"
 fi
 SERVER_BIN=${SERVER_BIN:-$TARGET_DIR/release/tradesense-server}
 BASELINE_BIN=$TARGET_DIR/release/examples/baseline_hyper
@@ -360,7 +373,7 @@ for b in "${BACKENDS[@]}"; do
 done
 
 # ---------------------------------------------------------------- users, data
-declare -A TOKEN EMAIL WRITER
+declare -A TOKEN EMAIL WRITER PORTFOLIO
 for b in "${BACKENDS[@]}"; do
 	addr_var=ADDR_$b
 	addr=${!addr_var}
@@ -377,6 +390,11 @@ for b in "${BACKENDS[@]}"; do
 		done
 		count=$(api GET "$addr" /api/v1/trades "" "${TOKEN[$b]}" | grep -o '"symbol"' | wc -l)
 		((count == 50)) || die "$b: GET /api/v1/trades lists $count trades, not 50"
+	fi
+	if has write_baseline; then
+		body=$(api POST "$addr" /api/v1/portfolios '{"name":"E2E writes"}' "${WRITER[$b]}")
+		PORTFOLIO[$b]=$(sed -n 's/.*"id" *: *"\([^"]*\)".*/\1/p' <<<"$body")
+		[[ -n ${PORTFOLIO[$b]} ]] || die "$b: portfolio without id: $body"
 	fi
 	printf -v "RSS_IDLE_$b" '%s' "$(rss "${!pid_var}" VmRSS)"
 done
@@ -395,6 +413,7 @@ for b in "${BACKENDS[@]}"; do
 	! has me_cookie || JOBS+=("$b-me_cookie|GET /api/v1/users/me, cookie|$addr|GET|/api/v1/users/me||Cookie: auth-token=${TOKEN[$b]}")
 	! has trades_get || JOBS+=("$b-trades_get|GET /api/v1/trades, 50 items|$addr|GET|/api/v1/trades||Authorization: Bearer ${TOKEN[$b]}")
 	! has trades_post || JOBS+=("$b-trades_post|POST /api/v1/trades|$addr|POST|/api/v1/trades|$TRADE_BODY|Authorization: Bearer ${WRITER[$b]}|Content-Type: application/json")
+	! has write_baseline || JOBS+=("$b-trades_post_filed|POST /api/v1/trades, into a portfolio|$addr|POST|/api/v1/trades|${TRADE_BODY%\}},\"portfolio_id\":\"${PORTFOLIO[$b]}\"}|Authorization: Bearer ${WRITER[$b]}|Content-Type: application/json")
 done
 
 run_job() { # run_job JOB SECS
@@ -417,6 +436,14 @@ if ((${#JOBS[@]})); then
 			run_job "$job" "$DURATION" >>"$TMP/res/${job%%|*}"
 			trim_logs
 		done
+		if has write_baseline; then
+			for b in "${BACKENDS[@]}"; do
+				"${PIN_SERVER[@]}" "$WRITE_BASELINE_BIN" --backend "$b" --connections "$CONNECTIONS" \
+					--duration "$DURATION" 2>>"$TMP/write_baseline.log" |
+					awk '$1 == "WRITE" {print $3, $4, $5, $7, $6}' >>"$TMP/res/$b-write_baseline" ||
+					die "write_baseline failed: $(tail -5 "$TMP/write_baseline.log")"
+			done
+		fi
 	done
 fi
 
@@ -536,6 +563,20 @@ if ((${#JOBS[@]})); then
 	echo
 fi
 
+if has write_baseline; then
+	echo "Writes against the database's own limit: \`POST /api/v1/trades\` into a portfolio ($LOADGEN, $CONNECTIONS connections) and benches/write_baseline.rs, the same transaction straight through sqlx on a fresh database with $CONNECTIONS tasks for ${DURATION} s pinned like the servers, round-robin in the same rounds; medians of $RUNS."
+	echo
+	echo "| server | HTTP req/s | HTTP p50 / p99 ms | direct sqlx req/s | direct p50 / p99 / max ms | HTTP / direct |"
+	echo "|---|---|---|---|---|---|"
+	for b in "${BACKENDS[@]}"; do
+		h=$TMP/res/$b-trades_post_filed d=$TMP/res/$b-write_baseline
+		printf '| %s | %.0f | %.2f / %.2f | %.0f | %.2f / %.2f / %.1f | %.2fx |\n' "$b" \
+			"$(col "$h" 1 | median)" "$(col "$h" 2 | median)" "$(col "$h" 3 | median)" \
+			"$(col "$d" 1 | median)" "$(col "$d" 2 | median)" "$(col "$d" 3 | median)" "$(col "$d" 5 | median)" \
+			"$(awk -v a="$(col "$h" 1 | median)" -v b="$(col "$d" 1 | median)" 'BEGIN {print a / b}')"
+	done
+	echo
+fi
 if has mixed; then
 	echo "Mixed load: \`loadtest --connections $MIX_CONNECTIONS --duration $MIX_DURATION\` with its default mix (health 1, trades_get 4, portfolios_get 2, trades_post 2, me 1), one run, after the scenarios above and before the login storm; memory of the server process (idle: after start-up and the setup requests)."
 	echo

@@ -20,6 +20,8 @@
 
 mod decimal;
 pub mod migrations;
+#[cfg(test)]
+mod pool_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -31,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A storage failure. Callers map `NotFound` to `404` and everything else to
@@ -114,6 +117,16 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
+    /// SQLite only: the turn of this process's write transactions (see
+    /// [`SqlStore::write_turn`]). Shared by the clones of one store.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction's turn on SQLite's single write lock: held from
+/// before its `BEGIN IMMEDIATE` until it commits or rolls back.
+#[derive(Debug)]
+pub struct WriteTurn<'a> {
+    _guard: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 /// How a [`SqlStore`] connects: the URL (`sqlite://...` or
@@ -176,10 +189,20 @@ impl DbOptions {
 /// `now()` is the block's start and `statement_timestamp()` this
 /// statement's, so they differ; outside they are the same. A connection
 /// found inside one is closed (`false`), and the pool takes another.
+///
+/// Sent as a simple query (`raw_sql`), where an implicit transaction
+/// starts with its statement: through the extended protocol (a prepared
+/// statement's Bind, then Execute) the two clocks differ by the gap
+/// between the messages even outside a block, every connection was
+/// judged stale, and each acquire closed it and opened a new one (a TLS
+/// handshake of ~90 ms on this machine: issue 14's Postgres write
+/// latency).
 async fn still_outside_a_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
-    let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+    use sqlx::Row;
+    let outside: bool = sqlx::raw_sql("SELECT now() = statement_timestamp()")
         .fetch_one(&mut *conn)
-        .await?;
+        .await?
+        .try_get(0)?;
     if !outside {
         tracing::warn!("closing a pooled connection left inside a transaction");
     }
@@ -223,12 +246,44 @@ impl SqlStore {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Self { db })
+        Ok(Self::from_db(db))
     }
 
     /// Wraps an existing pool.
     pub fn from_db(db: Db) -> Self {
-        Self { db }
+        let write_gate = match db {
+            Db::Sqlite(_) => Some(Arc::new(tokio::sync::Mutex::new(()))),
+            Db::Postgres(_) => None,
+        };
+        Self { db, write_gate }
+    }
+
+    /// Waits for this write transaction's turn; hold the answer until the
+    /// transaction has ended.
+    ///
+    /// SQLite has one write lock per database file. Left to itself, a
+    /// `BEGIN IMMEDIATE` that finds it taken sleeps in SQLite's busy
+    /// handler (1, 2, 5, 10 ... 100 ms, polling, up to `busy_timeout`) while
+    /// holding a pooled connection: under contention a writer that arrives
+    /// later may win the lock before one that has waited long (one
+    /// measured 938 ms), and waiting writers starve the pool of
+    /// connections for the reads. Queued here instead, in a FIFO
+    /// (tokio's mutex is fair), before a connection is taken, each writer
+    /// finds the lock free when its turn comes, and waits as long as the
+    /// writers ahead of it take, no more. The trade-off: this process's
+    /// trade writes run one at a time even where SQLite would have
+    /// interleaved their reads (it could not interleave their writes), and
+    /// other processes on the same file, or this process's single-statement
+    /// writes (sessions, users), still meet the lock through
+    /// `busy_timeout`. On PostgreSQL this is a no-op: its writers lock rows,
+    /// not the database.
+    pub async fn write_turn(&self) -> WriteTurn<'_> {
+        WriteTurn {
+            _guard: match &self.write_gate {
+                Some(gate) => Some(gate.lock().await),
+                None => None,
+            },
+        }
     }
 
     /// Connects and brings TradeSense's whole schema up to date

@@ -433,7 +433,7 @@ async fn create_trade(
         quantity: body.quantity,
         price: body.price,
         fees: body.fees.unwrap_or(Fees::ZERO),
-        executed_at: body.executed_at.unwrap_or_else(Utc::now),
+        executed_at: body.executed_at,
         portfolio_id: body.portfolio_id,
         notes: body.notes,
         tags: body.tags.unwrap_or_default(),

@@ -51,6 +51,9 @@ enum Shape {
     List(TradeQuery),
     Positions,
     Fold,
+    /// An append's statement on a group's trades (binds: the group key,
+    /// symbol, a time, an id), with a portfolio or without.
+    Append(&'static str, bool),
 }
 
 /// (name, shape) of every query shape on the hot paths.
@@ -68,6 +71,22 @@ fn shapes(portfolio_id: Uuid) -> Vec<(&'static str, Shape)> {
         ("list next page", Shape::List(next_page)),
         ("positions", Shape::Positions),
         ("fold one symbol", Shape::Fold),
+        (
+            "append: newest probe",
+            Shape::Append(super::append_sql::append_sql(true).0, true),
+        ),
+        (
+            "append: newest probe, no portfolio",
+            Shape::Append(super::append_sql::append_sql(false).0, false),
+        ),
+        (
+            "open round trip's trades",
+            Shape::Append(super::append_sql::trip_ids_sql(true), true),
+        ),
+        (
+            "open round trip's trades, no portfolio",
+            Shape::Append(super::append_sql::trip_ids_sql(false), false),
+        ),
     ]
 }
 
@@ -114,6 +133,16 @@ async fn hot_queries_are_index_scans() {
                     .fetch_all(pool)
                     .await
                     .unwrap(),
+                    Shape::Append(sql, filed) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("{explain}{sql}")))
+                            .bind(if *filed { portfolio_id } else { user_id })
+                            .bind("S3")
+                            .bind(Utc::now() - chrono::Duration::hours(1))
+                            .bind(Uuid::now_v7())
+                            .fetch_all(pool)
+                            .await
+                            .unwrap()
+                    }
                 };
                 use sqlx::Row;
                 rows.iter()

@@ -8,8 +8,9 @@
 //! keeps its last average cost and its realized P&L.
 //!
 //! Storage keeps one row per (portfolio, symbol) and recomputes it from that
-//! symbol's trades inside the trade write's transaction, so this function is
-//! the single definition of what a position is.
+//! symbol's trades inside the trade write's transaction (or, for a trade
+//! appended after all others, resumes [`Book`] from the stored state), so
+//! this fold is the single definition of what a position is.
 
 use super::money::serialize_decimal;
 use super::{Fees, Price, Quantity, Side, Symbol};
@@ -89,6 +90,17 @@ impl Book {
             position: Position::empty(symbol),
             cost: Decimal::ZERO,
         }
+    }
+
+    /// A book resumed from its stored state: the position and the exact
+    /// total cost of the quantity held (what [`cost`](Self::cost) gave).
+    pub(crate) fn resume(position: Position, cost: Decimal) -> Self {
+        Self { position, cost }
+    }
+
+    /// The exact total cost of the quantity held (zero when flat).
+    pub(crate) fn cost(&self) -> Decimal {
+        self.cost
     }
 
     pub(crate) fn apply(&mut self, leg: &TradeLeg) -> Result<(), FoldError> {

@@ -1,6 +1,7 @@
 //! What a trade write maintains besides the trade: the group's position and
 //! its round trips, rebuilt inside the write's transaction from the group's
-//! trades in fold order, and the round trips' SQL (rows, listing).
+//! trades in fold order (unless the write is an append of the newest trade:
+//! `append_sql.rs`), and the round trips' SQL (rows, listing).
 //!
 //! A group is one portfolio's symbol, or the symbol of the user's trades
 //! without a portfolio. Round trips are rebuilt from `since` (the earliest
@@ -110,26 +111,11 @@ macro_rules! refold_group {
                         .execute(&mut *$tx)
                         .await?;
                 }
-                Some(position) => {
-                    sqlx::query(
-                        "INSERT INTO positions (portfolio_id, symbol, quantity, average_cost, realized_pnl, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (portfolio_id, symbol) DO UPDATE SET \
-                         quantity = excluded.quantity, average_cost = excluded.average_cost, \
-                         realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
-                    )
-                    .bind(portfolio_id)
-                    .bind(symbol.as_str())
-                    .bind(DbDecimal(position.quantity))
-                    .bind(DbDecimal(position.average_cost))
-                    .bind(DbDecimal(position.realized_pnl))
-                    .bind(to_micros(Utc::now()))
-                    .execute(&mut *$tx)
-                    .await?;
-                }
+                Some(position) => upsert_position!($tx, portfolio_id, &position),
             }
         }
         let since: DateTime<Utc> = to_micros($since);
-        let trips = super::derive_round_trips(&trades)?;
+        let (trips, open_state) = super::round_trip::derive_with_state(&trades)?;
         let mut delete = sqlx::query(delete_trips)
             .bind($user_id)
             .bind(symbol.as_str())
@@ -144,9 +130,17 @@ macro_rules! refold_group {
             .collect();
         // Many rows at once: an import's refold writes thousands.
         super::bulk::Bulk::insert_round_trips(&mut $tx, &kept).await?;
+        // What the next append resumes from (`append_sql.rs`).
+        if let Some(open) = trips.last().filter(|t| t.closed_at.is_none()) {
+            store_open_state!($tx, open.id, open_state.as_ref());
+        }
         let tags: Vec<super::bulk::TagRow> = kept
             .iter()
-            .flat_map(|t| t.tags.iter().map(|tag| (t.id, t.user_id, tag.as_str().to_owned())))
+            .flat_map(|t| {
+                t.tags
+                    .iter()
+                    .map(|tag| (t.id, t.user_id, tag.as_str().to_owned()))
+            })
             .collect();
         super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &tags).await?;
     }};

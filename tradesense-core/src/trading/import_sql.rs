@@ -81,6 +81,8 @@ impl SqlStore {
             .collect();
         let (trades_where, _) = group_sql(new.portfolio_id.is_some());
         let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
         let record = crate::with_pool!(self.db(), |pool| {
             let started = std::time::Instant::now();
             let mut tx = pool.begin_with(begin).await?;
@@ -277,6 +279,8 @@ impl SqlStore {
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError> {
         let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
         crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
             // `NotFound` unless the import is the user's.

@@ -330,7 +330,7 @@ async fn random_histories_match_the_naive_journal() {
                                     quantity: m.q.to_string().parse().unwrap(),
                                     price: m.p.to_string().parse().unwrap(),
                                     fees: Fees::new(m.f).unwrap(),
-                                    executed_at: m.at,
+                                    executed_at: Some(m.at),
                                     portfolio_id: m.portfolio,
                                     notes: None,
                                     tags: Tags::parse(m.tag).unwrap(),

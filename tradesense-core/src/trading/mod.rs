@@ -17,6 +17,10 @@
 
 mod analytics;
 mod api;
+#[macro_use]
+mod append_sql;
+#[cfg(test)]
+mod append_tests;
 mod bulk;
 mod cache;
 #[cfg(test)]

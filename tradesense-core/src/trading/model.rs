@@ -157,8 +157,11 @@ pub struct NewTrade {
     pub price: Price,
     /// Fees.
     pub fees: Fees,
-    /// When it executed.
-    pub executed_at: DateTime<Utc>,
+    /// When it executed; `None`: now, as the store records it, taken once
+    /// the write holds its group's lock, so concurrent writes without a
+    /// time sort in the order they commit (each is the newest of its
+    /// group, and folds in constant time: `append_sql.rs`).
+    pub executed_at: Option<DateTime<Utc>>,
     /// The portfolio, if any (must be the owner's).
     pub portfolio_id: Option<Uuid>,
     /// Free text.

@@ -128,55 +128,73 @@ pub(crate) fn serialize_option_decimal<S: serde::Serializer>(
 }
 
 /// A round trip being built.
-struct Open {
-    first: Uuid,
-    opened_at: DateTime<Utc>,
-    peak: Decimal,
-    bought: Decimal,
-    sold: Decimal,
-    buy_value: Decimal,
-    sell_value: Decimal,
-    fees: Decimal,
-    realized: Decimal,
-    trade_ids: Vec<Uuid>,
-    tags: Tags,
+#[derive(Debug, Clone)]
+pub(super) struct Open {
+    pub(super) first: Uuid,
+    pub(super) opened_at: DateTime<Utc>,
+    pub(super) peak: Decimal,
+    pub(super) bought: Decimal,
+    pub(super) sold: Decimal,
+    /// Exact `sum(q*p)` of its buys and sells: the averages are rounded,
+    /// these are what a resumed fold carries on from.
+    pub(super) buy_value: Decimal,
+    pub(super) sell_value: Decimal,
+    pub(super) fees: Decimal,
+    pub(super) realized: Decimal,
+    pub(super) trade_ids: Vec<Uuid>,
+    pub(super) tags: Tags,
 }
 
-/// The round trips of one group's trades (one portfolio, or none, and one
-/// symbol), given in `(executed_at, id)` order; refused where the fold
-/// refuses.
-///
-/// ```
-/// use tradesense_core::trading::{derive_round_trips, RoundTripStatus};
-/// # use tradesense_core::trading::{Trade, Tags};
-/// # fn t(side: &str, q: &str, p: &str, minute: i64) -> Trade {
-/// #     Trade { id: uuid::Uuid::now_v7(), user_id: uuid::Uuid::nil(), symbol: "X".parse().unwrap(),
-/// #         side: side.parse().unwrap(), quantity: q.parse().unwrap(), price: p.parse().unwrap(),
-/// #         fees: "1".parse().unwrap(), executed_at: chrono::DateTime::from_timestamp(minute * 60, 0).unwrap(),
-/// #         portfolio_id: None, notes: None, tags: Tags::new(), import_id: None,
-/// #         created_at: chrono::Utc::now() } }
-/// let trips = derive_round_trips(&[t("buy", "2", "10", 0), t("sell", "2", "12", 1), t("buy", "1", "5", 2)]).unwrap();
-/// assert_eq!(trips.len(), 2);
-/// assert_eq!(trips[0].status, RoundTripStatus::Closed);
-/// assert_eq!(trips[0].realized_pnl.to_string(), "2"); // 24 - 20 - 2 fees
-/// assert_eq!(trips[0].holding_seconds, Some(60));
-/// assert_eq!(trips[1].status, RoundTripStatus::Open);
-/// ```
-pub fn derive_round_trips(trades: &[Trade]) -> Result<Vec<RoundTrip>, FoldError> {
-    let Some(first) = trades.first() else {
-        return Ok(Vec::new());
-    };
-    let symbol = first.symbol.clone();
-    let overflow = || FoldError::Overflow {
-        symbol: symbol.clone(),
-    };
-    let mut book = Book::new(symbol.clone());
-    let mut trips = Vec::new();
-    let mut open: Option<Open> = None;
-    for trade in trades {
+/// The exact sums an open round trip carries between writes, beside its
+/// row (`round_trips.buy_value`, `sell_value`, `book_cost`), so the next
+/// newest trade is folded from them instead of from the whole history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OpenState {
+    pub(super) buy_value: Decimal,
+    pub(super) sell_value: Decimal,
+    /// The fold's exact total cost of the quantity held ([`Book::cost`]).
+    pub(super) book_cost: Decimal,
+}
+
+/// The round-trip fold of one group, trade by trade: from empty
+/// ([`derive_round_trips`]) or resumed from the stored open round trip
+/// (the append of a newest trade, `append_sql.rs`). One definition, so the
+/// two cannot disagree.
+pub(super) struct TripFold {
+    symbol: Symbol,
+    pub(super) book: Book,
+    open: Option<Open>,
+    trips: Vec<RoundTrip>,
+}
+
+impl TripFold {
+    /// An empty group.
+    pub(super) fn new(symbol: Symbol) -> Self {
+        Self::resume(Book::new(symbol), None)
+    }
+
+    /// A group whose fold stands at `book`, with `open` still open (flat
+    /// when `None`).
+    pub(super) fn resume(book: Book, open: Option<Open>) -> Self {
+        Self {
+            symbol: book.position.symbol.clone(),
+            book,
+            open,
+            trips: Vec::new(),
+        }
+    }
+
+    /// Folds the next trade in `(executed_at, id)` order; a round trip it
+    /// closes is finished at once.
+    pub(super) fn push(&mut self, trade: &Trade) -> Result<(), FoldError> {
+        let symbol = &self.symbol;
+        let overflow = || FoldError::Overflow {
+            symbol: symbol.clone(),
+        };
+        let book = &mut self.book;
         let before = book.position.realized_pnl;
         book.apply(&super::rows::trade_leg(trade))?;
-        let trip = open.get_or_insert_with(|| Open {
+        let trip = self.open.get_or_insert_with(|| Open {
             first: trade.id,
             opened_at: trade.executed_at,
             peak: Decimal::ZERO,
@@ -210,15 +228,70 @@ pub fn derive_round_trips(trades: &[Trade]) -> Result<Vec<RoundTrip>, FoldError>
         trip.trade_ids.push(trade.id);
         trip.tags.extend(&trade.tags);
         if book.position.quantity.is_zero()
-            && let Some(done) = open.take()
+            && let Some(done) = self.open.take()
         {
-            trips.push(finish(done, trade, &symbol, Some(trade.executed_at))?);
+            self.trips
+                .push(finish(done, trade, symbol, Some(trade.executed_at))?);
         }
+        Ok(())
     }
-    if let (Some(still), Some(last)) = (open, trades.last()) {
-        trips.push(finish(still, last, &symbol, None)?);
+
+    /// The round trips folded (the open one last, its row finished at
+    /// `last`, the last trade pushed) and the exact sums of the open one.
+    pub(super) fn finish(
+        mut self,
+        last: Option<&Trade>,
+    ) -> Result<(Vec<RoundTrip>, Option<OpenState>), FoldError> {
+        let mut state = None;
+        if let (Some(still), Some(last)) = (self.open, last) {
+            state = Some(OpenState {
+                buy_value: still.buy_value,
+                sell_value: still.sell_value,
+                book_cost: self.book.cost(),
+            });
+            self.trips.push(finish(still, last, &self.symbol, None)?);
+        }
+        Ok((self.trips, state))
     }
-    Ok(trips)
+}
+
+/// The round trips of one group's trades (one portfolio, or none, and one
+/// symbol), given in `(executed_at, id)` order; refused where the fold
+/// refuses.
+///
+/// ```
+/// use tradesense_core::trading::{derive_round_trips, RoundTripStatus};
+/// # use tradesense_core::trading::{Trade, Tags};
+/// # fn t(side: &str, q: &str, p: &str, minute: i64) -> Trade {
+/// #     Trade { id: uuid::Uuid::now_v7(), user_id: uuid::Uuid::nil(), symbol: "X".parse().unwrap(),
+/// #         side: side.parse().unwrap(), quantity: q.parse().unwrap(), price: p.parse().unwrap(),
+/// #         fees: "1".parse().unwrap(), executed_at: chrono::DateTime::from_timestamp(minute * 60, 0).unwrap(),
+/// #         portfolio_id: None, notes: None, tags: Tags::new(), import_id: None,
+/// #         created_at: chrono::Utc::now() } }
+/// let trips = derive_round_trips(&[t("buy", "2", "10", 0), t("sell", "2", "12", 1), t("buy", "1", "5", 2)]).unwrap();
+/// assert_eq!(trips.len(), 2);
+/// assert_eq!(trips[0].status, RoundTripStatus::Closed);
+/// assert_eq!(trips[0].realized_pnl.to_string(), "2"); // 24 - 20 - 2 fees
+/// assert_eq!(trips[0].holding_seconds, Some(60));
+/// assert_eq!(trips[1].status, RoundTripStatus::Open);
+/// ```
+pub fn derive_round_trips(trades: &[Trade]) -> Result<Vec<RoundTrip>, FoldError> {
+    Ok(derive_with_state(trades)?.0)
+}
+
+/// [`derive_round_trips`] with the exact sums of the open round trip, for
+/// the store to keep beside it.
+pub(super) fn derive_with_state(
+    trades: &[Trade],
+) -> Result<(Vec<RoundTrip>, Option<OpenState>), FoldError> {
+    let Some(first) = trades.first() else {
+        return Ok((Vec::new(), None));
+    };
+    let mut fold = TripFold::new(first.symbol.clone());
+    for trade in trades {
+        fold.push(trade)?;
+    }
+    fold.finish(trades.last())
 }
 
 fn finish(

@@ -6,7 +6,7 @@ use super::rows::{PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, T
 use super::store::{Recompute, TradeWriteError, TradingStore};
 use super::{
     Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery,
-    RoundTripStatus, Symbol, Trade, TradeChanges, TradeQuery,
+    RoundTripStatus, Symbol, Tags, Trade, TradeChanges, TradeQuery,
 };
 use super::{ImportRecord, NewImport};
 use crate::store::to_micros;
@@ -52,6 +52,13 @@ macro_rules! write_trade_tags {
             .bind($trade_id)
             .execute(&mut *$tx)
             .await?;
+        insert_trade_tags!($tx, $trade_id, $user_id, $tags);
+    }};
+}
+
+/// Adds a trade's rows to `trade_tags`.
+macro_rules! insert_trade_tags {
+    ($tx:expr, $trade_id:expr, $user_id:expr, $tags:expr) => {{
         for tag in $tags.iter() {
             sqlx::query("INSERT INTO trade_tags (trade_id, user_id, tag) VALUES ($1, $2, $3)")
                 .bind($trade_id)
@@ -180,14 +187,17 @@ impl TradingStore for SqlStore {
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
         let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
         let insert = format!(
             "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {TRADE_COLUMNS}"
         );
-        let row: TradeRow = crate::with_pool!(self.db(), |pool| {
+        let trade: Trade = crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
             lock_group!(self, tx, new.user_id, new.portfolio_id, &new.symbol);
-            let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+            let now = Utc::now();
+            let trade: Trade = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(insert))
                 .bind(Uuid::now_v7())
                 .bind(new.user_id)
                 .bind(new.portfolio_id)
@@ -196,26 +206,32 @@ impl TradingStore for SqlStore {
                 .bind(DbDecimal(new.quantity.get()))
                 .bind(DbDecimal(new.price.get()))
                 .bind(DbDecimal(new.fees.get()))
-                .bind(to_micros(new.executed_at))
+                .bind(to_micros(new.executed_at.unwrap_or(now)))
                 .bind(new.notes.as_ref().map(|n| n.as_str()))
                 .bind(new.tags.to_json())
                 .bind(new.import_id)
-                .bind(to_micros(Utc::now()))
+                .bind(to_micros(now))
                 .fetch_one(&mut *tx)
-                .await?;
-            write_trade_tags!(tx, row.id, new.user_id, new.tags);
-            refold_group!(
-                tx,
-                new.user_id,
-                new.portfolio_id,
-                &new.symbol,
-                new.executed_at,
-                recompute
-            );
+                .await?
+                .try_into()?;
+            // A new id has no tag rows to replace.
+            insert_trade_tags!(tx, trade.id, new.user_id, new.tags);
+            // The newest trade of its group (the usual case) is folded onto
+            // the stored state; anything else re-folds the history.
+            if !append_group!(tx, &trade) {
+                refold_group!(
+                    tx,
+                    new.user_id,
+                    new.portfolio_id,
+                    &new.symbol,
+                    trade.executed_at,
+                    recompute
+                );
+            }
             tx.commit().await?;
-            row
+            trade
         });
-        Ok(row.try_into()?)
+        Ok(trade)
     }
 
     async fn get_trade(&self, user_id: Uuid, id: Uuid) -> Result<Trade, StoreError> {
@@ -251,6 +267,8 @@ impl TradingStore for SqlStore {
         recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
         let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
         let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
         let update = format!(
             "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7, tags = $8 \
@@ -314,6 +332,8 @@ impl TradingStore for SqlStore {
         recompute: &Recompute,
     ) -> Result<(), TradeWriteError> {
         let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
         crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let (portfolio_id, symbol, executed_at): (Option<Uuid>, String, DateTime<Utc>) =
@@ -412,12 +432,31 @@ impl SqlStore {
         user_id: Uuid,
         query: &RoundTripQuery,
     ) -> Result<Vec<RoundTrip>, StoreError> {
-        let rows: Vec<RoundTripRow> = crate::with_pool!(self.db(), |pool| {
+        let mut trips: Vec<RoundTrip> = crate::with_pool!(self.db(), |pool| {
             let mut sql = QueryBuilder::new("");
             push_round_trips(&mut sql, user_id, query, false);
-            sql.build_query_as().fetch_all(pool).await?
+            let rows: Vec<RoundTripRow> = sql.build_query_as().fetch_all(pool).await?;
+            rows.into_iter()
+                .map(RoundTrip::try_from)
+                .collect::<Result<_, _>>()?
         });
-        rows.into_iter().map(RoundTrip::try_from).collect()
+        // An open round trip's row does not list its trades (an append
+        // would rewrite an ever longer array: `append_sql.rs`); they are
+        // the group's trades from its first on.
+        for trip in trips.iter_mut().filter(|t| t.closed_at.is_none()) {
+            let sql = super::append_sql::trip_ids_sql(trip.portfolio_id.is_some());
+            let ids: Vec<(Uuid,)> = crate::with_pool!(self.db(), |pool| {
+                sqlx::query_as(sql)
+                    .bind(trip.portfolio_id.unwrap_or(trip.user_id))
+                    .bind(trip.symbol.as_str())
+                    .bind(to_micros(trip.opened_at))
+                    .bind(trip.id)
+                    .fetch_all(pool)
+                    .await?
+            });
+            trip.trade_ids = ids.into_iter().map(|(id,)| id).collect();
+        }
+        Ok(trips)
     }
 }
 

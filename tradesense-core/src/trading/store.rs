@@ -5,9 +5,12 @@
 //! Positions are kept as rows (one per portfolio and symbol) so reading them
 //! is one index lookup; every trade write recomputes the affected row inside
 //! its own transaction, from that symbol's trades in `(executed_at, id)`
-//! order, through a callback. The store does not know the fold's rules: it
-//! hands the ordered trades to the caller's `recompute` and persists the
-//! answer, or rolls everything back if the answer is a refusal.
+//! order, through a callback, and persists the answer, or rolls everything
+//! back if the answer is a refusal. One exception: a created trade that is
+//! the newest of its group is folded onto the stored position and open
+//! round trip in constant time, by the crate's own fold (`append_sql.rs`:
+//! the same `Book` that [`crate::trading::recompute_position`] runs, checked
+//! equal to it by property tests), without calling `recompute`.
 //!
 //! Concurrent writers to one portfolio serialise on it: PostgreSQL locks the
 //! portfolio row (`SELECT ... FOR UPDATE`); SQLite starts the transaction

@@ -35,7 +35,7 @@ fn trade(
         quantity: qty.parse().unwrap(),
         price: price.parse().unwrap(),
         fees: Fees::ZERO,
-        executed_at: at(minute),
+        executed_at: Some(at(minute)),
         portfolio_id,
         notes: None,
         tags: super::Tags::new(),
