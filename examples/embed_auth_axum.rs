@@ -168,7 +168,8 @@ pub async fn serve(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tradesense_core::telemetry::init_tracing(tradesense_core::telemetry::LogFormat::Pretty);
+    let _log =
+        tradesense_core::telemetry::init_tracing(tradesense_core::telemetry::LogFormat::Pretty);
     let accounts = Accounts::in_memory().await?;
     let listener = TcpListener::bind("127.0.0.1:3002").await?;
     let base = format!("http://{}", listener.local_addr()?);

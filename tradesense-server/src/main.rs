@@ -40,7 +40,8 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    init_tracing(settings.log_format);
+    // Held to the end of `main`: dropping it writes the pending log lines.
+    let _log = init_tracing(settings.log_format);
     for variable in &settings.ephemeral_secrets {
         tracing::warn!(
             "{variable} is not set: using an EPHEMERAL RANDOM key for development. \

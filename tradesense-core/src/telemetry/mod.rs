@@ -16,6 +16,13 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 use tower::{Layer, Service};
 
+mod format;
+mod log_writer;
+pub use format::LineFormat;
+pub use log_writer::{
+    BatchedLine, BatchedWriter, FLUSH_INTERVAL, FlushGuard, HIGH_WATER, MAX_PENDING,
+};
+
 /// `X-Request-ID`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `X-Process-Time`.
@@ -30,18 +37,56 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global tracing subscriber: pretty or JSON lines, filtered by
-/// `RUST_LOG` (default `info`). Safe to call twice (the second is a no-op).
-pub fn init_tracing(format: LogFormat) {
+/// Installs the global tracing subscriber: pretty or JSON lines on stdout,
+/// filtered by `RUST_LOG` (default `info`). Safe to call twice (the second
+/// is a no-op).
+///
+/// When stdout is not a terminal (a service under a supervisor, a
+/// container, a file), lines are formatted by [`LineFormat`] and written in
+/// batches by a background thread ([`BatchedWriter`]): hold the returned
+/// guard until the process is done logging, so that what is pending is
+/// written on the way out. On a terminal every line is written as it
+/// happens, in tracing-subscriber's coloured format.
+pub fn init_tracing(format: LogFormat) -> LogGuard {
+    use std::io::IsTerminal;
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    let builder = fmt().with_env_filter(filter);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"))
     };
+    let batched = if std::io::stdout().is_terminal() {
+        None
+    } else {
+        // No thread (an exotic platform): write synchronously instead.
+        BatchedWriter::spawn(std::io::stdout()).ok()
+    };
+    let Some((writer, guard)) = batched else {
+        let builder = fmt().with_env_filter(filter());
+        let _ = match format {
+            LogFormat::Json => builder.json().flatten_event(true).try_init(),
+            LogFormat::Pretty => builder.try_init(),
+        };
+        return LogGuard(None);
+    };
+    let line = match format {
+        LogFormat::Json => LineFormat::json(),
+        LogFormat::Pretty => LineFormat::text(),
+    };
+    let installed = fmt()
+        .with_env_filter(filter())
+        .with_writer(writer)
+        .with_ansi(false)
+        .event_format(line)
+        .try_init();
+    // Already installed: this writer is unused, its guard stops its thread.
+    LogGuard(installed.is_ok().then_some(guard))
 }
+
+/// Returned by [`init_tracing`]: dropping it writes the log lines still
+/// pending in memory (see [`BatchedWriter`]).
+#[must_use = "dropping the guard stops the batched log writer; hold it for the life of the process"]
+#[derive(Debug)]
+pub struct LogGuard(#[allow(dead_code, reason = "held for its `Drop`")] Option<FlushGuard>);
 
 /// The id of a request, as a request extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
