@@ -19,6 +19,7 @@ mod account;
 mod cookie;
 mod credentials;
 pub(crate) mod endpoints;
+mod jws;
 mod layer;
 mod origin;
 mod password;

@@ -7,11 +7,10 @@
 //! Issuing takes the time explicitly: the claims are a pure function of
 //! their inputs, which keeps tests (expired tokens) and benches honest.
 
+use super::jws::{self, Hs256Key};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,40 +84,28 @@ pub enum TokenError {
 /// and reveals nothing usable about the key.
 #[derive(Clone)]
 pub struct TokenKeys {
-    signing_kid: String,
-    signing: EncodingKey,
-    verifying: HashMap<String, DecodingKey>,
+    /// The signing key first, then the previous keys that still verify.
+    keys: Arc<[Hs256Key]>,
     access_ttl: Duration,
     issuer: Arc<str>,
     access_audience: Arc<str>,
     mfa_audience: Arc<str>,
-    // Built once: a `Validation` holds hash sets, and building it per
-    // request was a measurable share of verification.
-    access_rules: Arc<Validation>,
-    mfa_rules: Arc<Validation>,
 }
 
-/// The validation rules of one token kind (its audience), HS256 only.
-fn rules(issuer: &str, audience: &str) -> Validation {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = LEEWAY_SECS;
-    validation.set_audience(&[audience]);
-    validation.set_issuer(&[issuer]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    // Expiry (and `iat`) are checked by `TimedClaims::check_times` against
-    // the caller's `now`, so checking and issuing share one clock.
-    validation.validate_exp = false;
-    validation
-}
-
-/// Claims with issue and expiry times.
+/// What verification checks in the claims of either kind.
 trait TimedClaims {
+    /// `(iat, exp)`.
     fn times(&self) -> (i64, i64);
+    /// `(iss, aud)`.
+    fn parties(&self) -> (&str, &str);
 }
 
 impl TimedClaims for AccessClaims {
     fn times(&self) -> (i64, i64) {
         (self.iat, self.exp)
+    }
+    fn parties(&self) -> (&str, &str) {
+        (&self.iss, &self.aud)
     }
 }
 
@@ -126,13 +113,19 @@ impl TimedClaims for MfaClaims {
     fn times(&self) -> (i64, i64) {
         (self.iat, self.exp)
     }
+    fn parties(&self) -> (&str, &str) {
+        (&self.iss, &self.aud)
+    }
 }
 
 impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenKeys")
-            .field("signing_kid", &self.signing_kid)
-            .field("verifying_kids", &self.verifying.keys().collect::<Vec<_>>())
+            .field("signing_kid", &self.signing_kid())
+            .field(
+                "verifying_kids",
+                &self.keys.iter().map(Hs256Key::kid).collect::<Vec<_>>(),
+            )
             .field("access_ttl", &self.access_ttl)
             .field("issuer", &self.issuer)
             .field("access_audience", &self.access_audience)
@@ -148,32 +141,24 @@ impl TokenKeys {
     /// Keys from a signing secret and older secrets still accepted, with
     /// the default issuer and audiences.
     pub fn new(signing_secret: &[u8], previous: &[&[u8]], access_ttl: Duration) -> Self {
-        let signing_kid = kid_of(signing_secret);
-        let mut verifying = HashMap::new();
-        verifying.insert(
-            signing_kid.clone(),
-            DecodingKey::from_secret(signing_secret),
-        );
-        for secret in previous {
-            verifying.insert(kid_of(secret), DecodingKey::from_secret(secret));
-        }
+        let key = |secret: &[u8]| Hs256Key::new(kid_of(secret), secret, &[ACCESS_TYP, MFA_TYP]);
+        let keys = std::iter::once(signing_secret)
+            .chain(previous.iter().copied())
+            .map(key)
+            .collect();
         Self {
-            signing_kid,
-            signing: EncodingKey::from_secret(signing_secret),
-            verifying,
+            keys,
             access_ttl,
             issuer: Arc::from(DEFAULT_ISSUER),
             access_audience: Arc::from(DEFAULT_ACCESS_AUDIENCE),
             mfa_audience: Arc::from(DEFAULT_MFA_AUDIENCE),
-            access_rules: Arc::new(rules(DEFAULT_ISSUER, DEFAULT_ACCESS_AUDIENCE)),
-            mfa_rules: Arc::new(rules(DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE)),
         }
     }
 
     /// Issues and accepts tokens of `issuer` (the `iss` claim) only.
     pub fn with_issuer(mut self, issuer: &str) -> Self {
         self.issuer = Arc::from(issuer);
-        self.rebuild_rules()
+        self
     }
 
     /// Issues and accepts access tokens for `access` and MFA-pending tokens
@@ -182,12 +167,6 @@ impl TokenKeys {
     pub fn with_audiences(mut self, access: &str, mfa: &str) -> Self {
         self.access_audience = Arc::from(access);
         self.mfa_audience = Arc::from(mfa);
-        self.rebuild_rules()
-    }
-
-    fn rebuild_rules(mut self) -> Self {
-        self.access_rules = Arc::new(rules(&self.issuer, &self.access_audience));
-        self.mfa_rules = Arc::new(rules(&self.issuer, &self.mfa_audience));
         self
     }
 
@@ -198,16 +177,18 @@ impl TokenKeys {
 
     /// The `kid` new tokens are signed with.
     pub fn signing_kid(&self) -> &str {
-        &self.signing_kid
+        self.signing_key().kid()
+    }
+
+    fn signing_key(&self) -> &Hs256Key {
+        // `new` always puts the signing key first.
+        &self.keys[0]
     }
 
     fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> String {
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(typ.to_owned());
-        header.kid = Some(self.signing_kid.clone());
         // HMAC over serialisable claims with a key of our own family cannot
         // fail; should it ever, an empty token is one no verifier accepts.
-        jsonwebtoken::encode(&header, claims, &self.signing).unwrap_or_else(|err| {
+        self.signing_key().sign(typ, claims).unwrap_or_else(|err| {
             tracing::error!(error = %err, "token signing failed");
             String::new()
         })
@@ -246,28 +227,15 @@ impl TokenKeys {
         &self,
         token: &str,
         typ: &str,
-        rules: &Validation,
+        audience: &str,
         now: DateTime<Utc>,
     ) -> Result<T, TokenError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
-        // Pinned: the header's `alg` must be HS256 before any key is touched
-        // (no `none`, no switching to a public-key algorithm).
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenError::Invalid("alg"));
+        // Pinned: HS256, this `typ`, a known `kid`, before any key is
+        // touched (see `jws`: the header must be one we write).
+        let claims: T = jws::verify(&self.keys, typ, token)?;
+        if claims.parties() != (&*self.issuer, audience) {
+            return Err(TokenError::Invalid("issuer or audience"));
         }
-        if header.typ.as_deref() != Some(typ) {
-            return Err(TokenError::Invalid("typ"));
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.verifying.get(kid))
-            .ok_or(TokenError::Invalid("kid"))?;
-        // Typed claims: a missing `iat`, `sid` or a wrong shape fails here.
-        let claims = jsonwebtoken::decode::<T>(token, key, rules)
-            .map_err(|_| TokenError::Invalid("signature or claims"))?
-            .claims;
         let (iat, exp) = claims.times();
         let now = now.timestamp();
         let leeway = LEEWAY_SECS as i64;
@@ -285,13 +253,13 @@ impl TokenKeys {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, TokenError> {
-        self.verify(token, ACCESS_TYP, &self.access_rules, now)
+        self.verify(token, ACCESS_TYP, &self.access_audience, now)
     }
 
     /// Verifies an MFA-pending token at `now` (`typ: mfa+jwt`, its own
     /// audience). An access token never passes.
     pub fn verify_mfa(&self, token: &str, now: DateTime<Utc>) -> Result<MfaClaims, TokenError> {
-        self.verify(token, MFA_TYP, &self.mfa_rules, now)
+        self.verify(token, MFA_TYP, &self.mfa_audience, now)
     }
 }
 
