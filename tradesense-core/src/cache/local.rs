@@ -1,7 +1,9 @@
 //! The in-process tier: a moka cache of serialised entries shared by every
 //! namespace, bounded both by entry count and by bytes.
 
-use std::sync::Arc;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A stored value with its expiry. Entries of different namespaces have
@@ -10,16 +12,59 @@ use std::time::{Duration, Instant};
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) bytes: Arc<[u8]>,
+    /// The value the bytes encode, decoded at most once per entry (never,
+    /// when the entry was stored from the value itself), so a hit clones a
+    /// value instead of parsing JSON: on `GET /api/v1/users/me` the user's
+    /// record was decoded on every request. Shared by the clones moka hands
+    /// out. Not weighed: the byte bound counts the encoded size, which
+    /// stays the larger part for the small records cached here.
+    decoded: Arc<OnceLock<Box<dyn Any + Send + Sync>>>,
     pub(crate) ttl: Duration,
     pub(crate) stored_at: Instant,
 }
+
+/// What an entry holds when its bytes do not decode as the first type that
+/// asked.
+struct Undecodable;
 
 impl Entry {
     pub(crate) fn new(bytes: impl Into<Arc<[u8]>>, ttl: Duration) -> Self {
         Self {
             bytes: bytes.into(),
+            decoded: Arc::default(),
             ttl,
             stored_at: Instant::now(),
+        }
+    }
+
+    /// An entry for `bytes`, the encoding of `value`.
+    pub(crate) fn with_value<V: Send + Sync + 'static>(
+        bytes: impl Into<Arc<[u8]>>,
+        value: V,
+        ttl: Duration,
+    ) -> Self {
+        let entry = Self::new(bytes, ttl);
+        let _ = entry.decoded.set(Box::new(value));
+        entry
+    }
+
+    /// The value of type `V` this entry holds, decoded on first use.
+    pub(crate) fn value<V>(&self) -> Option<V>
+    where
+        V: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let decoded = self
+            .decoded
+            .get_or_init(|| match serde_json::from_slice::<V>(&self.bytes) {
+                Ok(value) => Box::new(value),
+                Err(_) => Box::new(Undecodable),
+            });
+        match decoded.downcast_ref::<V>() {
+            Some(value) => Some(value.clone()),
+            // Another type under the same key (two namespaces sharing a
+            // name) decoded first: this one reads the bytes itself.
+            None if !decoded.is::<Undecodable>() => serde_json::from_slice(&self.bytes).ok(),
+            None => None,
         }
     }
 }

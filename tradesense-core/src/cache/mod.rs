@@ -293,7 +293,7 @@ impl Cache {
     /// entries live at most `ttl`.
     pub fn namespace<V>(&self, name: &'static str, ttl: Duration) -> Namespace<V>
     where
-        V: Serialize + DeserializeOwned + Send + Sync + 'static,
+        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         Namespace::new(self.clone(), name, ttl)
     }
@@ -304,7 +304,7 @@ impl Cache {
     /// `s` in all of them. Values live at most `ttl`.
     pub fn scoped<V>(&self, group: &'static str, name: &'static str, ttl: Duration) -> Scoped<V>
     where
-        V: Serialize + DeserializeOwned + Send + Sync + 'static,
+        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         Scoped::new(self.namespace(group, ttl), self.namespace(name, ttl))
     }

@@ -7,7 +7,6 @@ use super::metrics::Counters;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
-use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ impl<V> std::fmt::Debug for Namespace<V> {
 
 impl<V> Namespace<V>
 where
-    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     pub(super) fn new(cache: Cache, name: &'static str, ttl: Duration) -> Self {
         Self {
@@ -93,7 +92,7 @@ where
         let inner = &self.cache.inner;
         let entry = inner.local.get(full_key).await?;
         if inner.trusts(&entry)
-            && let Some(value) = Self::decode(&entry.bytes)
+            && let Some(value) = entry.value::<V>()
         {
             return Some(value);
         }
@@ -181,9 +180,6 @@ where
         let inner = &self.cache.inner;
         let epoch = inner.epoch(&full_key);
         let fallback = load.clone();
-        // The loading caller keeps its own value: no decode of what it
-        // just encoded.
-        let loaded: Mutex<Option<V>> = Mutex::new(None);
         let init = async {
             if let Some(bytes) = self.redis_get(&full_key).await {
                 return Ok(Entry::new(bytes, self.ttl_since(&full_key, epoch)));
@@ -199,19 +195,17 @@ where
                     {
                         self.counters().redis_error.increment(1);
                     }
-                    Entry::new(bytes, ttl)
+                    Entry::with_value(bytes, value, ttl)
                 }
-                // Not cacheable: an entry that expires at once.
-                None => Entry::new(Vec::new(), Duration::ZERO),
+                // Not cacheable: an entry that expires at once (its value
+                // still answers the callers waiting on this load).
+                None => Entry::with_value(Vec::new(), value, Duration::ZERO),
             };
-            *lock(&loaded) = Some(value);
             Ok(entry)
         };
         let entry = inner.local.try_get_with(full_key.clone(), init).await?;
-        if let Some(value) = lock(&loaded).take() {
-            return Ok(value);
-        }
-        if let Some(value) = Self::decode(&entry.bytes) {
+        // The loader's own value, or what Redis had, decoded once.
+        if let Some(value) = entry.value::<V>() {
             return Ok(value);
         }
         // Bytes this namespace cannot read are no value: drop them and load
@@ -242,7 +236,7 @@ where
         }
         // Disown in-flight loads, which may carry the previous value.
         inner.bump(&full_key);
-        let entry = Entry::new(bytes, inner.local_ttl(self.ttl));
+        let entry = Entry::with_value(bytes, value.clone(), inner.local_ttl(self.ttl));
         inner.local.insert(full_key, entry).await;
     }
 
@@ -266,12 +260,4 @@ where
         inner.bump(&full_key);
         inner.local.invalidate(&full_key).await;
     }
-}
-
-/// The lock, also after a panic elsewhere poisoned it (the slot is a plain
-/// value, never half-written).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

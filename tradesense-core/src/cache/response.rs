@@ -19,9 +19,35 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tower::{Layer, Service, ServiceExt};
 
-/// A cached body: JSON kept as raw text (no re-encoding on a hit).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CachedJson(Box<RawValue>);
+/// A cached body: JSON text, checked to be JSON once when stored, then
+/// served on every hit as it is (no parse, no re-encoding, no copy: a hit
+/// clones a reference-counted buffer).
+#[derive(Debug, Clone)]
+pub struct CachedJson(Bytes);
+
+impl CachedJson {
+    /// The body, if it is JSON.
+    fn parse(body: &Bytes) -> Option<Self> {
+        serde_json::from_slice::<&RawValue>(body).ok()?;
+        Some(Self(body.clone()))
+    }
+}
+
+// As the JSON it holds (what goes to Redis): one parse per store and per
+// load from Redis, none per hit.
+impl Serialize for CachedJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_slice(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CachedJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(Self(Bytes::from(String::from(Box::<str>::from(raw)))))
+    }
+}
 
 /// Caches `GET` responses in `scoped`, under the scope `scope_of` derives
 /// from the request extensions (no scope: not cached).
@@ -203,9 +229,8 @@ where
                     };
                     if parts.status == StatusCode::OK && is_json(&parts.headers) {
                         // Parsed once here, so a hit serves the text as is.
-                        let text = String::from_utf8(body.to_vec()).ok();
-                        if let Some(raw) = text.and_then(|t| RawValue::from_string(t).ok()) {
-                            return Ok(CachedJson(raw));
+                        if let Some(json) = CachedJson::parse(&body) {
+                            return Ok(json);
                         }
                     }
                     Err(Uncached::Response {
@@ -216,13 +241,12 @@ where
                 })
                 .await;
             match result {
-                Ok(CachedJson(raw)) => {
+                Ok(CachedJson(body)) => {
                     let mut headers = HeaderMap::new();
                     headers.insert(
                         header::CONTENT_TYPE,
                         http::HeaderValue::from_static("application/json"),
                     );
-                    let body = Bytes::from(String::from(Box::<str>::from(raw)));
                     Ok(rebuild(StatusCode::OK, headers, body))
                 }
                 Err(shared) => match (*shared).clone() {

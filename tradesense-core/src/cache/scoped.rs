@@ -44,7 +44,7 @@ impl<V> std::fmt::Debug for Scoped<V> {
 
 impl<V> Scoped<V>
 where
-    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     pub(super) fn new(generations: Namespace<Uuid>, values: Namespace<V>) -> Self {
         Self {
