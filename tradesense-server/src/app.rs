@@ -25,7 +25,8 @@ use tradesense_core::cache::{Cache, CacheConfig, ResponseCacheLayer};
 use tradesense_core::events::SecurityEvents;
 use tradesense_core::health::Health;
 use tradesense_core::http::{
-    ContentLengthLimitLayer, ProblemFallback, ProblemFallbackLayer, RequestTimeoutLayer, not_found,
+    ContentLengthLimitLayer, CorsRequestsLayer, ProblemFallback, ProblemFallbackLayer,
+    RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::UserInvalidatingMfaStore;
@@ -351,7 +352,8 @@ impl App {
         // layer it is given (a box, a clone and a boxed future per layer per
         // request), so the stack goes in as one. Outermost first.
         let stack = tower::ServiceBuilder::new()
-            .layer(cors_layer(settings))
+            // CORS work only for requests with an `Origin` (the rest get its `Vary`).
+            .layer(CorsRequestsLayer::new(cors_layer(settings)))
             .layer(RequestIdLayer)
             .layer(AccessLogLayer)
             .layer(MetricsLayer::new())

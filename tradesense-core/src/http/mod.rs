@@ -1,12 +1,14 @@
 //! HTTP plumbing shared by every endpoint of the crate, on axum: extractors
 //! whose rejections are problem+json, the fallbacks that answer unknown
-//! paths and methods as problem+json, and the request deadline.
+//! paths and methods as problem+json, the request deadline, and CORS for
+//! the requests that are CORS requests.
 //!
 //! Routing itself is axum's [`Router`](axum::Router): a plain tower service,
 //! so the crate's layers stay router-agnostic and a stranger's axum app can
 //! mount the crate's endpoint routers next to its own.
 
 mod content_length;
+mod cors;
 mod extract;
 mod fallback;
 mod guard;
@@ -14,6 +16,7 @@ mod page;
 mod timeout;
 
 pub use content_length::{ContentLengthLimit, ContentLengthLimitFuture, ContentLengthLimitLayer};
+pub use cors::{CorsRequests, CorsRequestsFuture, CorsRequestsLayer};
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
 pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
 pub use guard::guard;
