@@ -1,12 +1,12 @@
 //! Passwords: the `Password` newtype (parse, don't validate) and argon2id
-//! hashing on the blocking pool with bounded concurrency. (`Email` is the
-//! users slice's, re-exported by `auth`.)
+//! hashing on a few threads of its own. (`Email` is the users slice's,
+//! re-exported by `auth`.)
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use tokio::sync::Semaphore;
 
 /// Shortest accepted password, in characters.
@@ -68,22 +68,77 @@ impl Password {
     }
 }
 
-/// Hashing failed (the blocking pool is gone, or argon2 refused its input).
+/// Hashing failed (the hashing threads are gone, or argon2 refused its input).
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
 /// argon2id with OWASP's parameters (m=19456 KiB, t=2, p=1: argon2's
-/// defaults), run on tokio's blocking pool behind a semaphore.
+/// defaults), run on `permits` threads of its own behind a semaphore.
 ///
 /// Why the semaphore: each hash takes ~19 MiB and tens of milliseconds of
-/// CPU; without a bound a login storm would fill the blocking pool (512
-/// threads, ~10 GiB) and starve everything else. With `permits` hashes at a
-/// time, extra logins queue (cheaply, as futures) instead.
+/// CPU; without a bound a login storm would run hundreds at once and
+/// starve everything else. With `permits` hashes at a time, extra logins
+/// queue (cheaply, as futures) instead, and a login whose client has gone
+/// before its turn costs no hash.
+///
+/// Why threads of its own rather than tokio's blocking pool: glibc keeps a
+/// freed 19 MiB block in the arena of the thread that freed it (its mmap
+/// threshold rises to the block's size after the first free), and on the
+/// blocking pool consecutive hashes land on any of hundreds of threads,
+/// each keeping a block: 500-730 MiB resident after a login storm, 81 MiB
+/// after four logins (benches/README.md). On `permits` long-lived threads
+/// the blocks are reused, and hashing holds about `permits` x 19 MiB.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    threads: Arc<HashThreads>,
     verifications: Arc<AtomicU64>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads, started on first use; they end when the last
+/// clone of the hasher is dropped (their queue closes).
+struct HashThreads {
+    count: usize,
+    queue: OnceLock<Mutex<mpsc::Sender<Job>>>,
+}
+
+impl HashThreads {
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel::<Job>();
+            let receiver = Arc::new(Mutex::new(receiver));
+            for n in 0..self.count {
+                let receiver = receiver.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("argon2-{n}"))
+                    .spawn(move || {
+                        loop {
+                            // The lock is held only while waiting for a job.
+                            let job = match receiver.lock() {
+                                Ok(receiver) => receiver.recv(),
+                                Err(_) => return,
+                            };
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                if let Err(error) = spawned {
+                    tracing::error!(%error, "could not start a password-hashing thread");
+                }
+            }
+            Mutex::new(sender)
+        });
+        queue
+            .lock()
+            .map_err(|_| HashError("hash queue poisoned".into()))?
+            .send(job)
+            .map_err(|_| HashError("no password-hashing thread".into()))
+    }
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -124,8 +179,13 @@ fn dummy_hash() -> &'static str {
 impl PasswordHasher {
     /// A hasher running at most `permits` (at least 1) hashes at a time.
     pub fn new(permits: usize) -> Self {
+        let permits = permits.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
+            permits: Arc::new(Semaphore::new(permits)),
+            threads: Arc::new(HashThreads {
+                count: permits,
+                queue: OnceLock::new(),
+            }),
             verifications: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -148,9 +208,15 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|err| HashError(err.to_string()))?;
-        tokio::task::spawn_blocking(work)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.threads.submit(Box::new(move || {
+            // The caller may have gone; the work is done either way.
+            let _ = reply.send(work());
+        }))?;
+        // A panic in `work` drops `reply`.
+        answer
             .await
-            .map_err(|err| HashError(err.to_string()))
+            .map_err(|_| HashError("password hashing failed".into()))
     }
 
     /// Hashes a new password to a PHC string (random salt).
