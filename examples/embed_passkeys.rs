@@ -90,7 +90,8 @@ pub async fn app(accounts: Accounts) -> anyhow::Result<Router> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tradesense_core::telemetry::init_tracing(tradesense_core::telemetry::LogFormat::Pretty);
+    let _log =
+        tradesense_core::telemetry::init_tracing(tradesense_core::telemetry::LogFormat::Pretty);
     let app = app(Accounts::in_memory().await?).await?;
     let listener = TcpListener::bind("127.0.0.1:3003").await?;
     println!("listening on {ORIGIN}: passkeys under {ORIGIN}{AUTH_PREFIX}/passkeys/*");

@@ -81,16 +81,14 @@ pub const AUTH_PATHS: &[&str] = &[
 pub const EXEMPT_PATHS: &[&str] = &["/health", "/metrics"];
 
 /// The rate limiter's key for a request carrying a valid access token: its
-/// user. Only signature and expiry are checked (no session lookup on this
-/// path): a revoked token is refused by the `AuthLayer` anyway, and it can
-/// only spend its own user's budget, never buy a fresh one.
+/// user. Only the token is verified (no session lookup on this path): a
+/// revoked token is refused by the `AuthLayer` anyway, and it can only
+/// spend its own user's budget, never buy a fresh one. The verification is
+/// left in the request, so the `AuthLayer` does not repeat it.
 fn rate_limit_user_key(auth: Authenticator) -> tradesense_core::ratelimit::UserKeyFn {
-    Arc::new(move |parts: &http::request::Parts| {
-        let (token, _) =
-            tradesense_core::auth::extract_token(&parts.headers, auth.cookie().name())?;
-        let keys = auth.keys();
-        let claims = keys.verify_access(token, chrono::Utc::now()).ok()?;
-        Some(claims.sub.to_string())
+    Arc::new(move |parts: &mut http::request::Parts| {
+        auth.verify_request(parts)
+            .map(|claims| claims.sub.to_string())
     })
 }
 

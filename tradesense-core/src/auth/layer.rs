@@ -40,7 +40,7 @@ use super::cookie::AuthCookie;
 use super::credentials::{csrf_allows, extract_token};
 use super::session::Sessions;
 use super::session_store::NewSession;
-use super::token::{TokenKeys, token_hash};
+use super::token::{AccessClaims, TokenKeys, token_hash};
 use super::{CredentialSource, Principal};
 use crate::error::ApiError;
 use crate::store::StoreError;
@@ -136,13 +136,52 @@ impl Authenticator {
         token: &str,
         source: CredentialSource,
     ) -> Result<Principal, ApiError> {
-        let claims = self
-            .keys()
-            .verify_access(token, Utc::now())
-            .map_err(|err| {
-                tracing::debug!(reason = %err, "access token refused");
-                ApiError::NotAuthenticated
-            })?;
+        self.authenticate_verified(token, None, source).await
+    }
+
+    /// Verifies the access token of a request (cookie or bearer) without
+    /// checking its session, and leaves the result in the request as a
+    /// [`VerifiedAccessToken`], so that an [`AuthLayer`] after the caller
+    /// does not verify it again. For layers that run before
+    /// authentication and key on the user, like the rate limiter's
+    /// [`UserKeyFn`](crate::ratelimit::UserKeyFn).
+    pub fn verify_request(&self, parts: &mut http::request::Parts) -> Option<AccessClaims> {
+        let (token, _) = extract_token(&parts.headers, self.cookie().name())?;
+        let claims = self.keys().verify_access(token, Utc::now()).ok()?;
+        let signature = token.rsplit('.').next().unwrap_or_default().into();
+        parts.extensions.insert(VerifiedAccessToken {
+            claims: claims.clone(),
+            signature,
+            verifier: self.identity(),
+        });
+        Some(claims)
+    }
+
+    /// Which authenticator this is (clones are the same one): keys,
+    /// issuer and audiences differ between two, so one's verification
+    /// means nothing to the other.
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// [`authenticate`](Self::authenticate), taking the claims from
+    /// `verified` when it was made for this very token.
+    async fn authenticate_verified(
+        &self,
+        token: &str,
+        verified: Option<VerifiedAccessToken>,
+        source: CredentialSource,
+    ) -> Result<Principal, ApiError> {
+        let claims = match verified.filter(|v| v.is_for(token) && v.verifier == self.identity()) {
+            Some(verified) => verified.claims,
+            None => self
+                .keys()
+                .verify_access(token, Utc::now())
+                .map_err(|err| {
+                    tracing::debug!(reason = %err, "access token refused");
+                    ApiError::NotAuthenticated
+                })?,
+        };
         let live = self
             .sessions()
             .is_live(claims.sub, claims.sid)
@@ -166,6 +205,31 @@ impl Authenticator {
 }
 
 /// Whether requests without credentials are refused or let through.
+/// An access token verified (signature, kind, issuer, audience, times) by
+/// [`Authenticator::verify_request`], as an extension of the request that
+/// carries it. Only this crate makes one, and it names the token it was
+/// made for by its signature (two HMAC-signed tokens with one signature
+/// are one token) and the authenticator that verified it, so it is never
+/// taken for another token, nor by an [`AuthLayer`] with other keys. Says
+/// nothing about the session: [`AuthLayer`] still checks that.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccessToken {
+    claims: AccessClaims,
+    signature: Box<str>,
+    verifier: usize,
+}
+
+impl VerifiedAccessToken {
+    /// The verified claims.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.claims
+    }
+
+    fn is_for(&self, token: &str) -> bool {
+        token.rsplit('.').next() == Some(&*self.signature)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Required,
@@ -268,7 +332,14 @@ where
                 }
                 .into_response());
             }
-            match layer.auth.authenticate(&token, source).await {
+            // Verified already by a layer before this one (the rate
+            // limiter's user key): not again.
+            let verified = request.extensions_mut().remove::<VerifiedAccessToken>();
+            match layer
+                .auth
+                .authenticate_verified(&token, verified, source)
+                .await
+            {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     let mut response = inner.call(request).await?;
@@ -368,5 +439,49 @@ mod tests {
         let sid = auth.keys().verify_access(&token, Utc::now()).unwrap().sid;
         assert!(auth.sessions().revoke(user_id, sid).await.unwrap());
         assert_eq!(required.oneshot(bearer()).await.unwrap().status(), 401);
+    }
+
+    #[tokio::test]
+    async fn a_verification_handed_on_binds_to_its_token_and_its_authenticator() {
+        use tower::ServiceExt;
+        let (auth, user_id, _db) = authenticator().await;
+        let token = auth.start_session(user_id, None, None).await.unwrap();
+        let with_bearer = |token: &str| {
+            Request::builder()
+                .header("authorization", format!("Bearer {token}"))
+                .body(http_body_util::Full::<Bytes>::default())
+                .unwrap()
+                .into_parts()
+        };
+        let status = |parts: http::request::Parts, auth: &Authenticator| {
+            let service = AuthLayer::new(auth.clone()).layer(echo_principal());
+            let request = Request::from_parts(parts, http_body_util::Full::default());
+            async move { service.oneshot(request).await.unwrap().status() }
+        };
+        // Verified once, accepted with the verification handed on.
+        let (mut parts, _) = with_bearer(&token);
+        assert_eq!(auth.verify_request(&mut parts).unwrap().sub, user_id);
+        assert!(parts.extensions.get::<VerifiedAccessToken>().is_some());
+        assert_eq!(status(parts, &auth).await, http::StatusCode::OK);
+
+        // The extension of a valid token does not vouch for a forged one.
+        let (mut parts, _) = with_bearer(&token);
+        auth.verify_request(&mut parts);
+        let (forged, _) = with_bearer(&format!("{token}x"));
+        parts.headers = forged.headers;
+        assert_eq!(status(parts, &auth).await, http::StatusCode::UNAUTHORIZED);
+
+        // Nor for an authenticator with other keys (same sessions).
+        let other = Authenticator::new(
+            TokenKeys::new(
+                b"another-secret-another-secret-!!",
+                &[],
+                std::time::Duration::from_secs(60),
+            ),
+            auth.sessions().clone(),
+        );
+        let (mut parts, _) = with_bearer(&token);
+        auth.verify_request(&mut parts);
+        assert_eq!(status(parts, &other).await, http::StatusCode::UNAUTHORIZED);
     }
 }

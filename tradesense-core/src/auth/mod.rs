@@ -39,7 +39,7 @@ pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use endpoints::{
     AuthState, AuthStateBuilder, LoginClient, MfaRequiredResponse, TokenResponse, complete_login,
 };
-pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator};
+pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator, VerifiedAccessToken};
 pub use origin::{CredentialOrigin, CredentialOriginFuture, CredentialOriginLayer};
 pub use password::{
     HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,

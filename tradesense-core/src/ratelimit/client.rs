@@ -76,8 +76,11 @@ where
 
 /// Finds the authenticated user of a request, if any (e.g. the `sub` of a
 /// *verified* access token). The rate limiter runs before routing and
-/// authentication, so it asks this instead of reading a `Principal`.
-pub type UserKeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+/// authentication, so it asks this instead of reading a `Principal`. It
+/// may leave what it learnt in the request's extensions for the layers
+/// after it (see [`Authenticator::verify_request`](crate::auth::Authenticator::verify_request),
+/// which spares the auth layer a second verification).
+pub type UserKeyFn = Arc<dyn Fn(&mut Parts) -> Option<String> + Send + Sync>;
 
 /// Resolves the client IP of a request from the peer address, axum's
 /// [`ConnectInfo<SocketAddr>`] in the request extensions (what

@@ -225,7 +225,7 @@ impl KeyedRateLimitLayer {
 impl Policy {
     /// Which limit applies to `parts` from `client`, and the key to count
     /// it under; `None` when the request is not limited.
-    fn plan(&self, parts: &Parts, client: Option<IpAddr>) -> Option<(&Limiter, String)> {
+    fn plan(&self, parts: &mut Parts, client: Option<IpAddr>) -> Option<(&Limiter, String)> {
         let path = parts.uri.path();
         let under = |prefix: &String| {
             path == prefix

@@ -65,7 +65,7 @@ where
         }
         let plan = self
             .policy
-            .plan(&parts, client)
+            .plan(&mut parts, client)
             .map(|(limit, key)| (limit.clone(), key));
         let request = Request::from_parts(parts, body);
         let state = match plan {

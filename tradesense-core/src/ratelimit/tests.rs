@@ -154,7 +154,7 @@ async fn zero_disables_a_limit() {
 
 #[tokio::test]
 async fn authenticated_users_have_their_own_bucket() {
-    let user_key: UserKeyFn = Arc::new(|parts: &Parts| {
+    let user_key: UserKeyFn = Arc::new(|parts: &mut Parts| {
         parts
             .headers
             .get("x-test-user")
