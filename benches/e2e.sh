@@ -135,10 +135,10 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 		# would unify extra features into the server's dependencies, and the
 		# binary measured would not be the one `cargo build -p` ships.
 		cargo build --release -p tradesense-server --bin tradesense-server >&2
-		cargo build --release -p tradesense --example baseline_hyper --example loadtest >&2
+		cargo build --release -p tradesense --example baseline_hyper --example loadtest --example hash_rate >&2
 	else
 		log "building release: baseline_hyper, loadtest (server: $SERVER_BIN)"
-		cargo build --release -p tradesense --example baseline_hyper --example loadtest >&2
+		cargo build --release -p tradesense --example baseline_hyper --example loadtest --example hash_rate >&2
 	fi
 fi
 if has write_baseline; then
@@ -152,6 +152,7 @@ fi
 SERVER_BIN=${SERVER_BIN:-$TARGET_DIR/release/tradesense-server}
 BASELINE_BIN=$TARGET_DIR/release/examples/baseline_hyper
 LOADTEST_BIN=$TARGET_DIR/release/examples/loadtest
+HASH_RATE_BIN=$TARGET_DIR/release/examples/hash_rate
 for bin in "$SERVER_BIN" "$BASELINE_BIN" "$LOADTEST_BIN"; do
 	[[ -x $bin ]] || die "$bin is missing (build it, or unset SKIP_BUILD)"
 done
@@ -490,6 +491,11 @@ fi
 
 # ---------------------------------------------------------------- login storm
 if has login_storm; then
+	# The storm's limit, in this run: the server's own hasher (2 permits, its
+	# default) checking passwords as fast as it can on the server's core.
+	log "argon2id limit: examples/hash_rate on the server's core"
+	HASH_LIMIT=$("${PIN_SERVER[@]}" "$HASH_RATE_BIN" --permits 2 --duration 3) ||
+		die "hash_rate failed"
 	for b in "${BACKENDS[@]}"; do
 		addr_var=ADDR_$b
 		pid_var=PID_$b
@@ -594,14 +600,16 @@ if has mixed; then
 	echo
 fi
 if has login_storm; then
-	echo "Login storm: $STORM_CONNECTIONS concurrent \`POST /api/v1/auth/login\` (one user) for ${STORM_DURATION} s, while examples/loadtest sends \`GET /health\` at $PROBE_RATE req/s (latency from the scheduled send time); idle: the same probe just before."
+	echo "Login storm: $STORM_CONNECTIONS concurrent \`POST /api/v1/auth/login\` (one user) for ${STORM_DURATION} s, while examples/loadtest sends \`GET /health\` at $PROBE_RATE req/s (latency from the scheduled send time); idle: the same probe just before. Logins/s counts the 200s; the account throttle answers attempts beyond the ones it can let fail with a quick 429 (refused). The argon2id limit is \`examples/hash_rate --permits 2\` (the server's hasher alone) on the server's core in this run: $HASH_LIMIT checks/s."
 	echo
-	echo "| server | logins/s | login p50 ms | login p99 ms | errors | \`/health\` p50 / p99 ms idle | \`/health\` p50 / p99 ms during the storm | VmRSS after (MiB) |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| server | logins/s | ratio to the argon2id limit | login p50 ms | login p99 ms | refused (429) | \`/health\` p50 / p99 ms idle | \`/health\` p50 / p99 ms during the storm | VmRSS after (MiB) |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for b in "${BACKENDS[@]}"; do
 		s=$TMP/res/$b-storm i=$TMP/res/$b-probe_idle d=$TMP/res/$b-probe_storm rss_var=RSS_STORM_$b
-		printf '| %s | %.1f | %.0f | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %s |\n' "$b" \
-			"$(col "$s" 1 | median)" "$(col "$s" 2 | median)" "$(col "$s" 3 | median)" "$(col "$s" 4 | sum)" \
+		ok=$(awk -v t="$STORM_DURATION" '{print $1 - $4 / t}' "$s" | median)
+		printf '| %s | %.1f | %.2fx | %.0f | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %s |\n' "$b" \
+			"$ok" "$(awk -v a="$ok" -v b="$HASH_LIMIT" 'BEGIN {print a / b}')" \
+			"$(col "$s" 2 | median)" "$(col "$s" 3 | median)" "$(col "$s" 4 | sum)" \
 			"$(col "$i" 2 | median)" "$(col "$i" 3 | median)" "$(col "$d" 2 | median)" "$(col "$d" 3 | median)" \
 			"${!rss_var}"
 	done

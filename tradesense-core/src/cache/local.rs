@@ -16,8 +16,7 @@ pub(crate) struct Entry {
     /// when the entry was stored from the value itself), so a hit clones a
     /// value instead of parsing JSON: on `GET /api/v1/users/me` the user's
     /// record was decoded on every request. Shared by the clones moka hands
-    /// out. Not weighed: the byte bound counts the encoded size, which
-    /// stays the larger part for the small records cached here.
+    /// out. Weighed as the size of the bytes again (see `build`).
     decoded: Arc<OnceLock<Box<dyn Any + Send + Sync>>>,
     pub(crate) ttl: Duration,
     pub(crate) stored_at: Instant,
@@ -104,7 +103,8 @@ pub(crate) fn build(max_entries: u64, max_bytes: u64) -> Local {
     moka::future::Cache::builder()
         .max_capacity(max_bytes)
         .weigher(move |key: &String, entry: &Entry| {
-            let size = (key.len() + entry.bytes.len()) as u64;
+            // The decoded copy, if any, weighs about what its bytes do.
+            let size = (key.len() + 2 * entry.bytes.len()) as u64;
             u32::try_from(size.max(min_weight)).unwrap_or(u32::MAX)
         })
         .expire_after(PerEntryExpiry)

@@ -88,7 +88,9 @@ pub struct CacheConfig {
     /// The in-process tier holds at most this many entries (across
     /// namespaces).
     pub max_entries: u64,
-    /// ... and at most this many bytes of keys and serialised values.
+    /// ... and at most about this many bytes: keys, serialised values and
+    /// the decoded copy an entry keeps (counted as the serialised size
+    /// again).
     pub max_bytes: u64,
     /// Prepended to every Redis key and to the invalidation channel, so
     /// several deployments (or test runs) can share one Redis.
@@ -108,7 +110,10 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_entries: 100_000,
-            max_bytes: 256 * 1024 * 1024,
+            // Enough for thousands of trade pages and every live session and
+            // user of a small deployment; the whole server aims at staying
+            // under 64 MiB resident (benches/README.md).
+            max_bytes: 32 * 1024 * 1024,
             key_prefix: "tradesense:cache:".to_owned(),
             redis_timeout: Duration::from_millis(250),
             degraded_ttl: Duration::ZERO,
