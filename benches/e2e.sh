@@ -28,7 +28,9 @@
 #   LOADGEN=auto|wrk|loadtest  (auto: wrk if present, installing Debian's
 #                     package when root; else the repo's examples/loadtest)
 #   RUNS=3 DURATION=5 WARMUP=2 CONNECTIONS=64      throughput scenarios
-#   STORM_CONNECTIONS=200 STORM_DURATION=5 PROBE_RATE=100   login storm
+#   STORM_CONNECTIONS=200 STORM_USERS=50 STORM_DURATION=5 PROBE_RATE=100
+#                     login storm (the connections log in as STORM_USERS
+#                     accounts in turn; with loadtest, as the first one)
 #   MIX_CONNECTIONS=16 MIX_DURATION=8              mixed load (loadtest's mix)
 #   SERVER_RUST_LOG=filter  RUST_LOG of the servers (default: unset, i.e. the
 #                     server's own default, access log on, to a file)
@@ -44,6 +46,7 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 STORM_CONNECTIONS=${STORM_CONNECTIONS:-200}
+STORM_USERS=${STORM_USERS:-50}
 STORM_DURATION=${STORM_DURATION:-5}
 PROBE_RATE=${PROBE_RATE:-100}
 MIX_CONNECTIONS=${MIX_CONNECTIONS:-16}
@@ -281,7 +284,12 @@ measure() {
 		local script=$TMP/wrk-$n.lua header hargs=()
 		{
 			printf 'wrk.method = "%s"\n' "$method"
-			[[ -z $body ]] || printf 'wrk.body = [==[%s]==]\n' "$body"
+			if [[ $body == lua:* ]]; then
+				# The caller's own request function (several bodies).
+				printf '%s\n' "${body#lua:}"
+			elif [[ -n $body ]]; then
+				printf 'wrk.body = [==[%s]==]\n' "$body"
+			fi
 			# Percentiles in microseconds, exact, from wrk's own histogram;
 			# wrk counts every completed response in requests, so non-2xx
 			# are errors here.
@@ -303,6 +311,8 @@ measure() {
 	else
 		local json=$TMP/loadtest-$n.json largs=() header
 		for header in "$@"; do largs+=(--header "$header"); done
+		# Several bodies need wrk; loadtest sends the first.
+		[[ $body != lua:* ]] || body=$(sed -n 's/^ *\[==\[\(.*\)\]==\],$/\1/p' <<<"${body#lua:}" | head -n 1)
 		[[ -z $body ]] || largs+=(--body "$body")
 		"${PIN_LOAD[@]}" "$LOADTEST_BIN" --target "http://$addr" --quiet --json "$json" \
 			--connections "$conns" --duration "$secs" --url "$path" --method "$method" \
@@ -384,6 +394,20 @@ for b in "${BACKENDS[@]}"; do
 	read -r "EMAIL[$b]" "TOKEN[$b]" <<<"$user"
 	user=$(make_user "$addr" writer)
 	read -r _ "WRITER[$b]" <<<"$user"
+	if has login_storm; then
+		# A storm of many users logging in at once (market open), not one
+		# account: one account's attempts are capped by its throttle.
+		log "$b: registering $STORM_USERS users for the login storm"
+		lua="bodies = {"
+		for n in $(seq "$STORM_USERS"); do
+			email="e2e-storm-$n-$RANDOM$RANDOM@example.com"
+			api POST "$addr" /api/v1/auth/register \
+				"{\"email\":\"$email\",\"password\":\"$PASSWORD\",\"full_name\":\"E2E storm\"}" >/dev/null
+			lua+=$'\n'"  [==[{\"email\":\"$email\",\"password\":\"$PASSWORD\"}]==],"
+		done
+		lua+=$'\n'"}"$'\n'"local i = 0"$'\n'"request = function() i = i % #bodies + 1; return wrk.format(nil, nil, nil, bodies[i]) end"
+		printf -v "STORM_LUA_$b" '%s' "$lua"
+	fi
 	if has trades_get; then
 		log "$b: creating 50 trades"
 		for _ in $(seq 50); do
@@ -504,8 +528,9 @@ if has login_storm; then
 			log "$b: login storm $round/$RUNS (${STORM_CONNECTIONS} concurrent, ${STORM_DURATION} s)"
 			wait_quiet "${!pid_var}"
 			probe "$addr" "$STORM_DURATION" >>"$TMP/res/$b-probe_idle"
+			lua_var=STORM_LUA_$b
 			measure "$addr" "$STORM_CONNECTIONS" "$STORM_DURATION" POST /api/v1/auth/login \
-				"{\"email\":\"${EMAIL[$b]}\",\"password\":\"$PASSWORD\"}" \
+				"lua:${!lua_var}" \
 				'Content-Type: application/json' >"$TMP/storm.out" &
 			storm_pid=$!
 			PIDS+=("$storm_pid")
@@ -600,7 +625,7 @@ if has mixed; then
 	echo
 fi
 if has login_storm; then
-	echo "Login storm: $STORM_CONNECTIONS concurrent \`POST /api/v1/auth/login\` (one user) for ${STORM_DURATION} s, while examples/loadtest sends \`GET /health\` at $PROBE_RATE req/s (latency from the scheduled send time); idle: the same probe just before. Logins/s counts the 200s; the account throttle answers attempts beyond the ones it can let fail with a quick 429 (refused). The argon2id limit is \`examples/hash_rate --permits 2\` (the server's hasher alone) on the server's core in this run: $HASH_LIMIT checks/s."
+	echo "Login storm: $STORM_CONNECTIONS concurrent \`POST /api/v1/auth/login\` ($STORM_USERS users in turn) for ${STORM_DURATION} s, while examples/loadtest sends \`GET /health\` at $PROBE_RATE req/s (latency from the scheduled send time); idle: the same probe just before. Logins/s counts the 200s; the account throttle answers attempts beyond the ones it can let fail with a quick 429 (refused). The argon2id limit is \`examples/hash_rate --permits 2\` (the server's hasher alone) on the server's core in this run: $HASH_LIMIT checks/s."
 	echo
 	echo "| server | logins/s | ratio to the argon2id limit | login p50 ms | login p99 ms | refused (429) | \`/health\` p50 / p99 ms idle | \`/health\` p50 / p99 ms during the storm | VmRSS after (MiB) |"
 	echo "|---|---|---|---|---|---|---|---|---|"
