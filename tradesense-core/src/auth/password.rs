@@ -82,13 +82,14 @@ pub struct HashError(String);
 /// queue (cheaply, as futures) instead, and a login whose client has gone
 /// before its turn costs no hash.
 ///
-/// Why threads of its own rather than tokio's blocking pool: glibc keeps a
-/// freed 19 MiB block in the arena of the thread that freed it (its mmap
-/// threshold rises to the block's size after the first free), and on the
-/// blocking pool consecutive hashes land on any of hundreds of threads,
-/// each keeping a block: 500-730 MiB resident after a login storm, 81 MiB
-/// after four logins (benches/README.md). On `permits` long-lived threads
-/// the blocks are reused, and hashing holds about `permits` x 19 MiB.
+/// Why threads of its own rather than tokio's blocking pool: a hash's
+/// 19 MiB block is freed on the thread that ran it, and allocators keep
+/// freed memory per thread; on the blocking pool consecutive hashes land
+/// on any of hundreds of threads, each keeping a block. On `permits`
+/// long-lived threads at most that many blocks are in play. That alone is
+/// not enough under glibc's malloc, which still grew by about a block per
+/// hash (measured: 306 MiB resident after 20 hashes); the server binary
+/// runs on mimalloc, where it plateaus (107 MiB; benches/README.md).
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
