@@ -61,8 +61,9 @@ where
             writer.write_str(level)?;
             writer.write_str("\",\"target\":")?;
             write_json_str(&mut writer, meta.target())?;
-            let mut fields = JsonFields {
+            let mut fields = Fields {
                 writer: &mut writer,
+                json: true,
                 result: Ok(()),
             };
             event.record(&mut fields);
@@ -106,8 +107,9 @@ where
             }
             writer.write_str(meta.target())?;
             writer.write_str(":")?;
-            let mut fields = TextFields {
+            let mut fields = Fields {
                 writer: &mut writer,
+                json: false,
                 result: Ok(()),
             };
             event.record(&mut fields);
@@ -143,21 +145,33 @@ fn write_timestamp(writer: &mut Writer<'_>) -> fmt::Result {
     writer.write_char('Z')
 }
 
-/// Text fields: the message as it is, then ` name=value`, strings quoted
-/// (and escaped as `Debug` does) as tracing-subscriber writes them.
-struct TextFields<'a, 'w> {
+/// The fields of one event, in the line's format. Text: the message as it
+/// is, then ` name=value`, strings quoted (and escaped as `Debug` does) as
+/// tracing-subscriber writes them. JSON: `,"name":value` each, strings
+/// escaped, `Debug` values as strings.
+struct Fields<'a, 'w> {
     writer: &'a mut Writer<'w>,
+    json: bool,
     result: fmt::Result,
 }
 
-impl TextFields<'_, '_> {
-    fn name(&mut self, field: &Field) -> fmt::Result {
-        self.writer.write_char(' ')?;
-        if field.name() != "message" {
-            self.writer.write_str(field.name())?;
-            self.writer.write_char('=')?;
-        }
-        Ok(())
+impl Fields<'_, '_> {
+    /// Writes what comes before a value, then the value with `write`.
+    fn field(&mut self, field: &Field, write: impl FnOnce(&mut Writer<'_>, bool) -> fmt::Result) {
+        self.result = self.result.and_then(|()| {
+            if self.json {
+                self.writer.write_char(',')?;
+                write_json_str(self.writer, field.name())?;
+                self.writer.write_char(':')?;
+            } else {
+                self.writer.write_char(' ')?;
+                if field.name() != "message" {
+                    self.writer.write_str(field.name())?;
+                    self.writer.write_char('=')?;
+                }
+            }
+            write(self.writer, self.json)
+        });
     }
 }
 
@@ -168,118 +182,60 @@ fn needs_no_escape(value: &str) -> bool {
         .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
 }
 
-impl Visit for TextFields<'_, '_> {
+impl Visit for Fields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            if field.name() == "message" {
-                self.writer.write_str(value)
+        let message = field.name() == "message";
+        self.field(field, |writer, json| {
+            if json {
+                write_json_str(writer, value)
+            } else if message {
+                writer.write_str(value)
             } else if needs_no_escape(value) {
-                self.writer.write_char('"')?;
-                self.writer.write_str(value)?;
-                self.writer.write_char('"')
+                writer.write_char('"')?;
+                writer.write_str(value)?;
+                writer.write_char('"')
             } else {
-                write!(self.writer, "{value:?}")
+                write!(writer, "{value:?}")
             }
         });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(itoa::Buffer::new().format(value))
+        self.field(field, |writer, _| {
+            writer.write_str(itoa::Buffer::new().format(value))
         });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(itoa::Buffer::new().format(value))
+        self.field(field, |writer, _| {
+            writer.write_str(itoa::Buffer::new().format(value))
         });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            write_f64(self.writer, value)
-        });
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(if value { "true" } else { "false" })
-        });
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            write!(self.writer, "{value:?}")
-        });
-    }
-}
-
-/// JSON fields: `,"name":value` each, strings escaped, `Debug` values as
-/// strings.
-struct JsonFields<'a, 'w> {
-    writer: &'a mut Writer<'w>,
-    result: fmt::Result,
-}
-
-impl JsonFields<'_, '_> {
-    fn name(&mut self, field: &Field) -> fmt::Result {
-        self.writer.write_char(',')?;
-        write_json_str(self.writer, field.name())?;
-        self.writer.write_char(':')
-    }
-}
-
-impl Visit for JsonFields<'_, '_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            write_json_str(self.writer, value)
-        });
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(itoa::Buffer::new().format(value))
-        });
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(itoa::Buffer::new().format(value))
-        });
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            if value.is_finite() {
-                write_f64(self.writer, value)
-            } else {
+        self.field(field, |writer, json| {
+            if json && !value.is_finite() {
                 // JSON has no NaN or infinity.
-                write_json_str(self.writer, &value.to_string())
+                write_json_str(writer, &value.to_string())
+            } else {
+                write_f64(writer, value)
             }
         });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            self.writer.write_str(if value { "true" } else { "false" })
+        self.field(field, |writer, _| {
+            writer.write_str(if value { "true" } else { "false" })
         });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.result = self.result.and_then(|()| {
-            self.name(field)?;
-            write_json_str(self.writer, &format!("{value:?}"))
+        self.field(field, |writer, json| {
+            if json {
+                write_json_str(writer, &format!("{value:?}"))
+            } else {
+                write!(writer, "{value:?}")
+            }
         });
     }
 }
