@@ -102,21 +102,26 @@ where
         None
     }
 
-    /// The Redis copy, if Redis is up and has a decodable one.
-    async fn redis_get(&self, full_key: &str) -> Option<Vec<u8>> {
+    /// The Redis copy, if Redis is up and has a decodable one, as a local
+    /// entry holding its value (decoded once, here) with the TTL `ttl`
+    /// gives.
+    async fn redis_get(&self, full_key: &str, ttl: impl FnOnce() -> Duration) -> Option<Entry> {
         let tier = self.cache.inner.redis_up()?;
-        match tier.get(full_key).await {
-            Ok(Some(bytes)) if Self::decode(&bytes).is_some() => {
-                self.counters().redis_hit.increment(1);
-                Some(bytes)
-            }
-            Ok(_) => {
-                // Absent, or written by an older release in another shape.
-                self.counters().redis_miss.increment(1);
-                None
-            }
+        let bytes = match tier.get(full_key).await {
+            Ok(bytes) => bytes,
             Err(()) => {
                 self.counters().redis_error.increment(1);
+                return None;
+            }
+        };
+        match bytes.and_then(|bytes| Some((Self::decode(&bytes)?, bytes))) {
+            Some((value, bytes)) => {
+                self.counters().redis_hit.increment(1);
+                Some(Entry::with_value(bytes, value, ttl()))
+            }
+            None => {
+                // Absent, or written by an older release in another shape.
+                self.counters().redis_miss.increment(1);
                 None
             }
         }
@@ -145,15 +150,12 @@ where
         }
         self.counters().local_miss.increment(1);
         let epoch = self.cache.inner.epoch(&full_key);
-        let bytes = self.redis_get(&full_key).await?;
-        let value = Self::decode(&bytes)?;
-        let ttl = self.ttl_since(&full_key, epoch);
-        if !ttl.is_zero() {
-            self.cache
-                .inner
-                .local
-                .insert(full_key, Entry::new(bytes, ttl))
-                .await;
+        let entry = self
+            .redis_get(&full_key, || self.ttl_since(&full_key, epoch))
+            .await?;
+        let value = entry.value::<V>()?;
+        if !entry.ttl.is_zero() {
+            self.cache.inner.local.insert(full_key, entry).await;
         }
         Some(value)
     }
@@ -181,8 +183,11 @@ where
         let epoch = inner.epoch(&full_key);
         let fallback = load.clone();
         let init = async {
-            if let Some(bytes) = self.redis_get(&full_key).await {
-                return Ok(Entry::new(bytes, self.ttl_since(&full_key, epoch)));
+            if let Some(entry) = self
+                .redis_get(&full_key, || self.ttl_since(&full_key, epoch))
+                .await
+            {
+                return Ok(entry);
             }
             let value = load().await?;
             let entry = match self.encode(&value) {
