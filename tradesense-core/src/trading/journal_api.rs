@@ -58,6 +58,30 @@ fn filters(params: &mut QueryParams) -> RoundTripQuery {
     }
 }
 
+/// The analytics' filters as the OpenAPI document declares them, once for
+/// the three analytics routes; [`AnalyticsQuery`] is what reads them (naming
+/// every bad parameter).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "declares the parameters; AnalyticsQuery reads them"
+)]
+struct AnalyticsFilters {
+    /// Only this portfolio
+    portfolio_id: Option<uuid::Uuid>,
+    /// Only this symbol
+    symbol: Option<String>,
+    /// Only round trips with this tag
+    tag: Option<String>,
+    /// `closed_at` at or after
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// `closed_at` at or before
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// IANA zone; default the user's `timezone`
+    tz: Option<String>,
+}
+
 /// The analytics' query: filters and the zone (`tz`, else the user's).
 struct AnalyticsQuery {
     query: RoundTripQuery,
@@ -149,12 +173,7 @@ async fn list_round_trips(
 #[utoipa::path(get, path = "/analytics/summary", tag = "journal",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(
-        ("portfolio_id" = Option<uuid::Uuid>, Query, description = "Only this portfolio"),
-        ("symbol" = Option<String>, Query, description = "Only this symbol"),
-        ("tag" = Option<String>, Query, description = "Only round trips with this tag"),
-        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or after"),
-        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or before"),
-        ("tz" = Option<String>, Query, description = "IANA zone; default the user's `timezone`"),
+        AnalyticsFilters,
     ),
     responses(
         (status = 200, description = "The summary", body = Summary),
@@ -182,12 +201,7 @@ pub(crate) struct Breakdown {
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(
         ("by" = BreakdownBy, Query, description = "`symbol`, `tag`, `weekday` or `hour`"),
-        ("portfolio_id" = Option<uuid::Uuid>, Query, description = "Only this portfolio"),
-        ("symbol" = Option<String>, Query, description = "Only this symbol"),
-        ("tag" = Option<String>, Query, description = "Only round trips with this tag"),
-        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or after"),
-        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or before"),
-        ("tz" = Option<String>, Query, description = "IANA zone; default the user's `timezone`"),
+        AnalyticsFilters,
     ),
     responses(
         (status = 200, description = "One group per key with a closed round trip, by key", body = Breakdown),
@@ -215,12 +229,7 @@ async fn analytics_breakdown(
 #[utoipa::path(get, path = "/analytics/equity-curve", tag = "journal",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(
-        ("portfolio_id" = Option<uuid::Uuid>, Query, description = "Only this portfolio"),
-        ("symbol" = Option<String>, Query, description = "Only this symbol"),
-        ("tag" = Option<String>, Query, description = "Only round trips with this tag"),
-        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or after"),
-        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "`closed_at` at or before"),
-        ("tz" = Option<String>, Query, description = "IANA zone; default the user's `timezone`"),
+        AnalyticsFilters,
     ),
     responses(
         (status = 200, description = "`{\"points\": [...]}`", body = EquityCurve),
