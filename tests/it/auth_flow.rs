@@ -2,7 +2,7 @@
 //! every backend: register, login (JSON and form), cookie and bearer,
 //! logout, sessions, password change.
 
-use crate::common::{TestApp, backends, json_body};
+use crate::common::{TestApp, backends, json_body, session_id};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -351,24 +351,7 @@ async fn profile_sessions_and_password_change() {
         let third =
             json_body(login(&app, "s@example.com", "a brand new passphrase 42").await).await;
         let third = third["access_token"].as_str().unwrap().to_owned();
-        let list = json_body(
-            app.client
-                .get(app.url("/api/v1/users/me/sessions"))
-                .bearer_auth(&third)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let current = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["current"] == true)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let current = session_id(&app, &third, true).await;
         let response = app
             .client
             .delete(app.url(&format!("/api/v1/users/me/sessions/{current}")))

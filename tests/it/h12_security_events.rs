@@ -4,7 +4,7 @@
 //! revocations), newest first, paginated by cursor, owner-scoped; and the
 //! same events are structured log lines without secrets.
 
-use crate::common::{TestApp, backends, json_body};
+use crate::common::{TestApp, backends, json_body, session_id};
 use crate::mfa_support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -115,24 +115,7 @@ async fn the_account_history_is_listed_newest_first_and_logged() {
         let token = access_token(&app, "ada@example.com").await;
         let other = access_token(&app, "ada@example.com").await;
         // Revoke the other session from this one.
-        let sessions: Value = json_body(
-            app.client
-                .get(app.url("/api/v1/users/me/sessions"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let other_id = sessions["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["current"] == false)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let other_id = session_id(&app, &token, false).await;
         let response = app
             .client
             .delete(app.url(&format!("/api/v1/users/me/sessions/{other_id}")))

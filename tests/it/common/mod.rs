@@ -105,6 +105,29 @@ pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("a JSON body")
 }
 
+/// The id of a session of `token`'s user from `GET /users/me/sessions`:
+/// `token`'s own (`current`) or another one.
+pub async fn session_id(app: &TestApp, token: &str, current: bool) -> String {
+    let list = json_body(
+        app.client
+            .get(app.url("/api/v1/users/me/sessions"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == current)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Polls `condition` until it holds or `within` has passed, and says
 /// whether it held. This is how a test waits for something to happen
 /// elsewhere (a server to listen, a broadcast to arrive, a shutdown to
