@@ -95,7 +95,9 @@ fn not_found(resource: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
-fn write_error(resource: &'static str) -> impl Fn(TradeWriteError) -> ApiError {
+/// A trade write's refusal as a problem: `resource` names what a
+/// `NotFound` was (the trade, the import).
+pub(super) fn write_error(resource: &'static str) -> impl Fn(TradeWriteError) -> ApiError {
     move |err| match err {
         TradeWriteError::Refused(err @ FoldError::InsufficientPosition { .. }) => {
             ApiError::Unprocessable {

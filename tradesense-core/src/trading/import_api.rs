@@ -2,10 +2,10 @@
 //! CSV body (`text/csv`, within the router's body limit) record by record,
 //! `GET /imports` is the history, `DELETE /imports/{id}` undoes one.
 
-use super::api::Id;
+use super::api::{Id, write_error};
 use super::{
-    Cursor, FoldError, ImportFormat, ImportRecord, NewImport, TradeWriteError, TradingStore,
-    parse_file, parse_timezone, recompute_position,
+    Cursor, ImportFormat, ImportRecord, NewImport, TradeWriteError, TradingStore, parse_file,
+    parse_timezone, recompute_position,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -130,23 +130,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ImportQuery {
     }
 }
 
-fn write_error(err: TradeWriteError) -> ApiError {
-    match err {
-        TradeWriteError::Refused(err @ FoldError::InsufficientPosition { .. }) => {
-            ApiError::Unprocessable {
-                code: "insufficient_position",
-                detail: err.to_string(),
-            }
-        }
-        TradeWriteError::Refused(err @ FoldError::Overflow { .. }) => ApiError::Unprocessable {
-            code: "amount_out_of_range",
-            detail: err.to_string(),
-        },
-        TradeWriteError::Store(StoreError::NotFound) => ApiError::NotFound("import"),
-        TradeWriteError::Store(err) => ApiError::internal(err),
-    }
-}
-
 /// Import a broker CSV file: `generic` or `ibkr` (Interactive Brokers Flex
 /// Query trades). Rows apply in `executed_at` order in one transaction;
 /// re-importing a file creates nothing.
@@ -201,7 +184,7 @@ async fn create_import(
                          nothing was imported: retry to import the rest."
                     .to_owned(),
             },
-            other => write_error(other),
+            other => write_error("import")(other),
         })?;
     let status = if query.dry_run {
         StatusCode::OK
@@ -261,6 +244,6 @@ async fn delete_import(
     store
         .delete_import(caller.user_id, id, &recompute_position)
         .await
-        .map_err(write_error)?;
+        .map_err(write_error("import"))?;
     Ok(StatusCode::NO_CONTENT)
 }
