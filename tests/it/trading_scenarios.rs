@@ -357,6 +357,7 @@ pub async fn validation_names_each_field(users: &UserFactory) {
     let cases = [
         ("symbol", json!("TOO LONG AND SPACED")),
         ("symbol", json!("")),
+        ("symbol", json!("X".repeat(33))),
         ("symbol", json!(12)),
         ("side", json!("hold")),
         ("quantity", json!("0")),
@@ -365,7 +366,8 @@ pub async fn validation_names_each_field(users: &UserFactory) {
         ("quantity", json!(null)),
         ("price", json!("-0.01")),
         ("price", json!("1,5")),
-        ("fees", json!("-1")),
+        // A negative fee is a rebate; junk is not.
+        ("fees", json!("1,5")),
         ("executed_at", json!("yesterday")),
         ("portfolio_id", json!("not-a-uuid")),
         ("notes", json!("x".repeat(1001))),

@@ -10,7 +10,7 @@
 //! time inside a spring-forward gap (02:30 on the night clocks skip it)
 //! never happened and is a row error.
 
-use super::{Fees, Notes, Price, Quantity, Side, Symbol, Tags, parse_decimal_exact};
+use super::{Fees, Multiplier, Notes, Price, Quantity, Side, Symbol, Tags, parse_decimal_exact};
 use crate::error::FieldError;
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -72,8 +72,10 @@ pub struct Candidate {
     pub quantity: Quantity,
     /// Unit price.
     pub price: Price,
-    /// Fees.
+    /// Fees (negative: a rebate).
     pub fees: Fees,
+    /// Contract multiplier (`1` for shares, `100` for an equity option).
+    pub multiplier: Multiplier,
     /// When (UTC).
     pub executed_at: DateTime<Utc>,
     /// The broker's id of the fill, if the file has one.
@@ -342,6 +344,7 @@ fn read_row(
         quantity,
         price,
         fees,
+        multiplier: Multiplier::ONE,
         executed_at,
         broker_id: opt(at.id).map(str::to_owned),
         notes,

@@ -67,7 +67,7 @@ pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
 };
 pub use money::{
-    Fees, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
+    Fees, Multiplier, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
     serialize_decimal,
 };
 pub use round_trip::{JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide};

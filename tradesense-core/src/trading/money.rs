@@ -154,13 +154,32 @@ amount!(
     Price, "price", |v| !v.is_sign_negative() || v.is_zero(), "zero or more"
 );
 amount!(
-    /// Fees paid on a trade: zero or more.
-    Fees, "fees", |v| !v.is_sign_negative() || v.is_zero(), "zero or more"
+    /// Fees paid on a trade: any decimal, a negative one being a rebate
+    /// (some venues pay for added liquidity).
+    Fees, "fees", |_| true, "a decimal number"
 );
 
 impl Fees {
     /// No fees.
     pub const ZERO: Self = Self(Decimal::ZERO);
+}
+
+amount!(
+    /// The contract multiplier of an instrument: how much money one unit of
+    /// price is worth per unit of quantity (`1` for shares, `100` for US
+    /// equity options, `50` for ES futures). Strictly positive.
+    Multiplier, "multiplier", |v| v.is_sign_positive() && !v.is_zero(), "greater than 0"
+);
+
+impl Multiplier {
+    /// Shares, currencies, anything quoted per unit.
+    pub const ONE: Self = Self(Decimal::ONE);
+}
+
+impl Default for Multiplier {
+    fn default() -> Self {
+        Self::ONE
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +224,10 @@ mod tests {
         assert!(from_json::<Price>("0").is_ok());
         assert!(from_json::<Price>("-0.01").is_err());
         assert!(from_json::<Fees>("\"-0\"").is_ok());
+        assert_eq!(from_json::<Fees>("-0.25").unwrap().to_string(), "-0.25");
+        assert!(from_json::<Multiplier>("0").is_err());
+        assert!(from_json::<Multiplier>("-100").is_err());
+        assert_eq!(from_json::<Multiplier>("\"0.5\"").unwrap().to_string(), "0.5");
         for junk in [
             "\"1_000\"",
             "\" 1\"",

@@ -5,8 +5,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
-/// An instrument symbol: 1-16 characters of `[A-Z0-9.:/-]` after
+/// An instrument symbol: 1-32 characters of `[A-Z0-9.:/-]` after
 /// (ASCII) upper-casing (`aapl` is `AAPL`; `BTC/USD`, `ES:CME`, `BRK.B` are fine).
+/// 32 leaves room for an OCC option symbol without its padding blanks
+/// (`MDB260717P00312500`: root, expiry, put or call, strike x 1000) and a
+/// venue suffix.
 ///
 /// ```
 /// use tradesense_core::trading::Symbol;
@@ -18,7 +21,7 @@ pub struct Symbol(String);
 
 impl Symbol {
     /// The longest symbol accepted.
-    pub const MAX_LEN: usize = 16;
+    pub const MAX_LEN: usize = 32;
 
     /// The symbol text (upper case).
     pub fn as_str(&self) -> &str {
