@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tradesense_core::store::testing::{TestDatabase, insert_bare_user};
 use tradesense_core::store::{DbDecimal, DbOptions, SqlStore, to_micros};
-use tradesense_core::trading::{NewTrade, Side, Tags, TradingStore, recompute_position};
+use tradesense_core::trading::{NewTrade, Side, Tags, TradingStore};
 use uuid::Uuid;
 
 struct Args {
@@ -70,6 +70,7 @@ fn buy(user: Uuid, portfolio: Uuid) -> NewTrade {
         quantity: "1".parse().unwrap(),
         price: "100".parse().unwrap(),
         fees: "0".parse().unwrap(),
+        multiplier: Default::default(),
         executed_at: None,
         portfolio_id: Some(portfolio),
         notes: None,
@@ -225,6 +226,7 @@ async fn run(name: &str, database: TestDatabase, args: &Args) {
             user,
             &"P".parse().unwrap(),
             &tradesense_core::trading::Currency::usd(),
+            Default::default(),
         )
         .await
         .unwrap()
@@ -232,10 +234,7 @@ async fn run(name: &str, database: TestDatabase, args: &Args) {
     seed(&store, user, portfolio, args.history).await;
     // The first write folds the history and stores what the next resume from.
     let first = Instant::now();
-    store
-        .create_trade(buy(user, portfolio), &recompute_position)
-        .await
-        .unwrap();
+    store.create_trade(buy(user, portfolio)).await.unwrap();
     let first = first.elapsed();
     let deadline = Instant::now() + args.duration;
     let store = Arc::new(store);
@@ -249,10 +248,7 @@ async fn run(name: &str, database: TestDatabase, args: &Args) {
             while Instant::now() < deadline {
                 let start = Instant::now();
                 let ok = if via_store {
-                    store
-                        .create_trade(buy(user, portfolio), &recompute_position)
-                        .await
-                        .is_ok()
+                    store.create_trade(buy(user, portfolio)).await.is_ok()
                 } else {
                     direct_write(&store, user, portfolio).await.is_ok()
                 };

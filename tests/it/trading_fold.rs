@@ -13,14 +13,16 @@ fn real_fold(trades: &[ModelTrade]) -> Result<Vec<ModelPosition>, FoldError> {
     let legs: Vec<TradeLeg> = sorted
         .iter()
         .map(|t| TradeLeg {
+            id: uuid::Uuid::now_v7(),
             symbol: t.symbol.parse().unwrap(),
             side: if t.buy { Side::Buy } else { Side::Sell },
             quantity: tradesense_core::trading::Quantity::new(t.quantity).unwrap(),
             price: tradesense_core::trading::Price::new(t.price).unwrap(),
             fees: tradesense_core::trading::Fees::new(t.fees).unwrap(),
+            multiplier: Default::default(),
         })
         .collect();
-    Ok(fold_positions(&legs)?
+    Ok(fold_positions(&legs, Default::default())?
         .into_iter()
         .map(|p| ModelPosition {
             symbol: p.symbol.to_string(),
@@ -50,7 +52,7 @@ fn fixture_vectors() {
         let legs: Vec<TradeLeg> = trades.iter().map(|t| serde_json::from_value(serde_json::json!({
             "symbol": t["symbol"], "side": t["side"], "quantity": t["quantity"], "price": t["price"], "fees": t["fees"],
         })).map(|l: LegJson| l.into()).unwrap()).collect();
-        let result = fold_positions(&legs);
+        let result = fold_positions(&legs, Default::default());
         if let Some(code) = case.get("error") {
             assert_eq!(code, "insufficient_position", "{name}");
             assert!(
@@ -97,11 +99,13 @@ struct LegJson {
 impl From<LegJson> for TradeLeg {
     fn from(l: LegJson) -> Self {
         TradeLeg {
+            id: uuid::Uuid::now_v7(),
             symbol: l.symbol,
             side: l.side,
             quantity: l.quantity,
             price: l.price,
             fees: l.fees,
+            multiplier: Default::default(),
         }
     }
 }

@@ -21,6 +21,10 @@ pub struct FieldError {
     pub field: String,
     /// Why it was refused, in words a user can act on.
     pub message: String,
+    /// The resource the error is about, when it is not the request's own
+    /// (the later trade an edit would make invalid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl FieldError {
@@ -29,7 +33,14 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            id: None,
         }
+    }
+
+    /// The same error about the resource `id`.
+    pub fn about(mut self, id: impl std::fmt::Display) -> Self {
+        self.id = Some(id.to_string());
+        self
     }
 }
 
@@ -108,6 +119,17 @@ pub enum ApiError {
         /// Human-readable explanation.
         detail: String,
     },
+    /// `422 <code>` naming what the refusal is about in `errors`
+    /// (`insufficient_position` with the trade it would make invalid).
+    #[error("{detail}")]
+    Refused {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        detail: String,
+        /// What it is about, one entry each.
+        errors: Vec<FieldError>,
+    },
     /// `429 rate_limited`, with `Retry-After` in whole seconds.
     #[error("rate limit exceeded")]
     RateLimited {
@@ -152,6 +174,9 @@ pub struct ProblemField {
     field: String,
     /// Why it was refused.
     message: String,
+    /// The resource it is about, when not the request's own (the trade an
+    /// edit would make invalid).
+    id: Option<String>,
 }
 
 /// The JSON body of a problem response.
@@ -189,7 +214,9 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } | Self::Refused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -213,7 +240,8 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::Refused { code, .. } => code,
         }
     }
 
@@ -240,7 +268,7 @@ impl ApiError {
         }
         let status = self.status();
         let errors = match &self {
-            Self::Validation(errors) => Some(errors.as_slice()),
+            Self::Validation(errors) | Self::Refused { errors, .. } => Some(errors.as_slice()),
             _ => None,
         };
         let body = ProblemBody {

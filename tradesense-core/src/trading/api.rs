@@ -11,12 +11,13 @@
 
 use super::fields::{Fields, FieldsJson, FromFields, text};
 use super::{
-    Currency, Cursor, Fees, FoldError, NewTrade, Notes, Portfolio, PortfolioName, Position, Price,
-    Quantity, Side, Symbol, Tag, Tags, Trade, TradeChanges, TradeQuery, decimal_from_raw,
-    recompute_position,
+    CostBasis, Currency, Cursor, Fees, FoldError, Multiplier, NewTrade, Notes, Portfolio,
+    PortfolioChanges, PortfolioName, Position, Price, Quantity, Rules, Side, Symbol, Tag, Tags,
+    Trade, TradeChanges, TradeQuery, decimal_from_raw,
 };
 use super::{TradeWriteError, TradingStore};
 use crate::auth::Principal;
+use crate::error::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::http::{Json, Path, Query, QueryParams, guard, page, page_cursor, page_limit};
 use crate::store::StoreError;
@@ -75,7 +76,7 @@ where
             layer.clone(),
         ))
         .routes(guard(
-            routes!(get_portfolio, rename_portfolio, delete_portfolio),
+            routes!(get_portfolio, update_portfolio, delete_portfolio),
             layer.clone(),
         ))
         .routes(guard(routes!(portfolio_positions), layer.clone()))
@@ -96,18 +97,32 @@ fn not_found(resource: &'static str) -> impl Fn(StoreError) -> ApiError {
 }
 
 /// A trade write's refusal as a problem: `resource` names what a
-/// `NotFound` was (the trade, the import).
+/// `NotFound` was (the trade, the import). A refusal names the trade whose
+/// validity the write would break, in `detail` and in `errors[].id`.
 pub(super) fn write_error(resource: &'static str) -> impl Fn(TradeWriteError) -> ApiError {
     move |err| match err {
-        TradeWriteError::Refused(err @ FoldError::InsufficientPosition { .. }) => {
-            ApiError::Unprocessable {
-                code: "insufficient_position",
-                detail: err.to_string(),
-            }
-        }
         TradeWriteError::Refused(err @ FoldError::Overflow { .. }) => ApiError::Unprocessable {
             code: "amount_out_of_range",
             detail: err.to_string(),
+        },
+        TradeWriteError::Refused(err) => {
+            let (code, field) = match err {
+                FoldError::MultiplierMismatch { .. } => ("multiplier_mismatch", "multiplier"),
+                _ => ("insufficient_position", "quantity"),
+            };
+            let mut error = FieldError::new(field, err.to_string());
+            if let Some(id) = err.trade_id() {
+                error = error.about(id);
+            }
+            ApiError::Refused {
+                code,
+                detail: err.to_string(),
+                errors: vec![error],
+            }
+        }
+        TradeWriteError::Store(StoreError::Conflict(detail)) => ApiError::Conflict {
+            code: "write_conflict",
+            detail,
         },
         TradeWriteError::Store(err) => not_found(resource)(err),
     }
@@ -122,6 +137,10 @@ fn tags(raw: &RawValue) -> Result<Tags, String> {
     let list: Vec<String> =
         serde_json::from_str(raw.get()).map_err(|_| "must be an array of strings".to_owned())?;
     Tags::parse(list.iter().map(String::as_str))
+}
+
+fn boolean(raw: &RawValue) -> Result<bool, String> {
+    serde_json::from_str(raw.get()).map_err(|_| "must be true or false".to_owned())
 }
 
 fn uuid(raw: &RawValue) -> Result<Uuid, String> {
@@ -166,32 +185,50 @@ pub(crate) struct CreatePortfolio {
     /// ISO 4217 code; default `USD`.
     #[schema(value_type = Option<String>)]
     base_currency: Option<Currency>,
+    /// Whether a sell beyond the held quantity opens a short; default
+    /// `false`.
+    allow_short: Option<bool>,
+    /// `average` (default), `fifo` or `lifo`.
+    cost_basis: Option<CostBasis>,
 }
 
 impl FromFields for CreatePortfolio {
     fn from_fields(fields: &mut Fields) -> Option<Self> {
         let name = fields.required("name", text::<PortfolioName>);
         let base_currency = fields.optional("base_currency", text::<Currency>);
+        let allow_short = fields.optional("allow_short", boolean);
+        let cost_basis = fields.optional("cost_basis", text::<CostBasis>);
+        fields.deny_unknown(&["name", "base_currency", "allow_short", "cost_basis"]);
         Some(Self {
             name: name?,
             base_currency,
+            allow_short,
+            cost_basis,
         })
     }
 }
 
-/// `PATCH /portfolios/{id}`.
+/// `PATCH /portfolios/{id}`: a change of rule refolds the portfolio.
 #[derive(Debug, utoipa::ToSchema)]
-pub(crate) struct RenamePortfolio {
+pub(crate) struct UpdatePortfolio {
     /// Display name, 1-100 characters.
     #[schema(value_type = Option<String>)]
     name: Option<PortfolioName>,
+    /// Whether a sell beyond the held quantity opens a short.
+    allow_short: Option<bool>,
+    /// `average`, `fifo` or `lifo`.
+    cost_basis: Option<CostBasis>,
 }
 
-impl FromFields for RenamePortfolio {
+impl FromFields for UpdatePortfolio {
     fn from_fields(fields: &mut Fields) -> Option<Self> {
-        Some(Self {
+        let update = Self {
             name: fields.optional("name", text::<PortfolioName>),
-        })
+            allow_short: fields.optional("allow_short", boolean),
+            cost_basis: fields.optional("cost_basis", text::<CostBasis>),
+        };
+        fields.deny_unknown(&["name", "allow_short", "cost_basis"]);
+        Some(update)
     }
 }
 
@@ -210,8 +247,12 @@ async fn create_portfolio(
     FieldsJson(body): FieldsJson<CreatePortfolio>,
 ) -> Result<(StatusCode, Json<Portfolio>), ApiError> {
     let currency = body.base_currency.unwrap_or_else(Currency::usd);
+    let rules = Rules {
+        allow_short: body.allow_short.unwrap_or(false),
+        cost_basis: body.cost_basis.unwrap_or_default(),
+    };
     let portfolio = store
-        .create_portfolio(caller.user_id, &body.name, &currency)
+        .create_portfolio(caller.user_id, &body.name, &currency, rules)
         .await?;
     Ok((StatusCode::CREATED, Json(portfolio)))
 }
@@ -281,27 +322,33 @@ async fn get_portfolio(
     }))
 }
 
-/// Rename a portfolio.
+/// Rename a portfolio or change its rules (`allow_short`, `cost_basis`):
+/// a change of rule refolds its positions and round trips in one
+/// transaction, or changes nothing when a trade would become invalid.
 #[utoipa::path(patch, path = "/portfolios/{id}", tag = "portfolios",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(("id" = Uuid, Path, description = "Portfolio id")),
-    request_body = RenamePortfolio,
+    request_body = UpdatePortfolio,
     responses(
         (status = 200, description = "The portfolio", body = Portfolio),
         (status = 404, description = "No such portfolio of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `insufficient_position` naming the trade the new rules would make invalid (nothing changed)", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn rename_portfolio(
+async fn update_portfolio(
     State(store): State<Store>,
     caller: Principal,
     Path(id): Path<Uuid>,
-    FieldsJson(body): FieldsJson<RenamePortfolio>,
+    FieldsJson(body): FieldsJson<UpdatePortfolio>,
 ) -> Result<Json<Portfolio>, ApiError> {
-    let portfolio = match body.name {
-        Some(name) => store.rename_portfolio(caller.user_id, id, &name).await,
-        None => store.get_portfolio(caller.user_id, id).await,
-    }
-    .map_err(not_found("portfolio"))?;
+    let changes = PortfolioChanges {
+        name: body.name,
+        allow_short: body.allow_short,
+        cost_basis: body.cost_basis,
+    };
+    let portfolio = store
+        .update_portfolio(caller.user_id, id, &changes)
+        .await
+        .map_err(write_error("portfolio"))?;
     Ok(Json(portfolio))
 }
 
@@ -347,7 +394,8 @@ async fn portfolio_positions(
 /// `POST /trades`. Decimals are JSON strings or numbers, parsed exactly.
 #[derive(Debug, utoipa::ToSchema)]
 pub(crate) struct CreateTrade {
-    /// 1-16 characters of `[A-Z0-9.:/-]` after upper-casing.
+    /// 1-32 characters of `[A-Z0-9.:/-]` after upper-casing (an option:
+    /// its OCC symbol, `MDB260717P00312500`).
     #[schema(value_type = String, example = "AAPL")]
     symbol: Symbol,
     /// `buy` or `sell`.
@@ -358,9 +406,13 @@ pub(crate) struct CreateTrade {
     /// Zero or more.
     #[schema(value_type = String, example = "101.25")]
     price: Price,
-    /// Zero or more; default `0`.
+    /// Any decimal (negative: a rebate); default `0`.
     #[schema(value_type = Option<String>)]
     fees: Option<Fees>,
+    /// Greater than zero; default `1` (options 100, ES 50). One per
+    /// symbol within a group.
+    #[schema(value_type = Option<String>)]
+    multiplier: Option<Multiplier>,
     /// Default: now.
     executed_at: Option<DateTime<Utc>>,
     /// The portfolio whose positions it moves.
@@ -380,6 +432,7 @@ impl FromFields for CreateTrade {
         let quantity = fields.required("quantity", amount(Quantity::new));
         let price = fields.required("price", amount(Price::new));
         let fees = fields.nullable("fees", amount(Fees::new));
+        let multiplier = fields.nullable("multiplier", amount(Multiplier::new));
         let executed_at = fields.nullable("executed_at", timestamp);
         let portfolio_id = fields.nullable("portfolio_id", uuid);
         let notes = fields.nullable("notes", text::<Notes>);
@@ -390,6 +443,7 @@ impl FromFields for CreateTrade {
             quantity: quantity?,
             price: price?,
             fees: fees.flatten(),
+            multiplier: multiplier.flatten(),
             executed_at: executed_at.flatten(),
             portfolio_id: portfolio_id.flatten(),
             notes: notes.flatten(),
@@ -398,19 +452,39 @@ impl FromFields for CreateTrade {
     }
 }
 
-/// `PATCH /trades/{id}` reads a [`TradeChanges`]. Other fields (symbol,
-/// side, portfolio_id) are ignored, as FastAPI ignores extras: a client may
-/// send back the whole trade it read.
+/// The fields `PATCH /trades/{id}` edits.
+const EDITABLE: &[&str] = &[
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fees",
+    "multiplier",
+    "executed_at",
+    "portfolio_id",
+    "notes",
+    "tags",
+];
+
+/// `PATCH /trades/{id}` reads a [`TradeChanges`]. Any other field (an
+/// unknown or read-only one: `id`, `created_at`) is a `422` naming it: an
+/// edit never answers `200` having ignored part of what it was sent.
 impl FromFields for TradeChanges {
     fn from_fields(fields: &mut Fields) -> Option<Self> {
-        Some(Self {
+        let changes = Self {
+            symbol: fields.optional("symbol", text::<Symbol>),
+            side: fields.optional("side", text::<Side>),
             quantity: fields.optional("quantity", amount(Quantity::new)),
             price: fields.optional("price", amount(Price::new)),
             fees: fields.optional("fees", amount(Fees::new)),
+            multiplier: fields.optional("multiplier", amount(Multiplier::new)),
             executed_at: fields.optional("executed_at", timestamp),
+            portfolio_id: fields.nullable("portfolio_id", uuid),
             notes: fields.nullable("notes", text::<Notes>),
             tags: fields.optional("tags", tags),
-        })
+        };
+        fields.deny_unknown(EDITABLE);
+        Some(changes)
     }
 }
 
@@ -421,7 +495,7 @@ impl FromFields for TradeChanges {
     responses(
         (status = 201, description = "The trade", body = Trade),
         (status = 404, description = "`portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or `insufficient_position`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, `insufficient_position` or `multiplier_mismatch`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_trade(
     State(store): State<Store>,
@@ -435,6 +509,7 @@ async fn create_trade(
         quantity: body.quantity,
         price: body.price,
         fees: body.fees.unwrap_or(Fees::ZERO),
+        multiplier: body.multiplier.unwrap_or_default(),
         executed_at: body.executed_at,
         portfolio_id: body.portfolio_id,
         notes: body.notes,
@@ -442,7 +517,7 @@ async fn create_trade(
         import_id: None,
     };
     let trade = store
-        .create_trade(trade, &recompute_position)
+        .create_trade(trade)
         .await
         .map_err(write_error("portfolio"))?;
     Ok((StatusCode::CREATED, Json(trade)))
@@ -540,15 +615,16 @@ async fn get_trade(
     Ok(Json(trade))
 }
 
-/// Edit a trade; positions are recomputed.
+/// Edit a trade; its group is refolded (both groups, when the edit moves
+/// it to another symbol or portfolio).
 #[utoipa::path(patch, path = "/trades/{id}", tag = "trades",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(("id" = Uuid, Path, description = "Trade id")),
     request_body = TradeChanges,
     responses(
         (status = 200, description = "The trade", body = Trade),
-        (status = 404, description = "No such trade of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or `insufficient_position` for a later sell", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such trade of yours, or `portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown fields, `insufficient_position` or `multiplier_mismatch` naming the trade that would become invalid", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn update_trade(
     State(store): State<Store>,
@@ -557,7 +633,7 @@ async fn update_trade(
     FieldsJson(changes): FieldsJson<TradeChanges>,
 ) -> Result<Json<Trade>, ApiError> {
     let trade = store
-        .update_trade(caller.user_id, id, &changes, &recompute_position)
+        .update_trade(caller.user_id, id, &changes)
         .await
         .map_err(write_error("trade"))?;
     Ok(Json(trade))
@@ -578,7 +654,7 @@ async fn delete_trade(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     store
-        .delete_trade(caller.user_id, id, &recompute_position)
+        .delete_trade(caller.user_id, id)
         .await
         .map_err(write_error("trade"))?;
     Ok(StatusCode::NO_CONTENT)

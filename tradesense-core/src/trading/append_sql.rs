@@ -22,8 +22,8 @@
 //! the listing reads them from the trades (`trip_ids_sql`), and the write
 //! that closes the round trip stores them.
 
-use super::fold::Book;
-use super::round_trip::{Open, TripFold};
+use super::fold::{Book, CostBasis, Rules};
+use super::round_trip::{Direction, Open, TripFold};
 use super::rows::{PositionRow, corrupt};
 use super::{Position, Symbol, Tags};
 use crate::store::{DbDecimal, StoreError};
@@ -35,6 +35,8 @@ use uuid::Uuid;
 #[derive(sqlx::FromRow)]
 pub(super) struct OpenTripRow {
     pub(super) id: Uuid,
+    pub(super) direction: String,
+    pub(super) multiplier: DbDecimal,
     pub(super) opened_at: DateTime<Utc>,
     pub(super) quantity: DbDecimal,
     pub(super) bought: DbDecimal,
@@ -48,8 +50,8 @@ pub(super) struct OpenTripRow {
 }
 
 /// Columns of [`OpenTripRow`].
-pub(super) const OPEN_TRIP_COLUMNS: &str = "id, opened_at, quantity, bought, sold, fees, \
-     realized_pnl, tags, buy_value, sell_value, book_cost";
+pub(super) const OPEN_TRIP_COLUMNS: &str = "id, direction, multiplier, opened_at, quantity, \
+     bought, sold, fees, realized_pnl, tags, buy_value, sell_value, book_cost";
 
 /// The SQL of the append for a group with a portfolio (`filed`) or without:
 /// any trade of the group after `($3, $4)` in fold order (binds: group
@@ -77,22 +79,24 @@ pub(super) fn append_sql(filed: bool) -> (&'static str, String) {
     }
 }
 
-/// The evidence that a group without an open round trip or position row
-/// is flat: its latest trade before the new one (binds: group key, symbol,
-/// the new trade's id), and a round trip that closed at or after it
-/// (binds: user, symbol, that time[, portfolio]).
+/// What a group without an open round trip says of itself: its latest
+/// trade before the new one, with its multiplier, the group's (binds:
+/// group key, symbol, the new trade's id), and, as the evidence that the
+/// group is flat when it has no position row either, a round trip that
+/// closed at or after it (binds: user, symbol, that time[, portfolio]).
 pub(super) fn flat_sql(filed: bool) -> (&'static str, &'static str) {
     if filed {
         (
-            "SELECT executed_at FROM trades WHERE portfolio_id = $1 AND symbol = $2 AND id <> $3 \
-             ORDER BY executed_at DESC, id DESC LIMIT 1",
+            "SELECT executed_at, multiplier FROM trades WHERE portfolio_id = $1 AND symbol = $2 \
+             AND id <> $3 ORDER BY executed_at DESC, id DESC LIMIT 1",
             "SELECT id FROM round_trips WHERE user_id = $1 AND symbol = $2 AND closed_at >= $3 \
              AND portfolio_id = $4 LIMIT 1",
         )
     } else {
         (
-            "SELECT executed_at FROM trades WHERE user_id = $1 AND portfolio_id IS NULL \
-             AND symbol = $2 AND id <> $3 ORDER BY executed_at DESC, id DESC LIMIT 1",
+            "SELECT executed_at, multiplier FROM trades WHERE user_id = $1 \
+             AND portfolio_id IS NULL AND symbol = $2 AND id <> $3 \
+             ORDER BY executed_at DESC, id DESC LIMIT 1",
             "SELECT id FROM round_trips WHERE user_id = $1 AND symbol = $2 AND closed_at >= $3 \
              AND portfolio_id IS NULL LIMIT 1",
         )
@@ -128,22 +132,30 @@ pub(super) fn trip_ids_sql(filed: bool) -> &'static str {
 
 /// The fold of a group as stored, ready for its next trade, or `None` when
 /// the stored state cannot be resumed from (missing sums, several open
-/// round trips, a position that disagrees with its open round trip): the
-/// caller re-folds the history instead.
+/// round trips, a position that disagrees with its open round trip, lots
+/// that are not stored): the caller re-folds the history instead.
 ///
 /// `position` is the group's position row (`None` for a group without a
-/// portfolio, or one without trades), `open` its open round trips, and
-/// `flat` whether the group's earlier trades are known to end flat (none,
-/// or the last of them closed a round trip): with no open round trip and
-/// no position to say otherwise, a group of trades from before round trips
-/// were kept (migration 4003 filled none in) may still hold a quantity.
+/// portfolio, or one without trades), `open` its open round trips,
+/// `last_multiplier` the multiplier of its latest earlier trade (read when
+/// it has no open round trip) and `flat` whether the group's earlier
+/// trades are known to end flat (none, or the last of them closed a round
+/// trip): with no open round trip and no position to say otherwise, a
+/// group of trades from before round trips were kept (migration 4003
+/// filled none in) may still hold a quantity.
 pub(super) fn resume(
     symbol: &Symbol,
     filed: bool,
+    rules: Rules,
     position: Option<PositionRow>,
     mut open: Vec<OpenTripRow>,
+    last_multiplier: Option<Decimal>,
     flat: bool,
 ) -> Result<Option<TripFold>, StoreError> {
+    // Lots (fifo, lifo) live only in a fold of the history.
+    if rules.cost_basis != CostBasis::Average || open.len() > 1 {
+        return Ok(None);
+    }
     let mut position = match position {
         Some(row) => Position {
             symbol: row.symbol.parse().map_err(corrupt("symbol"))?,
@@ -153,16 +165,13 @@ pub(super) fn resume(
         },
         None => Position::empty(symbol.clone()),
     };
-    if open.len() > 1 {
-        return Ok(None);
-    }
     let Some(row) = open.pop() else {
-        // Flat (or no trades yet): the fold's cost is zero when flat.
+        // Flat (or no trades yet): the fold's basis is zero when flat.
         if !position.quantity.is_zero() || !flat {
             return Ok(None);
         }
         return Ok(Some(TripFold::resume(
-            Book::resume(position, Decimal::ZERO),
+            Book::resume(position, Decimal::ZERO, last_multiplier, rules),
             None,
         )));
     };
@@ -171,15 +180,23 @@ pub(super) fn resume(
     else {
         return Ok(None);
     };
+    let direction: Direction = row.direction.parse().map_err(corrupt("direction"))?;
+    // Signed: a short holds less than nothing.
     let held = (row.bought.0 - row.sold.0).normalize();
-    if held <= Decimal::ZERO || (filed && position.quantity != held) {
+    let consistent = match direction {
+        Direction::Long => held > Decimal::ZERO,
+        Direction::Short => held < Decimal::ZERO,
+    };
+    if !consistent || (filed && position.quantity != held) {
         return Ok(None);
     }
     // Without a portfolio there is no position row: only the quantity and
-    // the cost matter to the round trips (they use realized P&L deltas).
+    // the basis matter to the round trips (they use realized P&L deltas).
     position.quantity = held;
     let open = Open {
         first: row.id,
+        direction,
+        multiplier: row.multiplier.0,
         opened_at: row.opened_at,
         peak: row.quantity.0,
         bought: row.bought.0,
@@ -193,7 +210,7 @@ pub(super) fn resume(
         tags: Tags::from_json(&row.tags).map_err(corrupt("tags"))?,
     };
     Ok(Some(TripFold::resume(
-        Book::resume(position, book_cost.0),
+        Book::resume(position, book_cost.0, Some(row.multiplier.0), rules),
         Some(open),
     )))
 }
@@ -242,8 +259,9 @@ macro_rules! store_open_state {
 /// A fold refusal returns it (rolling the transaction back), as the
 /// re-fold would.
 macro_rules! append_group {
-    ($tx:expr, $trade:expr) => {{
+    ($tx:expr, $trade:expr, $rules:expr) => {{
         let trade: &Trade = $trade;
+        let rules: super::Rules = $rules;
         let filed = trade.portfolio_id.is_some();
         let (newer_sql, open_sql) = super::append_sql::append_sql(filed);
         let newer: Option<(Uuid,)> = sqlx::query_as(newer_sql)
@@ -253,7 +271,8 @@ macro_rules! append_group {
             .bind(trade.id)
             .fetch_optional(&mut *$tx)
             .await?;
-        let fold = if newer.is_some() {
+        // Lots are not stored: `fifo`/`lifo` groups always re-fold.
+        let fold = if newer.is_some() || rules.cost_basis != super::CostBasis::Average {
             None
         } else {
             let mut open =
@@ -277,18 +296,21 @@ macro_rules! append_group {
                 }
                 None => None,
             };
-            // No open round trip and no position row saying the group is
-            // flat: only believed if its earlier trades end in a close.
+            // No open round trip: the group's multiplier is its latest
+            // trade's and, with no position row saying the group is flat,
+            // that is only believed if its earlier trades end in a close.
             let mut flat = true;
-            if open.is_empty() && position.is_none() {
+            let mut last_multiplier = None;
+            if open.is_empty() {
                 let (last_sql, closed_sql) = super::append_sql::flat_sql(filed);
-                let last: Option<(DateTime<Utc>,)> = sqlx::query_as(last_sql)
+                let last: Option<(DateTime<Utc>, DbDecimal)> = sqlx::query_as(last_sql)
                     .bind(trade.portfolio_id.unwrap_or(trade.user_id))
                     .bind(trade.symbol.as_str())
                     .bind(trade.id)
                     .fetch_optional(&mut *$tx)
                     .await?;
-                if let Some((last,)) = last {
+                last_multiplier = last.as_ref().map(|(_, m)| m.0);
+                if let Some((last, _)) = last.filter(|_| position.is_none()) {
                     let mut closed = sqlx::query_as::<_, (Uuid,)>(closed_sql)
                         .bind(trade.user_id)
                         .bind(trade.symbol.as_str())
@@ -300,8 +322,16 @@ macro_rules! append_group {
                 }
             }
             let existing = open.first().map(|row| (row.id, Tags::from_json(&row.tags)));
-            super::append_sql::resume(&trade.symbol, filed, position, open, flat)?
-                .map(|fold| (fold, existing))
+            super::append_sql::resume(
+                &trade.symbol,
+                filed,
+                rules,
+                position,
+                open,
+                last_multiplier,
+                flat,
+            )?
+            .map(|fold| (fold, existing))
         };
         match fold {
             None => false,
@@ -309,72 +339,76 @@ macro_rules! append_group {
                 fold.push(trade)?;
                 let position = fold.book.position.clone();
                 let (trips, state) = fold.finish(Some(trade))?;
-                if let Some(portfolio_id) = trade.portfolio_id {
-                    upsert_position!($tx, portfolio_id, &position);
-                }
-                // One trade ends, continues or opens exactly one round trip.
-                let trip = trips.first().ok_or_else(|| {
-                    StoreError::Corrupt("an appended trade folded into no round trip".to_owned())
-                })?;
-                let new_tags: Vec<super::bulk::TagRow> = match &existing {
-                    Some((id, old)) => {
-                        let old = old.clone().map_err(corrupt("tags"))?;
-                        trade
+                // A trade ends, continues or opens one round trip; one that
+                // crosses zero (closing one, opening the next) is rare
+                // enough to re-fold, nothing having been written yet.
+                if trips.len() != 1 {
+                    false
+                } else {
+                    if let Some(portfolio_id) = trade.portfolio_id {
+                        upsert_position!($tx, portfolio_id, &position);
+                    }
+                    let trip = &trips[0];
+                    let new_tags: Vec<super::bulk::TagRow> = match &existing {
+                        Some((id, old)) => {
+                            let old = old.clone().map_err(corrupt("tags"))?;
+                            trade
+                                .tags
+                                .iter()
+                                .filter(|tag| !old.contains(tag))
+                                .map(|tag| (*id, trade.user_id, tag.as_str().to_owned()))
+                                .collect()
+                        }
+                        None => trip
                             .tags
                             .iter()
-                            .filter(|tag| !old.contains(tag))
-                            .map(|tag| (*id, trade.user_id, tag.as_str().to_owned()))
-                            .collect()
-                    }
-                    None => trip
-                        .tags
-                        .iter()
-                        .map(|tag| (trip.id, trade.user_id, tag.as_str().to_owned()))
-                        .collect(),
-                };
-                match existing {
-                    Some((id, _)) => {
-                        // Closed: its trades are listed once and for all.
-                        let mut ids = None;
-                        if trip.closed_at.is_some() {
-                            let rows: Vec<(Uuid,)> =
-                                sqlx::query_as(super::append_sql::trip_ids_sql(filed))
-                                    .bind(trade.portfolio_id.unwrap_or(trade.user_id))
-                                    .bind(trade.symbol.as_str())
-                                    .bind(to_micros(trip.opened_at))
-                                    .bind(id)
-                                    .fetch_all(&mut *$tx)
-                                    .await?;
-                            let rows: Vec<Uuid> = rows.into_iter().map(|(id,)| id).collect();
-                            ids = Some(super::group_sql::ids_json(&rows));
+                            .map(|tag| (trip.id, trade.user_id, tag.as_str().to_owned()))
+                            .collect(),
+                    };
+                    match existing {
+                        Some((id, _)) => {
+                            // Closed: its trades are listed once and for all.
+                            let mut ids = None;
+                            if trip.closed_at.is_some() {
+                                let rows: Vec<(Uuid,)> =
+                                    sqlx::query_as(super::append_sql::trip_ids_sql(filed))
+                                        .bind(trade.portfolio_id.unwrap_or(trade.user_id))
+                                        .bind(trade.symbol.as_str())
+                                        .bind(to_micros(trip.opened_at))
+                                        .bind(id)
+                                        .fetch_all(&mut *$tx)
+                                        .await?;
+                                let rows: Vec<Uuid> = rows.into_iter().map(|(id,)| id).collect();
+                                ids = Some(super::group_sql::ids_json(&rows));
+                            }
+                            sqlx::query(super::append_sql::UPDATE_TRIP)
+                                .bind(id)
+                                .bind(trip.status.as_str())
+                                .bind(trip.closed_at.map(to_micros))
+                                .bind(DbDecimal(trip.quantity))
+                                .bind(DbDecimal(trip.bought))
+                                .bind(DbDecimal(trip.sold))
+                                .bind(DbDecimal(trip.average_entry))
+                                .bind(trip.average_exit.map(DbDecimal))
+                                .bind(DbDecimal(trip.fees))
+                                .bind(DbDecimal(trip.realized_pnl))
+                                .bind(trip.holding_seconds)
+                                .bind(trip.tags.to_json())
+                                .bind(state.as_ref().map(|s| DbDecimal(s.buy_value)))
+                                .bind(state.as_ref().map(|s| DbDecimal(s.sell_value)))
+                                .bind(state.as_ref().map(|s| DbDecimal(s.book_cost)))
+                                .bind(ids)
+                                .execute(&mut *$tx)
+                                .await?;
                         }
-                        sqlx::query(super::append_sql::UPDATE_TRIP)
-                            .bind(id)
-                            .bind(trip.status.as_str())
-                            .bind(trip.closed_at.map(to_micros))
-                            .bind(DbDecimal(trip.quantity))
-                            .bind(DbDecimal(trip.bought))
-                            .bind(DbDecimal(trip.sold))
-                            .bind(DbDecimal(trip.average_entry))
-                            .bind(trip.average_exit.map(DbDecimal))
-                            .bind(DbDecimal(trip.fees))
-                            .bind(DbDecimal(trip.realized_pnl))
-                            .bind(trip.holding_seconds)
-                            .bind(trip.tags.to_json())
-                            .bind(state.as_ref().map(|s| DbDecimal(s.buy_value)))
-                            .bind(state.as_ref().map(|s| DbDecimal(s.sell_value)))
-                            .bind(state.as_ref().map(|s| DbDecimal(s.book_cost)))
-                            .bind(ids)
-                            .execute(&mut *$tx)
-                            .await?;
+                        None => {
+                            super::bulk::Bulk::insert_round_trips(&mut $tx, &[trip]).await?;
+                            store_open_state!($tx, trip.id, state.as_ref());
+                        }
                     }
-                    None => {
-                        super::bulk::Bulk::insert_round_trips(&mut $tx, &[trip]).await?;
-                        store_open_state!($tx, trip.id, state.as_ref());
-                    }
+                    super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &new_tags).await?;
+                    true
                 }
-                super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &new_tags).await?;
-                true
             }
         }
     }};

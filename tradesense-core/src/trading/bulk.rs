@@ -21,6 +21,7 @@ pub(super) struct NewRow<'a> {
     pub(super) quantity: DbDecimal,
     pub(super) price: DbDecimal,
     pub(super) fees: DbDecimal,
+    pub(super) multiplier: DbDecimal,
     pub(super) executed_at: DateTime<Utc>,
     pub(super) notes: Option<&'a str>,
     pub(super) tags: String,
@@ -53,7 +54,7 @@ fn tag_columns(table: &str) -> &'static str {
 }
 
 const TRADE_INSERT: &str = "INSERT INTO trades (id, user_id, portfolio_id, symbol, side, \
-     quantity, price, fees, executed_at, notes, tags, import_id, created_at) ";
+     quantity, price, fees, executed_at, notes, tags, import_id, created_at, multiplier) ";
 
 impl Bulk for Transaction<'_, Sqlite> {
     async fn insert_trades(&mut self, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
@@ -72,7 +73,8 @@ impl Bulk for Transaction<'_, Sqlite> {
                     .push_bind(r.notes.map(str::to_owned))
                     .push_bind(r.tags.clone())
                     .push_bind(r.import_id)
-                    .push_bind(r.created_at);
+                    .push_bind(r.created_at)
+                    .push_bind(r.multiplier);
             });
             sql.build().execute(&mut **self).await?;
         }
@@ -129,7 +131,9 @@ impl Bulk for Transaction<'_, Sqlite> {
                     .push_bind(DbDecimal(t.realized_pnl))
                     .push_bind(t.holding_seconds)
                     .push_bind(ids_json(&t.trade_ids))
-                    .push_bind(t.tags.to_json());
+                    .push_bind(t.tags.to_json())
+                    .push_bind(t.direction.as_str())
+                    .push_bind(DbDecimal(t.multiplier));
             });
             sql.build().execute(&mut **self).await?;
         }
@@ -145,7 +149,7 @@ impl Bulk for Transaction<'_, Postgres> {
         let sql = format!(
             "{TRADE_INSERT} SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], \
              $5::text[], $6::numeric[], $7::numeric[], $8::numeric[], $9::timestamptz[], \
-             $10::text[], $11::text[], $12::uuid[], $13::timestamptz[])"
+             $10::text[], $11::text[], $12::uuid[], $13::timestamptz[], $14::numeric[])"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
@@ -165,6 +169,7 @@ impl Bulk for Transaction<'_, Postgres> {
             .bind(rows.iter().map(|r| r.tags.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.import_id).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.multiplier).collect::<Vec<_>>())
             .execute(&mut **self)
             .await?;
         Ok(())
@@ -216,7 +221,8 @@ impl Bulk for Transaction<'_, Postgres> {
             "{INSERT_ROUND_TRIPS} SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
              $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::numeric[], \
              $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], \
-             $14::numeric[], $15::int8[], $16::text[], $17::text[])"
+             $14::numeric[], $15::int8[], $16::text[], $17::text[], $18::text[], \
+             $19::numeric[])"
         );
         let col =
             |f: &dyn Fn(&RoundTrip) -> DbDecimal| trips.iter().map(|t| f(t)).collect::<Vec<_>>();
@@ -268,6 +274,13 @@ impl Bulk for Transaction<'_, Postgres> {
                     .collect::<Vec<_>>(),
             )
             .bind(trips.iter().map(|t| t.tags.to_json()).collect::<Vec<_>>())
+            .bind(
+                trips
+                    .iter()
+                    .map(|t| t.direction.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(col(&|t| DbDecimal(t.multiplier)))
             .execute(&mut **self)
             .await?;
         Ok(())

@@ -4,10 +4,10 @@
 //! instance). A decorator rather than calls in the handlers: no write path
 //! can forget the cache, and `trading` stays unaware of it.
 
-use super::store::{Recompute, TradeWriteError, TradingStore};
+use super::store::{TradeWriteError, TradingStore};
 use super::{
-    Currency, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery, Trade,
-    TradeChanges, TradeQuery,
+    Currency, NewTrade, Portfolio, PortfolioChanges, PortfolioName, Position, RoundTrip,
+    RoundTripQuery, Rules, Trade, TradeChanges, TradeQuery,
 };
 use super::{Cursor, ImportRecord, NewImport};
 use crate::cache::{CachedJson, Scoped};
@@ -57,10 +57,11 @@ impl TradingStore for InvalidatingTradingStore {
         user_id: Uuid,
         name: &PortfolioName,
         base_currency: &Currency,
+        rules: Rules,
     ) -> Result<Portfolio, StoreError> {
         let result = self
             .inner
-            .create_portfolio(user_id, name, base_currency)
+            .create_portfolio(user_id, name, base_currency, rules)
             .await;
         self.changed(user_id).await;
         result
@@ -74,13 +75,13 @@ impl TradingStore for InvalidatingTradingStore {
         self.inner.get_portfolio(user_id, id).await
     }
 
-    async fn rename_portfolio(
+    async fn update_portfolio(
         &self,
         user_id: Uuid,
         id: Uuid,
-        name: &PortfolioName,
-    ) -> Result<Portfolio, StoreError> {
-        let result = self.inner.rename_portfolio(user_id, id, name).await;
+        changes: &PortfolioChanges,
+    ) -> Result<Portfolio, TradeWriteError> {
+        let result = self.inner.update_portfolio(user_id, id, changes).await;
         self.changed(user_id).await;
         result
     }
@@ -99,13 +100,9 @@ impl TradingStore for InvalidatingTradingStore {
         self.inner.positions(user_id, portfolio_id).await
     }
 
-    async fn create_trade(
-        &self,
-        trade: NewTrade,
-        recompute: &Recompute,
-    ) -> Result<Trade, TradeWriteError> {
+    async fn create_trade(&self, trade: NewTrade) -> Result<Trade, TradeWriteError> {
         let user_id = trade.user_id;
-        let result = self.inner.create_trade(trade, recompute).await;
+        let result = self.inner.create_trade(trade).await;
         self.changed(user_id).await;
         result
     }
@@ -127,23 +124,14 @@ impl TradingStore for InvalidatingTradingStore {
         user_id: Uuid,
         id: Uuid,
         changes: &TradeChanges,
-        recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
-        let result = self
-            .inner
-            .update_trade(user_id, id, changes, recompute)
-            .await;
+        let result = self.inner.update_trade(user_id, id, changes).await;
         self.changed(user_id).await;
         result
     }
 
-    async fn delete_trade(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError> {
-        let result = self.inner.delete_trade(user_id, id, recompute).await;
+    async fn delete_trade(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError> {
+        let result = self.inner.delete_trade(user_id, id).await;
         self.changed(user_id).await;
         result
     }
@@ -164,13 +152,9 @@ impl TradingStore for InvalidatingTradingStore {
         self.inner.closed_round_trips(user_id, query).await
     }
 
-    async fn import_trades(
-        &self,
-        import: NewImport,
-        recompute: &Recompute,
-    ) -> Result<ImportRecord, TradeWriteError> {
+    async fn import_trades(&self, import: NewImport) -> Result<ImportRecord, TradeWriteError> {
         let user_id = import.user_id;
-        let result = self.inner.import_trades(import, recompute).await;
+        let result = self.inner.import_trades(import).await;
         self.changed(user_id).await;
         result
     }
@@ -184,13 +168,8 @@ impl TradingStore for InvalidatingTradingStore {
         self.inner.list_imports(user_id, limit, after).await
     }
 
-    async fn delete_import(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError> {
-        let result = self.inner.delete_import(user_id, id, recompute).await;
+    async fn delete_import(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError> {
+        let result = self.inner.delete_import(user_id, id).await;
         self.changed(user_id).await;
         result
     }

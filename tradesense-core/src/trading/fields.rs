@@ -85,6 +85,23 @@ impl Fields {
         self.nullable(name, parse).flatten()
     }
 
+    /// Refuses every field not in `known`, one error each: an endpoint
+    /// never answers `200` having ignored part of what it was sent.
+    pub(crate) fn deny_unknown(&mut self, known: &[&str]) {
+        let mut unknown: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()))
+            .collect();
+        unknown.sort();
+        for name in unknown {
+            self.errors.push(FieldError::new(
+                name.as_str(),
+                format!("unknown or read-only field; editable: {}", known.join(", ")),
+            ));
+        }
+    }
+
     fn check<T>(&mut self, name: &str, result: Result<T, String>) -> Option<T> {
         result
             .map_err(|message| self.errors.push(FieldError::new(name, message)))

@@ -18,15 +18,15 @@ use uuid::Uuid;
 
 pub(super) const ROUND_TRIP_COLUMNS: &str = "id, user_id, portfolio_id, symbol, status, opened_at, \
      closed_at, quantity, bought, sold, average_entry, average_exit, fees, realized_pnl, \
-     holding_seconds, trade_ids, tags";
+     holding_seconds, trade_ids, tags, direction, multiplier";
 
-/// The head of a multi-row insert of round trips (17 binds a row, in
+/// The head of a multi-row insert of round trips (19 binds a row, in
 /// [`ROUND_TRIP_COLUMNS`] order).
 pub(super) const INSERT_ROUND_TRIPS: &str = "INSERT INTO round_trips (id, user_id, portfolio_id, \
      symbol, status, opened_at, closed_at, quantity, bought, sold, average_entry, average_exit, \
-     fees, realized_pnl, holding_seconds, trade_ids, tags) ";
+     fees, realized_pnl, holding_seconds, trade_ids, tags, direction, multiplier) ";
 
-/// Rows per multi-row insert: 17 binds a row stays well below both
+/// Rows per multi-row insert: 19 binds a row stays well below both
 /// backends' bind limits (SQLite 32 766, PostgreSQL 65 535).
 pub(super) const CHUNK: usize = 500;
 
@@ -49,39 +49,76 @@ pub(super) fn group_sql(filed: bool) -> (&'static str, &'static str) {
     }
 }
 
-/// Takes the write lock of a group: the portfolio row (checking it is the
-/// user's) or, for the trades without a portfolio, a PostgreSQL advisory
-/// lock on the user and symbol (SQLite's `BEGIN IMMEDIATE` already
-/// serialises every writer).
-macro_rules! lock_group {
-    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr) => {{
-        match $portfolio_id {
-            Some(portfolio_id) => {
-                sqlx::query($store.lock_portfolio_sql())
-                    .bind(portfolio_id)
-                    .bind($user_id)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-            }
-            None if $store.backend() == crate::store::Backend::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("trades:{}:{}", $user_id, $symbol.as_str()))
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            None => {}
+/// Checks the portfolio is the user's (`NotFound` otherwise), locks it
+/// until the transaction ends and evaluates to its [`Rules`](super::Rules).
+macro_rules! lock_portfolio {
+    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr) => {{
+        let (allow_short, cost_basis): (bool, String) = sqlx::query_as($store.lock_portfolio_sql())
+            .bind($portfolio_id)
+            .bind($user_id)
+            .fetch_one(&mut *$tx)
+            .await?;
+        super::Rules {
+            allow_short,
+            cost_basis: cost_basis
+                .parse()
+                .map_err(super::rows::corrupt("cost_basis"))?,
         }
     }};
 }
 
+/// Takes the write lock of a group and evaluates to the rules it folds
+/// under: the portfolio row (checking it is the user's) or, for the
+/// trades without a portfolio, a PostgreSQL advisory lock on the user and
+/// symbol (SQLite's `BEGIN IMMEDIATE` already serialises every writer)
+/// and the default rules.
+macro_rules! lock_group {
+    ($store:expr, $tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr) => {{
+        match $portfolio_id {
+            Some(portfolio_id) => lock_portfolio!($store, $tx, $user_id, portfolio_id),
+            None => {
+                if $store.backend() == crate::store::Backend::Postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(super::group_sql::group_lock_key($user_id, None, $symbol))
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                super::Rules::default()
+            }
+        }
+    }};
+}
+
+/// A group's place in the order locks are taken in: a write that locks
+/// two groups (a trade moved to another portfolio or symbol) takes them in
+/// this key's order, so two such writes cannot wait on each other.
+pub(super) fn group_lock_key(
+    user_id: Uuid,
+    portfolio_id: Option<Uuid>,
+    symbol: &super::Symbol,
+) -> String {
+    match portfolio_id {
+        Some(portfolio_id) => format!("portfolio:{portfolio_id}"),
+        None => format!("trades:{user_id}:{}", symbol.as_str()),
+    }
+}
+
+/// The earliest time a refold can start from: `None` as a refold's
+/// `since` rebuilds every round trip of the group.
+pub(super) fn beginning_of_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
 /// Rebuilds the position (portfolio groups) and the round trips of the
-/// group `($user_id, $portfolio_id, $symbol)` from `$since` on, or returns
-/// the fold's refusal (which rolls the transaction back). A macro because
-/// the transaction type differs per backend (`with_pool!`).
+/// group `($user_id, $portfolio_id, $symbol)` under `$rules` from `$since`
+/// on (`None`: all of them), or returns the fold's refusal (which rolls
+/// the transaction back). A macro because the transaction type differs
+/// per backend (`with_pool!`).
 macro_rules! refold_group {
-    ($tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr, $since:expr, $recompute:expr) => {{
+    ($tx:expr, $user_id:expr, $portfolio_id:expr, $symbol:expr, $since:expr, $rules:expr) => {{
         let portfolio_id: Option<Uuid> = $portfolio_id;
         let symbol: &Symbol = $symbol;
+        let since: Option<DateTime<Utc>> = $since;
         let (trades_where, delete_trips) = super::group_sql::group_sql(portfolio_id.is_some());
         let rows: Vec<TradeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {TRADE_COLUMNS} {trades_where}"
@@ -94,16 +131,12 @@ macro_rules! refold_group {
         for row in rows {
             trades.push(Trade::try_from(row)?);
         }
-        let legs: Vec<_> = trades.iter().map(super::rows::trade_leg).collect();
-        // The fold decides (refusing an oversell) for both kinds of group;
-        // only a portfolio keeps a position row.
-        let position = if legs.is_empty() {
-            None
-        } else {
-            Some(($recompute)(symbol, &legs)?)
-        };
+        // The fold decides (refusing an oversell, a short where none is
+        // allowed, a second multiplier) for both kinds of group; only a
+        // portfolio keeps a position row.
+        let folded = super::round_trip::fold_group(&trades, $rules)?;
         if let Some(portfolio_id) = portfolio_id {
-            match position {
+            match &folded {
                 None => {
                     sqlx::query("DELETE FROM positions WHERE portfolio_id = $1 AND symbol = $2")
                         .bind(portfolio_id)
@@ -111,11 +144,11 @@ macro_rules! refold_group {
                         .execute(&mut *$tx)
                         .await?;
                 }
-                Some(position) => upsert_position!($tx, portfolio_id, &position),
+                Some(folded) => upsert_position!($tx, portfolio_id, &folded.position),
             }
         }
-        let since: DateTime<Utc> = to_micros($since);
-        let (trips, open_state) = super::round_trip::derive_with_state(&trades)?;
+        let since: DateTime<Utc> =
+            to_micros(since.unwrap_or_else(super::group_sql::beginning_of_time));
         let mut delete = sqlx::query(delete_trips)
             .bind($user_id)
             .bind(symbol.as_str())
@@ -124,25 +157,28 @@ macro_rules! refold_group {
             delete = delete.bind(portfolio_id);
         }
         delete.execute(&mut *$tx).await?;
-        let kept: Vec<&super::RoundTrip> = trips
-            .iter()
-            .filter(|t| t.closed_at.is_none_or(|closed| closed >= since))
-            .collect();
-        // Many rows at once: an import's refold writes thousands.
-        super::bulk::Bulk::insert_round_trips(&mut $tx, &kept).await?;
-        // What the next append resumes from (`append_sql.rs`).
-        if let Some(open) = trips.last().filter(|t| t.closed_at.is_none()) {
-            store_open_state!($tx, open.id, open_state.as_ref());
+        if let Some(folded) = folded {
+            let trips = &folded.trips;
+            let kept: Vec<&super::RoundTrip> = trips
+                .iter()
+                .filter(|t| t.closed_at.is_none_or(|closed| closed >= since))
+                .collect();
+            // Many rows at once: an import's refold writes thousands.
+            super::bulk::Bulk::insert_round_trips(&mut $tx, &kept).await?;
+            // What the next append resumes from (`append_sql.rs`).
+            if let Some(open) = trips.last().filter(|t| t.closed_at.is_none()) {
+                store_open_state!($tx, open.id, folded.open_state.as_ref());
+            }
+            let tags: Vec<super::bulk::TagRow> = kept
+                .iter()
+                .flat_map(|t| {
+                    t.tags
+                        .iter()
+                        .map(|tag| (t.id, t.user_id, tag.as_str().to_owned()))
+                })
+                .collect();
+            super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &tags).await?;
         }
-        let tags: Vec<super::bulk::TagRow> = kept
-            .iter()
-            .flat_map(|t| {
-                t.tags
-                    .iter()
-                    .map(|tag| (t.id, t.user_id, tag.as_str().to_owned()))
-            })
-            .collect();
-        super::bulk::Bulk::insert_tags(&mut $tx, "round_trip_tags", &tags).await?;
     }};
 }
 
@@ -197,6 +233,8 @@ pub(super) struct RoundTripRow {
     holding_seconds: Option<i64>,
     trade_ids: String,
     tags: String,
+    direction: String,
+    multiplier: DbDecimal,
 }
 
 impl TryFrom<RoundTripRow> for RoundTrip {
@@ -207,7 +245,9 @@ impl TryFrom<RoundTripRow> for RoundTrip {
             user_id: row.user_id,
             portfolio_id: row.portfolio_id,
             symbol: row.symbol.parse().map_err(corrupt("symbol"))?,
+            direction: row.direction.parse().map_err(corrupt("direction"))?,
             status: row.status.parse().map_err(corrupt("status"))?,
+            multiplier: row.multiplier.0,
             opened_at: row.opened_at,
             closed_at: row.closed_at,
             quantity: row.quantity.0,

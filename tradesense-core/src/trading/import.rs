@@ -5,7 +5,7 @@
 
 use super::fold::Book;
 use super::import_csv::{Candidate, ImportFormat, RowError};
-use super::{FoldError, TradeLeg};
+use super::{FoldError, Rules, TradeLeg};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -59,6 +59,7 @@ pub struct NewImport {
 /// One group's trades in fold order (time, id, leg) and the fold's state
 /// after the last of them.
 pub(super) struct Group {
+    rules: Rules,
     trades: Vec<(DateTime<Utc>, Uuid, TradeLeg)>,
     book: Book,
 }
@@ -68,13 +69,18 @@ impl Group {
     /// refusal of them.
     pub(super) fn new(
         symbol: super::Symbol,
+        rules: Rules,
         trades: Vec<(DateTime<Utc>, Uuid, TradeLeg)>,
     ) -> Result<Self, FoldError> {
-        let mut book = Book::new(symbol);
+        let mut book = Book::new(symbol, rules);
         for (_, _, leg) in &trades {
             book.apply(leg)?;
         }
-        Ok(Self { trades, book })
+        Ok(Self {
+            rules,
+            trades,
+            book,
+        })
     }
 
     /// Adds a trade where it falls in the order, or refuses it (leaving
@@ -99,7 +105,7 @@ impl Group {
         }
         let place = self.trades.partition_point(|(t, i, _)| (*t, *i) < (at, id));
         self.trades.insert(place, (at, id, leg));
-        let mut book = Book::new(self.book.position.symbol.clone());
+        let mut book = Book::new(self.book.position.symbol.clone(), self.rules);
         for (_, _, leg) in &self.trades {
             if let Err(err) = book.apply(leg) {
                 self.trades.remove(place);
@@ -146,18 +152,24 @@ pub(super) fn plan(
         // this (file) order in the fold.
         let id = Uuid::now_v7();
         let leg = TradeLeg {
+            id,
             symbol: c.symbol.clone(),
             side: c.side,
             quantity: c.quantity,
             price: c.price,
             fees: c.fees,
+            multiplier: c.multiplier,
         };
         let decision = match groups.get_mut(&c.symbol) {
             Some(group) => match group.try_add(c.executed_at, id, leg) {
                 Ok(()) => Decision::Create(id),
                 Err(err) => Decision::Refused(RowError {
                     row: c.row,
-                    field: "quantity".to_owned(),
+                    field: match err {
+                        FoldError::MultiplierMismatch { .. } => "multiplier",
+                        _ => "quantity",
+                    }
+                    .to_owned(),
                     message: err.to_string(),
                 }),
             },

@@ -5,7 +5,7 @@
 use super::api::{Id, write_error};
 use super::{
     Cursor, ImportFormat, ImportRecord, NewImport, TradeWriteError, TradingStore, parse_file,
-    parse_timezone, recompute_position,
+    parse_timezone,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -171,21 +171,18 @@ async fn create_import(
         errors: parsed.errors,
         dry_run: query.dry_run,
     };
-    let record = store
-        .import_trades(import, &recompute_position)
-        .await
-        .map_err(|err| match err {
-            TradeWriteError::Store(StoreError::NotFound) => ApiError::NotFound("portfolio"),
-            // Another import holding some of the same rows committed first:
-            // this one rolled back whole, and a retry dedupes against it.
-            TradeWriteError::Store(StoreError::Conflict(_)) => ApiError::Conflict {
-                code: "import_conflict",
-                detail: "Another import of some of the same rows finished first; \
+    let record = store.import_trades(import).await.map_err(|err| match err {
+        TradeWriteError::Store(StoreError::NotFound) => ApiError::NotFound("portfolio"),
+        // Another import holding some of the same rows committed first:
+        // this one rolled back whole, and a retry dedupes against it.
+        TradeWriteError::Store(StoreError::Conflict(_)) => ApiError::Conflict {
+            code: "import_conflict",
+            detail: "Another import of some of the same rows finished first; \
                          nothing was imported: retry to import the rest."
-                    .to_owned(),
-            },
-            other => write_error("import")(other),
-        })?;
+                .to_owned(),
+        },
+        other => write_error("import")(other),
+    })?;
     let status = if query.dry_run {
         StatusCode::OK
     } else {
@@ -242,7 +239,7 @@ async fn delete_import(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     store
-        .delete_import(caller.user_id, id, &recompute_position)
+        .delete_import(caller.user_id, id)
         .await
         .map_err(write_error("import"))?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,7 +12,7 @@ use super::group_sql::group_sql;
 use super::import::{Decision, Group, ImportRecord, NewImport, plan};
 use super::import_csv::{RowError, dedupe_keys};
 use super::rows::{TRADE_COLUMNS, TradeRow, corrupt, trade_leg};
-use super::store::{Recompute, TradeWriteError};
+use super::store::TradeWriteError;
 use super::{Cursor, Symbol, Trade};
 use crate::store::{DbDecimal, SqlStore, StoreError, to_micros};
 use chrono::{DateTime, Utc};
@@ -68,7 +68,6 @@ impl SqlStore {
     pub(super) async fn import_in_tx(
         &self,
         new: NewImport,
-        recompute: &Recompute,
     ) -> Result<ImportRecord, TradeWriteError> {
         let user_id = new.user_id;
         let keys = dedupe_keys(&new.candidates);
@@ -89,17 +88,14 @@ impl SqlStore {
             // The same locks as single writes, in symbol order (no deadlock
             // between two imports).
             // (An empty file still checks the portfolio is the user's.)
-            if let Some(portfolio_id) = new.portfolio_id {
-                sqlx::query(self.lock_portfolio_sql())
-                    .bind(portfolio_id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let rules = if let Some(portfolio_id) = new.portfolio_id {
+                lock_portfolio!(self, tx, user_id, portfolio_id)
             } else {
                 for symbol in &symbols {
                     lock_group!(self, tx, user_id, None::<Uuid>, symbol);
                 }
-            }
+                super::Rules::default()
+            };
             let mut existing = HashSet::new();
             if keys.len() > FULL_READ_AT {
                 // A big file: one pass over the user's keys beats thousands
@@ -139,7 +135,7 @@ impl SqlStore {
                     let trade = Trade::try_from(row)?;
                     trades.push((trade.executed_at, trade.id, trade_leg(&trade)));
                 }
-                groups.insert(symbol.clone(), Group::new(symbol.clone(), trades)?);
+                groups.insert(symbol.clone(), Group::new(symbol.clone(), rules, trades)?);
             }
             let t_groups = started.elapsed();
             let decisions = plan(&new.candidates, &keys, &existing, &mut groups);
@@ -200,6 +196,7 @@ impl SqlStore {
                     quantity: DbDecimal(c.quantity.get()),
                     price: DbDecimal(c.price.get()),
                     fees: DbDecimal(c.fees.get()),
+                    multiplier: DbDecimal(c.multiplier.get()),
                     executed_at: to_micros(c.executed_at),
                     notes: c.notes.as_ref().map(|n| n.as_str()),
                     tags: c.tags.to_json(),
@@ -217,7 +214,7 @@ impl SqlStore {
             Bulk::insert_tags(&mut tx, "trade_tags", &tags).await?;
             let t_inserts = started.elapsed();
             for (symbol, at) in since {
-                refold_group!(tx, user_id, new.portfolio_id, symbol, at, recompute);
+                refold_group!(tx, user_id, new.portfolio_id, symbol, Some(at), rules);
             }
             tracing::debug!(
                 rows = new.rows,
@@ -272,12 +269,7 @@ impl SqlStore {
     }
 
     /// See [`TradingStore::delete_import`](super::TradingStore::delete_import).
-    pub(super) async fn undo_import(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError> {
+    pub(super) async fn undo_import(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError> {
         let begin = self.begin_write();
         // SQLite: queued for the write lock (`SqlStore::write_turn`).
         let _turn = self.write_turn().await;
@@ -306,8 +298,10 @@ impl SqlStore {
             }
             // Grouped by each trade's own portfolio: the import's may be
             // gone (its trades with it).
+            let mut rules = BTreeMap::new();
             for (portfolio, symbol) in groups.keys() {
-                lock_group!(self, tx, user_id, *portfolio, symbol);
+                let locked = lock_group!(self, tx, user_id, *portfolio, symbol);
+                rules.insert((*portfolio, symbol.clone()), locked);
             }
             sqlx::query("DELETE FROM trades WHERE import_id = $1 AND user_id = $2")
                 .bind(id)
@@ -315,7 +309,11 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             for ((portfolio, symbol), since) in &groups {
-                refold_group!(tx, user_id, *portfolio, symbol, *since, recompute);
+                let group_rules = rules
+                    .get(&(*portfolio, symbol.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                refold_group!(tx, user_id, *portfolio, symbol, Some(*since), group_rules);
             }
             sqlx::query("DELETE FROM imports WHERE id = $1 AND user_id = $2")
                 .bind(id)

@@ -12,7 +12,7 @@
 
 use super::{
     Fees, NewTrade, RoundTrip, RoundTripQuery, Side, Tags, TradeChanges, TradingStore,
-    fold_positions, recompute_position, summarize,
+    fold_positions, summarize,
 };
 use crate::store::testing::TestDatabase;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -134,14 +134,16 @@ fn naive_trip(segment: &[&M], closed: bool) -> NaiveTrip {
         let legs: Vec<_> = segment
             .iter()
             .map(|t| super::TradeLeg {
+                id: t.id,
                 symbol: t.symbol.parse().unwrap(),
                 side: if t.buy { Side::Buy } else { Side::Sell },
                 quantity: t.q.to_string().parse().unwrap(),
                 price: t.p.to_string().parse().unwrap(),
                 fees: t.f.to_string().parse().unwrap(),
+                multiplier: Default::default(),
             })
             .collect();
-        fold_positions(&legs).unwrap()[0].realized_pnl
+        fold_positions(&legs, Default::default()).unwrap()[0].realized_pnl
     };
     let mut tags: Vec<String> = segment
         .iter()
@@ -265,7 +267,12 @@ async fn random_histories_match_the_naive_journal() {
                 .current();
             let user = crate::store::testing::insert_bare_user(store).await;
             let portfolio = store
-                .create_portfolio(user, &"P".parse().unwrap(), &super::Currency::usd())
+                .create_portfolio(
+                    user,
+                    &"P".parse().unwrap(),
+                    &super::Currency::usd(),
+                    Default::default(),
+                )
                 .await
                 .unwrap()
                 .id;
@@ -322,22 +329,20 @@ async fn random_histories_match_the_naive_journal() {
                     Op::Create { .. } => {
                         let m = next.last().unwrap();
                         store
-                            .create_trade(
-                                NewTrade {
-                                    user_id: user,
-                                    symbol: m.symbol.parse().unwrap(),
-                                    side: if m.buy { Side::Buy } else { Side::Sell },
-                                    quantity: m.q.to_string().parse().unwrap(),
-                                    price: m.p.to_string().parse().unwrap(),
-                                    fees: Fees::new(m.f).unwrap(),
-                                    executed_at: Some(m.at),
-                                    portfolio_id: m.portfolio,
-                                    notes: None,
-                                    tags: Tags::parse(m.tag).unwrap(),
-                                    import_id: None,
-                                },
-                                &recompute_position,
-                            )
+                            .create_trade(NewTrade {
+                                user_id: user,
+                                symbol: m.symbol.parse().unwrap(),
+                                side: if m.buy { Side::Buy } else { Side::Sell },
+                                quantity: m.q.to_string().parse().unwrap(),
+                                price: m.p.to_string().parse().unwrap(),
+                                fees: Fees::new(m.f).unwrap(),
+                                multiplier: Default::default(),
+                                executed_at: Some(m.at),
+                                portfolio_id: m.portfolio,
+                                notes: None,
+                                tags: Tags::parse(m.tag).unwrap(),
+                                import_id: None,
+                            })
                             .await
                             .map(|trade| next.last_mut().unwrap().id = trade.id)
                     }
@@ -354,14 +359,11 @@ async fn random_histories_match_the_naive_journal() {
                             ..TradeChanges::default()
                         };
                         let id = model[pick % model.len()].id;
-                        store
-                            .update_trade(user, id, &changes, &recompute_position)
-                            .await
-                            .map(drop)
+                        store.update_trade(user, id, &changes).await.map(drop)
                     }
                     Op::Delete { pick } => {
                         let id = model[pick % model.len()].id;
-                        store.delete_trade(user, id, &recompute_position).await
+                        store.delete_trade(user, id).await
                     }
                 };
                 assert_eq!(result.is_ok(), accepted, "{op:?}: {result:?}");

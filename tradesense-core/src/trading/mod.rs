@@ -3,7 +3,9 @@
 //! - newtypes ([`Quantity`], [`Price`], [`Fees`]) and
 //!   [`Symbol`]/[`Side`] that cannot hold bad values, parsing JSON numbers
 //!   exactly;
-//! - the average-cost fold ([`fold_positions`]), pure and property-tested;
+//! - the position fold ([`fold_positions`]: average cost, FIFO or LIFO,
+//!   shorts, multipliers), pure and property-tested, and the round trips
+//!   it cuts a group into ([`derive_round_trips`]);
 //! - the records the store keeps ([`Trade`], [`Portfolio`]);
 //! - storage: the [`TradingStore`] trait, its sqlx implementation on
 //!   [`SqlStore`](crate::store::SqlStore) (tables: the
@@ -57,29 +59,23 @@ pub use analytics::{
 };
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
-pub use fold::{FoldError, Position, TradeLeg, fold_positions};
+pub use fold::{CostBasis, FoldError, Position, Rules, TradeLeg, fold_positions};
 pub use group_sql::RoundTripQuery;
 pub use import::{ImportRecord, NewImport};
 pub use import_csv::{
     Candidate, ImportFormat, ParsedFile, RowError, dedupe_keys, local_to_utc, parse_file,
 };
 pub use model::{
-    Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioName, Trade, TradeChanges, TradeQuery,
+    Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioChanges, PortfolioName, Trade,
+    TradeChanges, TradeQuery,
 };
 pub use money::{
     Fees, Multiplier, Price, Quantity, decimal_from_raw, deserialize_decimal, parse_decimal_exact,
     serialize_decimal,
 };
-pub use round_trip::{JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide};
-pub use store::{Recompute, TradeWriteError, TradingStore};
+pub use round_trip::{
+    Direction, JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide,
+};
+pub use store::{TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
 pub use tags::{Tag, Tags};
-
-/// The position of one symbol from its trades in `(executed_at, id)` order:
-/// the recompute step the store runs inside a trade write's transaction.
-pub fn recompute_position(symbol: &Symbol, legs: &[TradeLeg]) -> Result<Position, FoldError> {
-    Ok(fold_positions(legs)?
-        .into_iter()
-        .find(|position| &position.symbol == symbol)
-        .unwrap_or_else(|| Position::empty(symbol.clone())))
-}

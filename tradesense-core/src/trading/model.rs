@@ -1,7 +1,7 @@
 //! The records of the trading API: portfolios, trades, their inputs, and the
 //! listing query. Storage reads and writes these; handlers render them.
 
-use super::{Fees, Price, Quantity, Side, Symbol, Tag, Tags};
+use super::{CostBasis, Fees, Multiplier, Price, Quantity, Rules, Side, Symbol, Tag, Tags};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::str::FromStr;
@@ -100,8 +100,33 @@ pub struct Portfolio {
     /// Currency the portfolio is valued in.
     #[schema(value_type = String)]
     pub base_currency: Currency,
+    /// Whether a sell beyond the held quantity opens a short.
+    pub allow_short: bool,
+    /// How closing trades realize: `average`, `fifo` or `lifo`.
+    pub cost_basis: CostBasis,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl Portfolio {
+    /// The rules its trades fold under.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            allow_short: self.allow_short,
+            cost_basis: self.cost_basis,
+        }
+    }
+}
+
+/// The editable fields of a portfolio; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PortfolioChanges {
+    /// New name.
+    pub name: Option<PortfolioName>,
+    /// New short-selling rule (refolds the portfolio).
+    pub allow_short: Option<bool>,
+    /// New cost-basis method (refolds the portfolio).
+    pub cost_basis: Option<CostBasis>,
 }
 
 /// A trade, as stored and sent (`user_id` is never sent).
@@ -123,9 +148,12 @@ pub struct Trade {
     /// Unit price.
     #[schema(value_type = String)]
     pub price: Price,
-    /// Fees.
+    /// Fees (negative: a rebate).
     #[schema(value_type = String)]
     pub fees: Fees,
+    /// Money per unit of price and quantity (options 100, ES 50).
+    #[schema(value_type = String)]
+    pub multiplier: Multiplier,
     /// When it executed: its place in the fold.
     pub executed_at: DateTime<Utc>,
     /// The portfolio whose positions it moves, if any.
@@ -155,8 +183,10 @@ pub struct NewTrade {
     pub quantity: Quantity,
     /// Unit price.
     pub price: Price,
-    /// Fees.
+    /// Fees (negative: a rebate).
     pub fees: Fees,
+    /// Money per unit of price and quantity.
+    pub multiplier: Multiplier,
     /// When it executed; `None`: now, as the store records it, taken once
     /// the write holds its group's lock, so concurrent writes without a
     /// time sort in the order they commit (each is the newest of its
@@ -175,17 +205,28 @@ pub struct NewTrade {
 /// The editable fields of a trade; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, utoipa::ToSchema)]
 pub struct TradeChanges {
+    /// New symbol (moves the trade to that symbol's group).
+    #[schema(value_type = Option<String>)]
+    pub symbol: Option<Symbol>,
+    /// New side.
+    pub side: Option<Side>,
     /// New quantity: greater than zero.
     #[schema(value_type = Option<String>)]
     pub quantity: Option<Quantity>,
     /// New price: zero or more.
     #[schema(value_type = Option<String>)]
     pub price: Option<Price>,
-    /// New fees: zero or more.
+    /// New fees (negative: a rebate).
     #[schema(value_type = Option<String>)]
     pub fees: Option<Fees>,
+    /// New multiplier: greater than zero.
+    #[schema(value_type = Option<String>)]
+    pub multiplier: Option<Multiplier>,
     /// New execution time (moves the trade in the fold).
     pub executed_at: Option<DateTime<Utc>>,
+    /// New portfolio (`null`: none); moves the trade to that group.
+    #[schema(value_type = Option<Uuid>)]
+    pub portfolio_id: Option<Option<Uuid>>,
     /// New notes, up to 1000 characters; `null` clears them.
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<Notes>>,
@@ -198,10 +239,14 @@ impl TradeChanges {
     /// `trade` with these changes applied.
     pub fn apply_to(&self, trade: &Trade) -> Trade {
         Trade {
+            symbol: self.symbol.clone().unwrap_or_else(|| trade.symbol.clone()),
+            side: self.side.unwrap_or(trade.side),
             quantity: self.quantity.unwrap_or(trade.quantity),
             price: self.price.unwrap_or(trade.price),
             fees: self.fees.unwrap_or(trade.fees),
+            multiplier: self.multiplier.unwrap_or(trade.multiplier),
             executed_at: self.executed_at.unwrap_or(trade.executed_at),
+            portfolio_id: self.portfolio_id.unwrap_or(trade.portfolio_id),
             notes: self.notes.clone().unwrap_or_else(|| trade.notes.clone()),
             tags: self.tags.clone().unwrap_or_else(|| trade.tags.clone()),
             ..trade.clone()

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(from_json::<Fees>("-0.25").unwrap().to_string(), "-0.25");
         assert!(from_json::<Multiplier>("0").is_err());
         assert!(from_json::<Multiplier>("-100").is_err());
-        assert_eq!(from_json::<Multiplier>("\"0.5\"").unwrap().to_string(), "0.5");
+        assert_eq!(
+            from_json::<Multiplier>("\"0.5\"").unwrap().to_string(),
+            "0.5"
+        );
         for junk in [
             "\"1_000\"",
             "\" 1\"",

@@ -6,8 +6,9 @@ use crate::store::{DbDecimal, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub(super) const PORTFOLIO_COLUMNS: &str = "id, user_id, name, base_currency, created_at";
-pub(super) const TRADE_COLUMNS: &str = "id, user_id, portfolio_id, symbol, side, quantity, price, fees, executed_at, notes, tags, import_id, created_at";
+pub(super) const PORTFOLIO_COLUMNS: &str =
+    "id, user_id, name, base_currency, allow_short, cost_basis, created_at";
+pub(super) const TRADE_COLUMNS: &str = "id, user_id, portfolio_id, symbol, side, quantity, price, fees, executed_at, notes, tags, import_id, created_at, multiplier";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct PortfolioRow {
@@ -15,6 +16,8 @@ pub(super) struct PortfolioRow {
     pub(super) user_id: Uuid,
     pub(super) name: String,
     pub(super) base_currency: String,
+    pub(super) allow_short: bool,
+    pub(super) cost_basis: String,
     pub(super) created_at: DateTime<Utc>,
 }
 
@@ -29,6 +32,8 @@ impl TryFrom<PortfolioRow> for Portfolio {
                 .base_currency
                 .parse()
                 .map_err(corrupt("base_currency"))?,
+            allow_short: row.allow_short,
+            cost_basis: row.cost_basis.parse().map_err(corrupt("cost_basis"))?,
             created_at: row.created_at,
         })
     }
@@ -49,12 +54,13 @@ pub(super) struct TradeRow {
     pub(super) tags: String,
     pub(super) import_id: Option<Uuid>,
     pub(super) created_at: DateTime<Utc>,
+    pub(super) multiplier: DbDecimal,
 }
 
 impl TryFrom<TradeRow> for Trade {
     type Error = StoreError;
     fn try_from(row: TradeRow) -> Result<Self, StoreError> {
-        use super::{Fees, Price, Quantity};
+        use super::{Fees, Multiplier, Price, Quantity};
         Ok(Trade {
             id: row.id,
             user_id: row.user_id,
@@ -64,6 +70,7 @@ impl TryFrom<TradeRow> for Trade {
             quantity: Quantity::new(row.quantity.0).map_err(corrupt("quantity"))?,
             price: Price::new(row.price.0).map_err(corrupt("price"))?,
             fees: Fees::new(row.fees.0).map_err(corrupt("fees"))?,
+            multiplier: Multiplier::new(row.multiplier.0).map_err(corrupt("multiplier"))?,
             executed_at: row.executed_at,
             notes: row
                 .notes
@@ -91,10 +98,12 @@ pub(super) fn corrupt(what: &'static str) -> impl Fn(String) -> StoreError {
 
 pub(super) fn trade_leg(trade: &Trade) -> TradeLeg {
     TradeLeg {
+        id: trade.id,
         symbol: trade.symbol.clone(),
         side: trade.side,
         quantity: trade.quantity,
         price: trade.price,
         fees: trade.fees,
+        multiplier: trade.multiplier,
     }
 }

@@ -3,10 +3,10 @@
 
 use super::group_sql::{ClosedTripRow, RoundTripRow, push_round_trips};
 use super::rows::{PORTFOLIO_COLUMNS, PortfolioRow, PositionRow, TRADE_COLUMNS, TradeRow, corrupt};
-use super::store::{Recompute, TradeWriteError, TradingStore};
+use super::store::{TradeWriteError, TradingStore};
 use super::{
-    Currency, Cursor, NewTrade, Portfolio, PortfolioName, Position, RoundTrip, RoundTripQuery,
-    RoundTripStatus, Symbol, Tags, Trade, TradeChanges, TradeQuery,
+    Currency, Cursor, NewTrade, Portfolio, PortfolioChanges, PortfolioName, Position, RoundTrip,
+    RoundTripQuery, RoundTripStatus, Rules, Symbol, Tags, Trade, TradeChanges, TradeQuery,
 };
 use super::{ImportRecord, NewImport};
 use crate::store::to_micros;
@@ -33,13 +33,17 @@ impl SqlStore {
         }
     }
 
-    /// Checks the portfolio is the user's and, on PostgreSQL, locks it until
-    /// the transaction ends (SQLite's transaction already holds the lock).
+    /// Checks the portfolio is the user's, reads its rules and, on
+    /// PostgreSQL, locks it until the transaction ends (SQLite's
+    /// transaction already holds the lock).
     pub(super) fn lock_portfolio_sql(&self) -> &'static str {
         match self.backend() {
-            Backend::Sqlite => "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2",
+            Backend::Sqlite => {
+                "SELECT allow_short, cost_basis FROM portfolios WHERE id = $1 AND user_id = $2"
+            }
             Backend::Postgres => {
-                "SELECT id FROM portfolios WHERE id = $1 AND user_id = $2 FOR UPDATE"
+                "SELECT allow_short, cost_basis FROM portfolios WHERE id = $1 AND user_id = $2 \
+                 FOR UPDATE"
             }
         }
     }
@@ -77,9 +81,10 @@ impl TradingStore for SqlStore {
         user_id: Uuid,
         name: &PortfolioName,
         base_currency: &Currency,
+        rules: Rules,
     ) -> Result<Portfolio, StoreError> {
         let sql = format!(
-            "INSERT INTO portfolios ({PORTFOLIO_COLUMNS}) VALUES ($1, $2, $3, $4, $5) RETURNING {PORTFOLIO_COLUMNS}"
+            "INSERT INTO portfolios ({PORTFOLIO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PORTFOLIO_COLUMNS}"
         );
         let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -87,6 +92,8 @@ impl TradingStore for SqlStore {
                 .bind(user_id)
                 .bind(name.as_str())
                 .bind(base_currency.as_str())
+                .bind(rules.allow_short)
+                .bind(rules.cost_basis.as_str())
                 .bind(to_micros(Utc::now()))
                 .fetch_one(pool)
                 .await?
@@ -120,24 +127,64 @@ impl TradingStore for SqlStore {
         row.try_into()
     }
 
-    async fn rename_portfolio(
+    async fn update_portfolio(
         &self,
         user_id: Uuid,
         id: Uuid,
-        name: &PortfolioName,
-    ) -> Result<Portfolio, StoreError> {
-        let sql = format!(
-            "UPDATE portfolios SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING {PORTFOLIO_COLUMNS}"
+        changes: &PortfolioChanges,
+    ) -> Result<Portfolio, TradeWriteError> {
+        let begin = self.begin_write();
+        // SQLite: queued for the write lock (`SqlStore::write_turn`).
+        let _turn = self.write_turn().await;
+        let update = format!(
+            "UPDATE portfolios SET name = $3, allow_short = $4, cost_basis = $5 \
+             WHERE id = $1 AND user_id = $2 RETURNING {PORTFOLIO_COLUMNS}"
         );
         let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let mut tx = pool.begin_with(begin).await?;
+            // The lock every trade write of the portfolio takes: no write
+            // folds under the old rules while this one refolds.
+            let before = lock_portfolio!(self, tx, user_id, id);
+            let current: PortfolioRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {PORTFOLIO_COLUMNS} FROM portfolios WHERE id = $1 AND user_id = $2"
+            )))
+            .bind(id)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let current: Portfolio = current.try_into()?;
+            let rules = Rules {
+                allow_short: changes.allow_short.unwrap_or(before.allow_short),
+                cost_basis: changes.cost_basis.unwrap_or(before.cost_basis),
+            };
+            let name = changes.name.as_ref().unwrap_or(&current.name);
+            let row: PortfolioRow = sqlx::query_as(sqlx::AssertSqlSafe(update))
                 .bind(id)
                 .bind(user_id)
                 .bind(name.as_str())
-                .fetch_one(pool)
-                .await?
+                .bind(rules.allow_short)
+                .bind(rules.cost_basis.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            if rules != before {
+                // Every group of the portfolio, from its first trade: a
+                // refusal (a trade the new rules make invalid) rolls the
+                // whole change back.
+                let symbols: Vec<(String,)> = sqlx::query_as(
+                    "SELECT DISTINCT symbol FROM trades WHERE portfolio_id = $1 ORDER BY symbol",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (symbol,) in symbols {
+                    let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
+                    refold_group!(tx, user_id, Some(id), &symbol, None, rules);
+                }
+            }
+            tx.commit().await?;
+            row
         });
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
     async fn delete_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<(), StoreError> {
@@ -181,21 +228,17 @@ impl TradingStore for SqlStore {
             .collect()
     }
 
-    async fn create_trade(
-        &self,
-        new: NewTrade,
-        recompute: &Recompute,
-    ) -> Result<Trade, TradeWriteError> {
+    async fn create_trade(&self, new: NewTrade) -> Result<Trade, TradeWriteError> {
         let begin = self.begin_write();
         // SQLite: queued for the write lock (`SqlStore::write_turn`).
         let _turn = self.write_turn().await;
         let insert = format!(
-            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              RETURNING {TRADE_COLUMNS}"
         );
         let trade: Trade = crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            lock_group!(self, tx, new.user_id, new.portfolio_id, &new.symbol);
+            let rules = lock_group!(self, tx, new.user_id, new.portfolio_id, &new.symbol);
             let now = Utc::now();
             let trade: Trade = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(insert))
                 .bind(Uuid::now_v7())
@@ -211,6 +254,7 @@ impl TradingStore for SqlStore {
                 .bind(new.tags.to_json())
                 .bind(new.import_id)
                 .bind(to_micros(now))
+                .bind(DbDecimal(new.multiplier.get()))
                 .fetch_one(&mut *tx)
                 .await?
                 .try_into()?;
@@ -218,14 +262,14 @@ impl TradingStore for SqlStore {
             insert_trade_tags!(tx, trade.id, new.user_id, new.tags);
             // The newest trade of its group (the usual case) is folded onto
             // the stored state; anything else re-folds the history.
-            if !append_group!(tx, &trade) {
+            if !append_group!(tx, &trade, rules) {
                 refold_group!(
                     tx,
                     new.user_id,
                     new.portfolio_id,
                     &new.symbol,
-                    trade.executed_at,
-                    recompute
+                    Some(trade.executed_at),
+                    rules
                 );
             }
             tx.commit().await?;
@@ -264,45 +308,75 @@ impl TradingStore for SqlStore {
         user_id: Uuid,
         id: Uuid,
         changes: &TradeChanges,
-        recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError> {
         let begin = self.begin_write();
         // SQLite: queued for the write lock (`SqlStore::write_turn`).
         let _turn = self.write_turn().await;
         let select = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE id = $1 AND user_id = $2");
         let update = format!(
-            "UPDATE trades SET quantity = $3, price = $4, fees = $5, executed_at = $6, notes = $7, tags = $8 \
+            "UPDATE trades SET symbol = $3, side = $4, quantity = $5, price = $6, fees = $7, \
+             multiplier = $8, executed_at = $9, portfolio_id = $10, notes = $11, tags = $12 \
              WHERE id = $1 AND user_id = $2 RETURNING {TRADE_COLUMNS}"
         );
         let row: TradeRow = crate::with_pool!(self.db(), |pool| {
             let mut tx = pool.begin_with(begin).await?;
-            let mut current: Trade =
-                sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select.clone()))
-                    .bind(id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_into()?;
-            {
-                lock_group!(self, tx, user_id, current.portfolio_id, &current.symbol);
-                // Read again under the lock: a writer that held it may have
-                // changed the trade since (the portfolio and symbol cannot
-                // change, so the lock taken is the right one).
-                current = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select))
-                    .bind(id)
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_into()?;
+            let current: Trade = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select.clone()))
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_into()?;
+            let target = changes.apply_to(&current);
+            let from = (current.portfolio_id, current.symbol.clone());
+            let to = (target.portfolio_id, target.symbol.clone());
+            // Both groups' locks, in one order for every writer (a move
+            // from A to B and one from B to A cannot wait on each other).
+            // A portfolio that is not the caller's answers `NotFound`.
+            let mut groups = vec![from.clone()];
+            if to != from {
+                groups.push(to.clone());
+            }
+            groups.sort_by_key(|(portfolio_id, symbol)| {
+                super::group_sql::group_lock_key(user_id, *portfolio_id, symbol)
+            });
+            let mut locked = Vec::with_capacity(groups.len());
+            for (portfolio_id, symbol) in &groups {
+                let rules = lock_group!(self, tx, user_id, *portfolio_id, symbol);
+                locked.push(((*portfolio_id, symbol.clone()), rules));
+            }
+            let rules_of = |group: &(Option<Uuid>, Symbol)| {
+                locked
+                    .iter()
+                    .find(|(g, _)| g == group)
+                    .map_or_else(Rules::default, |(_, r)| *r)
+            };
+            // Read again under the locks: a writer that held them may have
+            // changed the trade since; if it moved the trade out of the
+            // group locked, this write refuses rather than fold unlocked.
+            let current: Trade = sqlx::query_as::<_, TradeRow>(sqlx::AssertSqlSafe(select))
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_into()?;
+            if (current.portfolio_id, current.symbol.clone()) != from {
+                return Err(StoreError::Conflict(
+                    "the trade was moved by a concurrent write".to_owned(),
+                )
+                .into());
             }
             let edited = changes.apply_to(&current);
             let row: TradeRow = sqlx::query_as(sqlx::AssertSqlSafe(update))
                 .bind(id)
                 .bind(user_id)
+                .bind(edited.symbol.as_str())
+                .bind(edited.side.as_str())
                 .bind(DbDecimal(edited.quantity.get()))
                 .bind(DbDecimal(edited.price.get()))
                 .bind(DbDecimal(edited.fees.get()))
+                .bind(DbDecimal(edited.multiplier.get()))
                 .bind(to_micros(edited.executed_at))
+                .bind(edited.portfolio_id)
                 .bind(edited.notes.as_ref().map(|n| n.as_str()))
                 .bind(edited.tags.to_json())
                 .fetch_one(&mut *tx)
@@ -310,27 +384,34 @@ impl TradingStore for SqlStore {
             if changes.tags.is_some() {
                 write_trade_tags!(tx, id, user_id, edited.tags);
             }
-            let since = current.executed_at.min(edited.executed_at);
-            refold_group!(
-                tx,
-                user_id,
-                current.portfolio_id,
-                &current.symbol,
-                since,
-                recompute
-            );
+            if to == from {
+                let since = current.executed_at.min(edited.executed_at);
+                refold_group!(tx, user_id, from.0, &from.1, Some(since), rules_of(&from));
+            } else {
+                refold_group!(
+                    tx,
+                    user_id,
+                    from.0,
+                    &from.1,
+                    Some(current.executed_at),
+                    rules_of(&from)
+                );
+                refold_group!(
+                    tx,
+                    user_id,
+                    to.0,
+                    &to.1,
+                    Some(edited.executed_at),
+                    rules_of(&to)
+                );
+            }
             tx.commit().await?;
             row
         });
         Ok(row.try_into()?)
     }
 
-    async fn delete_trade(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError> {
+    async fn delete_trade(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError> {
         let begin = self.begin_write();
         // SQLite: queued for the write lock (`SqlStore::write_turn`).
         let _turn = self.write_turn().await;
@@ -345,18 +426,24 @@ impl TradingStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
             let symbol: Symbol = symbol.parse().map_err(corrupt("symbol"))?;
-            lock_group!(self, tx, user_id, portfolio_id, &symbol);
-            let deleted = sqlx::query("DELETE FROM trades WHERE id = $1 AND user_id = $2")
-                .bind(id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let rules = lock_group!(self, tx, user_id, portfolio_id, &symbol);
+            // Deleted only if still in the group locked: a writer that held
+            // the lock before us may have deleted or moved it.
+            let deleted = sqlx::query(
+                "DELETE FROM trades WHERE id = $1 AND user_id = $2 AND symbol = $3 \
+                 AND portfolio_id IS NOT DISTINCT FROM $4",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(symbol.as_str())
+            .bind(portfolio_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if deleted == 0 {
-                // Deleted by a writer that held the lock before us.
                 return Err(StoreError::NotFound.into());
             }
-            refold_group!(tx, user_id, portfolio_id, &symbol, executed_at, recompute);
+            refold_group!(tx, user_id, portfolio_id, &symbol, Some(executed_at), rules);
             tx.commit().await?;
         });
         Ok(())
@@ -399,12 +486,8 @@ impl TradingStore for SqlStore {
         Ok(timezone)
     }
 
-    async fn import_trades(
-        &self,
-        import: NewImport,
-        recompute: &Recompute,
-    ) -> Result<ImportRecord, TradeWriteError> {
-        self.import_in_tx(import, recompute).await
+    async fn import_trades(&self, import: NewImport) -> Result<ImportRecord, TradeWriteError> {
+        self.import_in_tx(import).await
     }
 
     async fn list_imports(
@@ -416,13 +499,8 @@ impl TradingStore for SqlStore {
         self.imports_page(user_id, limit, after).await
     }
 
-    async fn delete_import(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError> {
-        self.undo_import(user_id, id, recompute).await
+    async fn delete_import(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError> {
+        self.undo_import(user_id, id).await
     }
 }
 

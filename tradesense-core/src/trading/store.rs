@@ -3,14 +3,14 @@
 //! [`Trading`](crate::store::MigrationSet::Trading) migrations).
 //!
 //! Positions are kept as rows (one per portfolio and symbol) so reading them
-//! is one index lookup; every trade write recomputes the affected row inside
+//! is one index lookup; every trade write refolds the affected group inside
 //! its own transaction, from that symbol's trades in `(executed_at, id)`
-//! order, through a callback, and persists the answer, or rolls everything
-//! back if the answer is a refusal. One exception: a created trade that is
-//! the newest of its group is folded onto the stored position and open
-//! round trip in constant time, by the crate's own fold (`append_sql.rs`:
-//! the same `Book` that [`crate::trading::recompute_position`] runs, checked
-//! equal to it by property tests), without calling `recompute`.
+//! order under the portfolio's [`Rules`](super::Rules), and persists the
+//! answer, or rolls everything back if the fold refuses. One exception: a
+//! created trade that is the newest of its `average` group is folded onto
+//! the stored position and open round trip in constant time
+//! (`append_sql.rs`: the same fold resumed, checked equal to the full one
+//! by property tests).
 //!
 //! Concurrent writers to one portfolio serialise on it: PostgreSQL locks the
 //! portfolio row (`SELECT ... FOR UPDATE`); SQLite starts the transaction
@@ -18,24 +18,21 @@
 //! deferred transaction that reads first and writes later could fail with
 //! `SQLITE_BUSY` on upgrade instead of waiting).
 
-use super::{Currency, PortfolioName, Symbol};
+use super::{Currency, PortfolioChanges, PortfolioName, Rules};
 use super::{Cursor, ImportRecord, NewImport};
 use super::{
     FoldError, NewTrade, Portfolio, Position, RoundTrip, RoundTripQuery, Trade, TradeChanges,
-    TradeLeg, TradeQuery,
+    TradeQuery,
 };
 use crate::store::StoreError;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-/// Recomputes one symbol's position from its trades in `(executed_at, id)`
-/// order, or refuses the sequence. See [`crate::trading::recompute_position`].
-pub type Recompute = dyn Fn(&Symbol, &[TradeLeg]) -> Result<Position, FoldError> + Send + Sync;
-
 /// Why a trade write did not happen. Nothing was changed in either case.
 #[derive(Debug, thiserror::Error)]
 pub enum TradeWriteError {
-    /// The positions after the write would be invalid (`insufficient_position`).
+    /// The positions after the write would be invalid
+    /// (`insufficient_position`, `multiplier_mismatch`).
     #[error(transparent)]
     Refused(#[from] FoldError),
     /// The trade or portfolio does not exist for this user, or the database failed.
@@ -53,24 +50,27 @@ impl From<sqlx::Error> for TradeWriteError {
 /// user's id is [`StoreError::NotFound`].
 #[async_trait]
 pub trait TradingStore: Send + Sync {
-    /// Creates a portfolio.
+    /// Creates a portfolio folding its trades under `rules`.
     async fn create_portfolio(
         &self,
         user_id: Uuid,
         name: &PortfolioName,
         base_currency: &Currency,
+        rules: Rules,
     ) -> Result<Portfolio, StoreError>;
     /// The user's portfolios, oldest first.
     async fn list_portfolios(&self, user_id: Uuid) -> Result<Vec<Portfolio>, StoreError>;
     /// One portfolio.
     async fn get_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<Portfolio, StoreError>;
-    /// Renames a portfolio.
-    async fn rename_portfolio(
+    /// Renames a portfolio and changes its rules; a change of rules refolds
+    /// all its groups in the same transaction, or refuses (changing
+    /// nothing) when a trade would become invalid under the new rules.
+    async fn update_portfolio(
         &self,
         user_id: Uuid,
         id: Uuid,
-        name: &PortfolioName,
-    ) -> Result<Portfolio, StoreError>;
+        changes: &PortfolioChanges,
+    ) -> Result<Portfolio, TradeWriteError>;
     /// Deletes a portfolio with its trades and positions.
     async fn delete_portfolio(&self, user_id: Uuid, id: Uuid) -> Result<(), StoreError>;
     /// A portfolio's stored positions by symbol (including empty ones).
@@ -79,13 +79,9 @@ pub trait TradingStore: Send + Sync {
         user_id: Uuid,
         portfolio_id: Uuid,
     ) -> Result<Vec<Position>, StoreError>;
-    /// Records a trade and recomputes its position. `NotFound` means the
+    /// Records a trade and refolds its group. `NotFound` means the
     /// portfolio is not the user's.
-    async fn create_trade(
-        &self,
-        trade: NewTrade,
-        recompute: &Recompute,
-    ) -> Result<Trade, TradeWriteError>;
+    async fn create_trade(&self, trade: NewTrade) -> Result<Trade, TradeWriteError>;
     /// One trade.
     async fn get_trade(&self, user_id: Uuid, id: Uuid) -> Result<Trade, StoreError>;
     /// A page of the user's trades, newest `(executed_at, id)` first.
@@ -94,21 +90,18 @@ pub trait TradingStore: Send + Sync {
         user_id: Uuid,
         query: &TradeQuery,
     ) -> Result<Vec<Trade>, StoreError>;
-    /// Edits a trade and recomputes its position.
+    /// Edits a trade and refolds its group; a trade moved to another
+    /// portfolio or symbol refolds both groups in the same transaction.
+    /// `NotFound`: the trade, or the portfolio it would move to, is not
+    /// the user's.
     async fn update_trade(
         &self,
         user_id: Uuid,
         id: Uuid,
         changes: &TradeChanges,
-        recompute: &Recompute,
     ) -> Result<Trade, TradeWriteError>;
-    /// Deletes a trade and recomputes its position.
-    async fn delete_trade(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError>;
+    /// Deletes a trade and refolds its group.
+    async fn delete_trade(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError>;
     /// A page of the user's round trips, newest `(opened_at, id)` first.
     async fn list_round_trips(
         &self,
@@ -129,11 +122,7 @@ pub trait TradingStore: Send + Sync {
     /// candidate is created, a duplicate, or refused by the fold (an error
     /// of its row only). A dry run writes nothing. `NotFound`: the
     /// portfolio is not the user's.
-    async fn import_trades(
-        &self,
-        import: NewImport,
-        recompute: &Recompute,
-    ) -> Result<ImportRecord, TradeWriteError>;
+    async fn import_trades(&self, import: NewImport) -> Result<ImportRecord, TradeWriteError>;
     /// A page of the user's imports, newest first.
     async fn list_imports(
         &self,
@@ -143,10 +132,5 @@ pub trait TradingStore: Send + Sync {
     ) -> Result<Vec<ImportRecord>, StoreError>;
     /// Deletes an import's trades as one write (refused if a later sell
     /// would oversell) and the import with its dedupe keys.
-    async fn delete_import(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        recompute: &Recompute,
-    ) -> Result<(), TradeWriteError>;
+    async fn delete_import(&self, user_id: Uuid, id: Uuid) -> Result<(), TradeWriteError>;
 }

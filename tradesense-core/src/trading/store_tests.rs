@@ -2,7 +2,7 @@
 
 use super::{
     Currency, Cursor, Fees, FoldError, NewTrade, Position, Side, TradeChanges, TradeQuery,
-    TradeWriteError, TradingStore, recompute_position,
+    TradeWriteError, TradingStore,
 };
 use crate::store::testing::TestDatabase;
 use crate::store::{SqlStore, StoreError};
@@ -35,6 +35,7 @@ fn trade(
         quantity: qty.parse().unwrap(),
         price: price.parse().unwrap(),
         fees: Fees::ZERO,
+        multiplier: Default::default(),
         executed_at: Some(at(minute)),
         portfolio_id,
         notes: None,
@@ -45,7 +46,12 @@ fn trade(
 
 async fn portfolio(store: &SqlStore, user_id: Uuid) -> Uuid {
     store
-        .create_portfolio(user_id, &"Main".parse().unwrap(), &Currency::usd())
+        .create_portfolio(
+            user_id,
+            &"Main".parse().unwrap(),
+            &Currency::usd(),
+            Default::default(),
+        )
         .await
         .unwrap()
         .id
@@ -70,7 +76,12 @@ async fn portfolios_are_owner_scoped() {
         let store = &db.store;
         let (alice, bob) = (user(store).await, user(store).await);
         let p = store
-            .create_portfolio(alice, &"Main".parse().unwrap(), &"eur".parse().unwrap())
+            .create_portfolio(
+                alice,
+                &"Main".parse().unwrap(),
+                &"eur".parse().unwrap(),
+                Default::default(),
+            )
             .await
             .unwrap();
         assert_eq!(p.base_currency.as_str(), "EUR");
@@ -81,10 +92,8 @@ async fn portfolios_are_owner_scoped() {
         ));
         assert!(store.list_portfolios(bob).await.unwrap().is_empty());
         assert!(matches!(
-            store
-                .rename_portfolio(bob, p.id, &"Mine".parse().unwrap())
-                .await,
-            Err(StoreError::NotFound)
+            store.update_portfolio(bob, p.id, &renamed("Mine")).await,
+            Err(TradeWriteError::Store(StoreError::NotFound))
         ));
         assert!(matches!(
             store.delete_portfolio(bob, p.id).await,
@@ -95,17 +104,14 @@ async fn portfolios_are_owner_scoped() {
             Err(StoreError::NotFound)
         ));
         let renamed = store
-            .rename_portfolio(alice, p.id, &"Long".parse().unwrap())
+            .update_portfolio(alice, p.id, &renamed("Long"))
             .await
             .unwrap();
         assert_eq!(renamed.name.as_str(), "Long");
         assert_eq!(store.list_portfolios(alice).await.unwrap(), vec![renamed]);
         // A trade into someone else's portfolio: that portfolio does not exist.
         let err = store
-            .create_trade(
-                trade(bob, Some(p.id), Side::Buy, "1", "1", 1),
-                &recompute_position,
-            )
+            .create_trade(trade(bob, Some(p.id), Side::Buy, "1", "1", 1))
             .await
             .unwrap_err();
         assert!(matches!(err, TradeWriteError::Store(StoreError::NotFound)));
@@ -119,18 +125,12 @@ async fn positions_follow_creates_edits_and_deletes() {
         let alice = user(store).await;
         let pid = portfolio(store, alice).await;
         let buy = store
-            .create_trade(
-                trade(alice, Some(pid), Side::Buy, "10", "100", 10),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, Some(pid), Side::Buy, "10", "100", 10))
             .await
             .unwrap();
         assert_eq!(buy.quantity.to_string(), "10");
         let sell = store
-            .create_trade(
-                trade(alice, Some(pid), Side::Sell, "4", "110", 20),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, Some(pid), Side::Sell, "4", "110", 20))
             .await
             .unwrap();
         let p = position(store, alice, pid).await.unwrap();
@@ -141,10 +141,7 @@ async fn positions_follow_creates_edits_and_deletes() {
 
         // A back-dated buy changes the average the later sell realized against.
         store
-            .create_trade(
-                trade(alice, Some(pid), Side::Buy, "10", "80", 5),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, Some(pid), Side::Buy, "10", "80", 5))
             .await
             .unwrap();
         let p = position(store, alice, pid).await.unwrap();
@@ -157,10 +154,7 @@ async fn positions_follow_creates_edits_and_deletes() {
         // buy after the sell is fine (the other buy covers it), but moving
         // both buys after the sell is not.
         let err = store
-            .create_trade(
-                trade(alice, Some(pid), Side::Sell, "100", "1", 30),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, Some(pid), Side::Sell, "100", "1", 30))
             .await
             .unwrap_err();
         assert!(matches!(
@@ -171,14 +165,11 @@ async fn positions_follow_creates_edits_and_deletes() {
             executed_at: Some(at(25)),
             ..Default::default()
         };
-        store
-            .update_trade(alice, buy.id, &moved, &recompute_position)
-            .await
-            .unwrap();
+        store.update_trade(alice, buy.id, &moved).await.unwrap();
         let listed = store.list_trades(alice, &query(50)).await.unwrap();
         let back_dated = listed.iter().find(|t| t.executed_at == at(5)).unwrap().id;
         let err = store
-            .update_trade(alice, back_dated, &moved, &recompute_position)
+            .update_trade(alice, back_dated, &moved)
             .await
             .unwrap_err();
         assert!(matches!(err, TradeWriteError::Refused(_)));
@@ -190,18 +181,12 @@ async fn positions_follow_creates_edits_and_deletes() {
                 .executed_at,
             at(5)
         );
-        let err = store
-            .delete_trade(alice, back_dated, &recompute_position)
-            .await
-            .unwrap_err();
+        let err = store.delete_trade(alice, back_dated).await.unwrap_err();
         assert!(matches!(err, TradeWriteError::Refused(_)));
         assert_eq!(store.list_trades(alice, &query(50)).await.unwrap().len(), 3);
 
         // Deleting the sell and editing notes/prices recompute too.
-        store
-            .delete_trade(alice, sell.id, &recompute_position)
-            .await
-            .unwrap();
+        store.delete_trade(alice, sell.id).await.unwrap();
         let p = position(store, alice, pid).await.unwrap();
         assert_eq!((p.quantity, p.realized_pnl), (dec("20"), dec("0")));
         let repriced = TradeChanges {
@@ -210,7 +195,7 @@ async fn positions_follow_creates_edits_and_deletes() {
             ..Default::default()
         };
         let edited = store
-            .update_trade(alice, back_dated, &repriced, &recompute_position)
+            .update_trade(alice, back_dated, &repriced)
             .await
             .unwrap();
         assert_eq!(edited.notes.as_ref().unwrap().as_str(), "fat finger");
@@ -221,10 +206,7 @@ async fn positions_follow_creates_edits_and_deletes() {
 
         // Deleting every trade removes the position row.
         for t in store.list_trades(alice, &query(50)).await.unwrap() {
-            store
-                .delete_trade(alice, t.id, &recompute_position)
-                .await
-                .unwrap();
+            store.delete_trade(alice, t.id).await.unwrap();
         }
         assert_eq!(position(store, alice, pid).await, None);
     }
@@ -241,20 +223,14 @@ async fn trades_without_portfolio_and_other_users() {
         // nothing is refused there too.
         assert!(matches!(
             store
-                .create_trade(
-                    trade(alice, None, Side::Sell, "5", "1", 1),
-                    &recompute_position,
-                )
+                .create_trade(trade(alice, None, Side::Sell, "5", "1", 1))
                 .await,
             Err(TradeWriteError::Refused(
                 FoldError::InsufficientPosition { .. }
             ))
         ));
         let loose = store
-            .create_trade(
-                trade(alice, None, Side::Buy, "5", "1", 1),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, None, Side::Buy, "5", "1", 1))
             .await
             .unwrap();
         assert_eq!(loose.portfolio_id, None);
@@ -268,22 +244,17 @@ async fn trades_without_portfolio_and_other_users() {
             ..Default::default()
         };
         assert!(matches!(
-            store
-                .update_trade(bob, loose.id, &changes, &recompute_position)
-                .await,
+            store.update_trade(bob, loose.id, &changes).await,
             Err(TradeWriteError::Store(StoreError::NotFound))
         ));
         assert!(matches!(
-            store.delete_trade(bob, loose.id, &recompute_position).await,
+            store.delete_trade(bob, loose.id).await,
             Err(TradeWriteError::Store(StoreError::NotFound))
         ));
         assert!(store.list_trades(bob, &query(50)).await.unwrap().is_empty());
         // Deleting a portfolio takes its trades and positions along.
         store
-            .create_trade(
-                trade(alice, Some(pid), Side::Buy, "1", "1", 2),
-                &recompute_position,
-            )
+            .create_trade(trade(alice, Some(pid), Side::Buy, "1", "1", 2))
             .await
             .unwrap();
         store.delete_portfolio(alice, pid).await.unwrap();
@@ -326,7 +297,7 @@ async fn listing_pages_newest_first_with_filters() {
             if i == 3 {
                 t.symbol = "MSFT".parse().unwrap();
             }
-            ids.push(store.create_trade(t, &recompute_position).await.unwrap());
+            ids.push(store.create_trade(t).await.unwrap());
         }
         // Expected order: executed_at desc, id desc (ties share a minute).
         let mut expected = ids.clone();
@@ -374,7 +345,7 @@ async fn concurrent_buys_into_one_portfolio_all_count() {
                         &format!("{}", 100 + i),
                         i % 60,
                     );
-                    store.create_trade(t, &recompute_position).await.unwrap();
+                    store.create_trade(t).await.unwrap();
                 })
             })
             .collect();
@@ -384,5 +355,12 @@ async fn concurrent_buys_into_one_portfolio_all_count() {
         let p = position(&store, alice, pid).await.unwrap();
         assert_eq!(p.quantity, dec("50"), "{:?}", store.backend());
         assert_eq!(p.average_cost, dec("124.5"));
+    }
+}
+
+fn renamed(name: &str) -> super::PortfolioChanges {
+    super::PortfolioChanges {
+        name: Some(name.parse().unwrap()),
+        ..Default::default()
     }
 }

@@ -111,11 +111,20 @@ mod tests {
             "es:cme",
             "brk.b",
             "X",
-            "ABCDEFGHIJKLMNOP",
+            "MDB260717P00312500",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
         ] {
             assert!(ok.parse::<Symbol>().is_ok(), "{ok}");
         }
-        for bad in ["", "ABCDEFGHIJKLMNOPQ", "A B", "AAPL$", "é", "ß"] {
+        for bad in [
+            "",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456",
+            "MDB   260717P00312500",
+            "A B",
+            "AAPL$",
+            "é",
+            "ß",
+        ] {
             assert!(bad.parse::<Symbol>().is_err(), "{bad}");
         }
         let s: Symbol = serde_json::from_str("\"msft\"").unwrap();
