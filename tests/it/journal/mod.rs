@@ -1,5 +1,6 @@
 //! Scenarios of the journal, one file per feature; `support` is their client.
 
+mod accounting;
 mod analytics;
 mod imports;
 mod openapi;
