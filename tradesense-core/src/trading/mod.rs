@@ -46,6 +46,8 @@ mod model;
 mod money;
 mod round_trip;
 mod rows;
+#[cfg(test)]
+mod rules_props;
 mod sql;
 mod store;
 #[cfg(test)]
