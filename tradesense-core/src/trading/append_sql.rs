@@ -11,7 +11,7 @@
 //! group whose stored state is missing (rows written before migration
 //! 4005) or inconsistent: the append is an optimisation that falls back,
 //! never a second definition. The fold applied is the same
-//! [`TripFold`](super::round_trip::TripFold) the full re-fold runs, and a
+//! [`TripFold`](super::trip_fold::TripFold) the full re-fold runs, and a
 //! property test checks that resuming it from stored rows gives what the
 //! full fold gives (`append_tests.rs`).
 //!
@@ -22,9 +22,11 @@
 //! the listing reads them from the trades (`trip_ids_sql`), and the write
 //! that closes the round trip stores them.
 
-use super::fold::{Book, CostBasis, Rules};
-use super::round_trip::{Direction, Open, TripFold};
+use super::fold::Book;
+use super::round_trip::Direction;
 use super::rows::{PositionRow, corrupt};
+use super::trip_fold::{Open, TripFold};
+use super::{CostBasis, Rules};
 use super::{Position, Symbol, Tags};
 use crate::store::{DbDecimal, StoreError};
 use chrono::{DateTime, Utc};
@@ -241,7 +243,7 @@ macro_rules! upsert_position {
 macro_rules! store_open_state {
     ($tx:expr, $trip_id:expr, $state:expr) => {{
         if let Some(state) = $state {
-            let state: &super::round_trip::OpenState = state;
+            let state: &super::trip_fold::OpenState = state;
             sqlx::query(super::append_sql::STORE_OPEN_STATE)
                 .bind($trip_id)
                 .bind(DbDecimal(state.buy_value))

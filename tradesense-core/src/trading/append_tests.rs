@@ -7,8 +7,8 @@
 //! included, is `journal_props.rs`.
 
 use super::append_sql::{OpenTripRow, resume};
-use super::round_trip::derive_with_state;
 use super::rows::PositionRow;
+use super::trip_fold::derive_with_state;
 use super::{CostBasis, RoundTrip, Rules, Side, Tags, Trade};
 use crate::store::DbDecimal;
 use chrono::{DateTime, Utc};

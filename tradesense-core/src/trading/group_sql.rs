@@ -134,7 +134,7 @@ macro_rules! refold_group {
         // The fold decides (refusing an oversell, a short where none is
         // allowed, a second multiplier) for both kinds of group; only a
         // portfolio keeps a position row.
-        let folded = super::round_trip::fold_group(&trades, $rules)?;
+        let folded = super::trip_fold::fold_group(&trades, $rules)?;
         if let Some(portfolio_id) = portfolio_id {
             match &folded {
                 None => {

@@ -44,8 +44,11 @@ mod journal_explain;
 mod journal_props;
 mod model;
 mod money;
+mod portfolio_api;
+mod portfolio_sql;
 mod round_trip;
 mod rows;
+mod rules;
 #[cfg(test)]
 mod rules_props;
 mod sql;
@@ -54,6 +57,7 @@ mod store;
 mod store_tests;
 mod symbol;
 mod tags;
+mod trip_fold;
 
 pub use analytics::{
     BreakdownBy, BreakdownGroup, ClosedTrip, EquityPoint, Summary, breakdown, equity_curve,
@@ -61,7 +65,7 @@ pub use analytics::{
 };
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
 pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
-pub use fold::{CostBasis, FoldError, Position, Rules, TradeLeg, fold_positions};
+pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use group_sql::RoundTripQuery;
 pub use import::{ImportRecord, NewImport};
 pub use import_csv::{
@@ -78,6 +82,7 @@ pub use money::{
 pub use round_trip::{
     Direction, JOURNAL_DP, RoundTrip, RoundTripStatus, derive_round_trips, divide,
 };
+pub use rules::{CostBasis, Rules};
 pub use store::{TradeWriteError, TradingStore};
 pub use symbol::{Side, Symbol};
 pub use tags::{Tag, Tags};
