@@ -1,6 +1,7 @@
 //! Scenarios of the journal, one file per feature; `support` is their client.
 
 mod analytics;
+mod import_formats;
 mod imports;
 mod openapi;
 mod round_trips;
