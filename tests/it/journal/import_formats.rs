@@ -304,3 +304,74 @@ async fn journal_import_never_misreads_a_malformed_file() {
     })
     .await;
 }
+
+/// Migration 4006 on a SQLite database written before it: every existing
+/// key is kept, scoped to its import's portfolio and layout, and goes with
+/// the portfolio. (Postgres' 4006 alters the table in place and runs in
+/// every Postgres test database, on empty tables.)
+#[tokio::test]
+async fn journal_import_scope_migration_keeps_existing_keys_scoped() {
+    use sqlx::Executor;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/m.db?mode=rwc", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let mut files: Vec<std::path::PathBuf> = ["users", "trading"]
+        .iter()
+        .flat_map(|set| std::fs::read_dir(format!("{root}/{set}")).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort_by_key(|p| p.file_name().unwrap().to_owned());
+    let (before, after): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().unwrap().to_str().unwrap() < "4006");
+    for file in &before {
+        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(
+            std::fs::read_to_string(file).unwrap(),
+        )))
+        .await
+        .unwrap();
+    }
+    pool.execute(
+        "PRAGMA foreign_keys = ON;
+         INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at)
+             VALUES (X'01', 'a@example.com', 'h', 'A', '2026-07-01', '2026-07-01');
+         INSERT INTO portfolios VALUES (X'0A', X'01', 'P', 'USD', '2026-07-01');
+         INSERT INTO imports (id, user_id, format, portfolio_id, rows, created, duplicates, errors, created_at)
+             VALUES (X'A1', X'01', 'ibkr', X'0A', 1, 1, 0, '[]', '2026-07-01'),
+                    (X'A2', X'01', 'generic', NULL, 1, 1, 0, '[]', '2026-07-01');
+         INSERT INTO import_keys VALUES (X'01', 'id:1', X'A1'), (X'01', 'id:2', X'A2');",
+    )
+    .await
+    .unwrap();
+    let scope_file = after
+        .iter()
+        .find(|p| p.ends_with("4006_import_scope.sql"))
+        .unwrap();
+    pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(
+        std::fs::read_to_string(scope_file).unwrap(),
+    )))
+    .await
+    .unwrap();
+    let keys: Vec<(Option<Vec<u8>>, String, String)> =
+        sqlx::query_as("SELECT portfolio_id, format, key FROM import_keys ORDER BY key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        keys,
+        [
+            (Some(vec![0x0A]), "ibkr".to_owned(), "id:1".to_owned()),
+            (None, "generic".to_owned(), "id:2".to_owned()),
+        ]
+    );
+    // One key per scope, "no portfolio" included.
+    let again = "INSERT INTO import_keys VALUES (X'01', NULL, 'generic', 'id:2', X'A2')";
+    assert!(pool.execute(again).await.is_err());
+    pool.execute("DELETE FROM portfolios").await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "the portfolio's key went with it");
+}
