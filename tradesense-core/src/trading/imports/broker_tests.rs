@@ -188,3 +188,77 @@ fn generic_european() {
     assert!(parsed.candidates.is_empty());
     assert_eq!(parsed.errors.len(), 4);
 }
+
+/// One row of `layout` after `header`, read in UTC.
+fn one(header: &str, row: &str, format: ImportFormat) -> Result<String, (u64, String)> {
+    let file = format!("{header}\n{row}\n");
+    let options = ReadOptions::in_zone(chrono_tz::Tz::UTC);
+    let parsed = parse_file(file.as_bytes(), RequestedFormat::Exactly(format), &options).unwrap();
+    match (parsed.errors.first(), parsed.skipped) {
+        (Some(e), _) => Err((e.row, e.field.clone())),
+        (None, 1) => Ok("skipped".to_owned()),
+        (None, _) => Ok(fills(&parsed).join("|")),
+    }
+}
+
+#[test]
+fn action_words_and_signs() {
+    let schwab = "Date,Action,Symbol,Quantity,Price,Fees & Comm";
+    for (action, side) in [
+        ("Sell Short", "sell"),
+        ("Buy to Cover", "buy"),
+        ("Sell to Open", "sell"),
+        ("Reinvest Shares", "buy"),
+    ] {
+        let read = one(
+            schwab,
+            &format!("07/15/2026,{action},KO,1,60,"),
+            ImportFormat::Schwab,
+        );
+        assert!(
+            read.as_ref().unwrap().starts_with(&format!("KO {side} ")),
+            "{action}: {read:?}"
+        );
+    }
+    for skipped in ["Expired", "Journal", "Bank Interest", "Cash Dividend"] {
+        let read = one(
+            schwab,
+            &format!("07/15/2026,{skipped},KO,1,,"),
+            ImportFormat::Schwab,
+        );
+        assert_eq!(read.as_deref(), Ok("skipped"), "{skipped}");
+    }
+    // thinkorswim signs its Qty; a negative beside BUY contradicts itself.
+    let tos = ",Exec Time,Side,Qty,Pos Effect,Symbol,Exp,Strike,Type,Price";
+    let read = one(
+        tos,
+        ",7/15/26 09:31:02,BUY,-2,TO OPEN,KO,,,STOCK,60",
+        ImportFormat::Thinkorswim,
+    );
+    assert_eq!(read, Err((2, "Qty".to_owned())));
+    // Webull's short sale is a sell; its times need a known zone.
+    let webull = "Symbol,Side,Status,Filled,Avg Price,Filled Time";
+    let read = one(
+        webull,
+        "KO,Short,Filled,3,60,07/15/2026 09:31:02 EST",
+        ImportFormat::Webull,
+    );
+    assert_eq!(read.as_deref(), Ok("KO sell 3 60 0 1 07-15 14:31:02"));
+    let read = one(
+        webull,
+        "KO,Buy,Filled,3,60,07/15/2026 09:31:02 XYZ",
+        ImportFormat::Webull,
+    );
+    assert_eq!(read, Err((2, "Filled Time".to_owned())));
+    // IBKR without UnderlyingSymbol: the root of the padded OCC `Symbol`.
+    let ibkr = "AssetClass,Symbol,Expiry,Put/Call,Strike,DateTime,Quantity,TradePrice";
+    let read = one(
+        ibkr,
+        "OPT,SPY   260821C00660000,20260821,C,660,20260715;093000,1,7.8",
+        ImportFormat::Ibkr,
+    );
+    assert_eq!(
+        read.as_deref(),
+        Ok("SPY260821C00660000 buy 1 7.8 0 100 07-15 09:30:00")
+    );
+}
