@@ -226,6 +226,23 @@ async fn journal_import_dedupe_is_per_portfolio_and_layout_and_freed_with_the_po
             "the history stays"
         );
 
+        // A big file (over 2 000 keys) reads its scope's keys in one pass:
+        // still per portfolio.
+        let big: String = std::iter::once("symbol,side,quantity,price,executed_at,id\n".to_owned())
+            .chain((0..2100).map(|i| format!("BIG,buy,1,10,2026-07-02T14:00:00Z,B-{i}\n")))
+            .collect();
+        let (_, into_b) = user.send_csv(&query("generic", &b), big.clone()).await;
+        assert_eq!(into_b["created"], 2100, "{}", into_b["errors"]);
+        let (_, loose_big) = user
+            .send_csv("/api/v1/imports?format=generic", big.clone())
+            .await;
+        assert_eq!(loose_big["created"], 2100);
+        let (_, b_again) = user.send_csv(&query("generic", &b), big).await;
+        assert_eq!(
+            (b_again["created"].clone(), b_again["duplicates"].clone()),
+            (json!(0), json!(2100))
+        );
+
         // Deleting an import frees its keys: the file imports again.
         let (status, _) = user
             .send(
