@@ -8,12 +8,12 @@
 //! expirations are skipped. Sells carry a negative `Quantity`. An option's
 //! `Description` reads `PUT  MDB    07/17/26   312.500`.
 
-use super::contracts::{Right, occ_symbol, option_multiplier};
+use super::contracts::{Right, occ_symbol};
 use super::row::{Col, Header, Row};
 use super::values::{DateOrder, date};
 use super::{BrokerFormat, Read, RowError};
 use crate::error::FieldError;
-use crate::trading::{Multiplier, Side, Symbol};
+use crate::trading::{Side, Symbol};
 
 const DATE: Col = Col::new(
     "Transaction Date",
@@ -74,10 +74,7 @@ impl BrokerFormat for Etrade {
         let Some(side) = side(row.text(&TYPE).unwrap_or("")) else {
             return Ok(Read::Skipped);
         };
-        let (symbol, multiplier) = match option(row) {
-            Some(symbol) => (symbol?, option_multiplier()),
-            None => (row.symbol(&SYMBOL)?, Multiplier::ONE),
-        };
+        let (symbol, multiplier) = row.option_or_symbol(option(row), &SYMBOL)?;
         let side_quantity = row.side_quantity(Some(side), &QUANTITY)?;
         let price = row.price(&PRICE)?;
         let fees = row.costs(&[&COMMISSION])?;

@@ -8,11 +8,11 @@
 //! a negative `Quantity`. An option's `Symbol` is `-NVDA260710P195`
 //! (root, `YYMMDD`, `C`/`P`, the strike as written).
 
-use super::contracts::{Right, occ_symbol, option_multiplier};
+use super::contracts::{Right, occ_symbol};
 use super::row::{Col, Header, Row};
 use super::{BrokerFormat, Read, RowError};
 use crate::error::FieldError;
-use crate::trading::{Multiplier, Side, Symbol};
+use crate::trading::{Side, Symbol};
 use chrono::NaiveDate;
 
 const RUN_DATE: Col = Col::new("Run Date", &["rundate"]);
@@ -74,10 +74,7 @@ impl BrokerFormat for Fidelity {
             return Ok(Read::Skipped);
         };
         let symbol_text = row.required(&SYMBOL)?;
-        let (symbol, multiplier) = match option(row, symbol_text) {
-            Some(symbol) => (symbol?, option_multiplier()),
-            None => (row.symbol(&SYMBOL)?, Multiplier::ONE),
-        };
+        let (symbol, multiplier) = row.option_or_symbol(option(row, symbol_text), &SYMBOL)?;
         let side_quantity = row.side_quantity(Some(side), &QUANTITY)?;
         let price = row.price(&PRICE)?;
         let fees = row.costs(&[&COMMISSION, &FEES])?;

@@ -252,6 +252,20 @@ impl<'a> Row<'a> {
             .map_err(|m| self.fail(col, m))
     }
 
+    /// The instrument of a row whose layout writes options its own way:
+    /// the OCC symbol `option` read (multiplier 100), else `col` as a
+    /// share's symbol (multiplier 1).
+    pub(super) fn option_or_symbol(
+        &self,
+        option: Option<Result<super::Symbol, RowError>>,
+        col: &Col,
+    ) -> Result<(super::Symbol, super::Multiplier), RowError> {
+        match option {
+            Some(symbol) => Ok((symbol?, super::contracts::option_multiplier())),
+            None => Ok((self.symbol(col)?, super::Multiplier::ONE)),
+        }
+    }
+
     /// `col` as a symbol.
     pub(super) fn symbol(&self, col: &Col) -> Result<super::Symbol, RowError> {
         self.required(col)?

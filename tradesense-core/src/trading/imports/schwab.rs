@@ -10,12 +10,12 @@
 //! journals, expirations and the `Transactions Total` line are skipped. An
 //! option's `Symbol` is `MDB 07/17/2026 312.50 P`.
 
-use super::contracts::{Right, occ_symbol, option_multiplier};
+use super::contracts::{Right, occ_symbol};
 use super::row::{Col, Header, Row};
 use super::values::{DateOrder, date};
 use super::{BrokerFormat, Read, RowError};
 use crate::error::FieldError;
-use crate::trading::{Multiplier, Side, Symbol};
+use crate::trading::{Side, Symbol};
 
 const DATE: Col = Col::new("Date", &["date"]);
 const ACTION: Col = Col::new("Action", &["action"]);
@@ -71,10 +71,7 @@ impl BrokerFormat for Schwab {
             return Ok(Read::Skipped);
         };
         let symbol_text = row.required(&SYMBOL)?;
-        let (symbol, multiplier) = match option(row, symbol_text) {
-            Some(symbol) => (symbol?, option_multiplier()),
-            None => (row.symbol(&SYMBOL)?, Multiplier::ONE),
-        };
+        let (symbol, multiplier) = row.option_or_symbol(option(row, symbol_text), &SYMBOL)?;
         let side_quantity = row.side_quantity(Some(side), &QUANTITY)?;
         let price = row.price(&PRICE)?;
         let fees = row.costs(&[&FEES])?;
