@@ -6,8 +6,6 @@
 -- ES 50) defaults to 1, the value every existing trade was folded with;
 -- a round trip records its trades' multiplier and its direction (every
 -- existing one was long: shorts were refused).
--- A negative fee is a rebate (some venues pay for added liquidity).
-ALTER TABLE trades DROP CONSTRAINT IF EXISTS trades_fees_check;
 ALTER TABLE portfolios ADD COLUMN allow_short BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE portfolios ADD COLUMN cost_basis TEXT NOT NULL DEFAULT 'average'
     CHECK (cost_basis IN ('average', 'fifo', 'lifo'));

@@ -20,13 +20,6 @@ async fn import(user: &User, query: &str, file: &str) -> (StatusCode, Value) {
         .await
 }
 
-async fn trades(user: &User, query: &str) -> Vec<Value> {
-    user.get(&format!("/api/v1/trades?limit=500&{query}")).await["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
     on_every_backend(|app| async move {
@@ -49,10 +42,7 @@ async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
             ),
             (json!(4), json!(4), json!(0))
         );
-        assert!(
-            trades(&user, "").await.is_empty(),
-            "a dry run writes nothing"
-        );
+        assert!(user.trades("").await.is_empty(), "a dry run writes nothing");
         assert_eq!(user.get("/api/v1/imports").await["items"], json!([]));
 
         let (status, first) = import(&user, &query, "generic_aliases.csv").await;
@@ -66,7 +56,7 @@ async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
             ),
             (json!(4), json!(4), json!([]))
         );
-        let listed = trades(&user, "symbol=AAPL").await;
+        let listed = user.trades("symbol=AAPL").await;
         let opening = listed.last().unwrap();
         assert_eq!(
             opening["executed_at"], "2026-03-02T14:30:00Z",
@@ -95,7 +85,7 @@ async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
         )
         .await;
         assert_eq!(dry["duplicates"], 4);
-        assert_eq!(trades(&user, "").await.len(), 4);
+        assert_eq!(user.trades("").await.len(), 4);
         let history = user.get("/api/v1/imports").await;
         let ids: Vec<&Value> = history["items"]
             .as_array()
@@ -121,7 +111,7 @@ async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
             )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        assert!(trades(&user, "").await.is_empty());
+        assert!(user.trades("").await.is_empty());
         assert_eq!(user.get("/api/v1/round-trips").await["items"], json!([]));
         let (status, _) = user
             .send(
@@ -149,7 +139,7 @@ async fn journal_import_generic_dedupes_dry_runs_and_undoes() {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(problem["code"], "insufficient_position");
-        assert_eq!(trades(&user, "").await.len(), 5, "nothing deleted");
+        assert_eq!(user.trades("").await.len(), 5, "nothing deleted");
 
         // Another user's import does not exist for this one.
         let other = User::new(&app).await;
@@ -200,7 +190,7 @@ async fn journal_import_occurrences_order_and_row_errors() {
         // user's default zone); broker ids under the `Trade_ID` alias.
         let (_, signed) = import(&user, "format=generic", "generic_signed_quantity.csv").await;
         assert_eq!(signed["created"], 2, "{signed}");
-        let nvda = trades(&user, "symbol=NVDA").await;
+        let nvda = user.trades("symbol=NVDA").await;
         assert_eq!(nvda[0]["side"], "sell");
         assert_eq!(nvda[0]["quantity"], "3");
         assert_eq!(nvda[0]["executed_at"], "2026-03-04T13:02:10Z");
@@ -224,12 +214,13 @@ async fn journal_import_occurrences_order_and_row_errors() {
         assert_eq!(
             errors,
             vec![
-                (2, "side".into()),
-                (3, "price".into()),
-                (4, "quantity".into()),
-                (5, "symbol".into()),
-                (6, "executed_at".into()),
-            ]
+                (3, "side".into()),
+                (4, "price".into()),
+                (5, "quantity".into()),
+                (6, "symbol".into()),
+                (7, "executed_at".into()),
+            ],
+            "each error names its line in the file (the header is line 1)"
         );
 
         // The whole file is refused when a required column or the format is wrong.
@@ -292,7 +283,7 @@ async fn journal_import_ibkr_flex_trades() {
             (json!(4), json!(4), json!([])),
             "the repeated header is skipped"
         );
-        let spy = trades(&user, "symbol=SPY").await;
+        let spy = user.trades("symbol=SPY").await;
         assert_eq!(
             spy[1]["executed_at"], "2026-03-09T13:35:12Z",
             "09:35:12 EDT, the day after the change"
@@ -332,9 +323,10 @@ async fn journal_import_local_times_across_dst() {
         .await;
         assert_eq!(report["created"], 5, "{report}");
         assert_eq!(report["errors"].as_array().unwrap().len(), 1);
-        assert_eq!(report["errors"][0]["row"], 2);
+        assert_eq!(report["errors"][0]["row"], 3, "line 3 of the file");
         assert_eq!(report["errors"][0]["field"], "executed_at");
-        let times: Vec<String> = trades(&user, "")
+        let times: Vec<String> = user
+            .trades("")
             .await
             .iter()
             .rev()
@@ -360,16 +352,19 @@ async fn journal_import_local_times_across_dst() {
         let one = "symbol,side,quantity,price,executed_at\nBER,buy,1,1,2026-07-01 10:00:00\n";
         user.send_csv("/api/v1/imports?format=generic", one).await;
         assert_eq!(
-            trades(&user, "symbol=BER").await[0]["executed_at"],
+            user.trades("symbol=BER").await[0]["executed_at"],
             "2026-07-01T08:00:00Z"
         );
     })
     .await;
 }
 
-/// Two imports of the same file into two portfolios at once: whatever the
-/// interleaving, no `5xx`, and each row exists once (the loser of a race on
-/// a dedupe key rolls back whole and answers `409 import_conflict`).
+/// Two imports of the same file at once, into two portfolios and then
+/// twice into one: dedupe keys are per portfolio, so the first pair both
+/// create; the second pair race on the same keys and, whatever the
+/// interleaving, no `5xx`, and each row exists once per portfolio (the
+/// loser rolls back whole and answers `409 import_conflict`, or runs after
+/// the winner and finds duplicates).
 #[tokio::test]
 async fn journal_concurrent_imports_of_one_file_never_duplicate_or_fail() {
     on_every_backend(|app| async move {
@@ -381,14 +376,30 @@ async fn journal_concurrent_imports_of_one_file_never_duplicate_or_fail() {
             import(&user, &qa, "generic_aliases.csv"),
             import(&user, &qb, "generic_aliases.csv"),
         );
-        for (status, body) in [(sa, &ba), (sb, &bb)] {
+        assert_eq!(
+            (sa, sb),
+            (StatusCode::CREATED, StatusCode::CREATED),
+            "{ba} {bb}"
+        );
+        assert_eq!(user.trades("").await.len(), 8, "{ba} {bb}");
+        let c = user.portfolio("C").await;
+        let qc = query(&c);
+        let ((s1, b1), (s2, b2)) = tokio::join!(
+            import(&user, &qc, "generic_aliases.csv"),
+            import(&user, &qc, "generic_aliases.csv"),
+        );
+        for (status, body) in [(s1, &b1), (s2, &b2)] {
             assert!(
                 status == StatusCode::CREATED
                     || (status == StatusCode::CONFLICT && body["code"] == "import_conflict"),
                 "{status}: {body}"
             );
         }
-        assert_eq!(trades(&user, "").await.len(), 4, "{ba} {bb}");
+        assert_eq!(
+            user.trades(&format!("portfolio_id={c}")).await.len(),
+            4,
+            "{b1} {b2}"
+        );
     })
     .await;
 }

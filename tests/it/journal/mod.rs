@@ -2,6 +2,7 @@
 
 mod accounting;
 mod analytics;
+mod import_formats;
 mod imports;
 mod openapi;
 mod round_trips;

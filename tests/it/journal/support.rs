@@ -99,6 +99,14 @@ impl User {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// The first 500 trades matching `query` (`symbol=X&...`), newest first.
+    pub async fn trades(&self, query: &str) -> Vec<Value> {
+        self.get(&format!("/api/v1/trades?limit=500&{query}")).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Records a trade; `at` is RFC 3339.
     pub async fn trade(&self, body: Value) -> Value {
         self.ok(Method::POST, "/api/v1/trades", Some(body)).await

@@ -29,6 +29,15 @@ pub(super) struct NewRow<'a> {
     pub(super) created_at: DateTime<Utc>,
 }
 
+/// Whose dedupe keys an import writes: the user's, in one portfolio (or
+/// none) and one layout, held by one import.
+pub(super) struct KeyScope<'a> {
+    pub(super) user_id: Uuid,
+    pub(super) portfolio_id: Option<Uuid>,
+    pub(super) format: &'a str,
+    pub(super) import_id: Uuid,
+}
+
 /// `(owner id, user id, tag)` rows of `trade_tags` or `round_trip_tags`.
 pub(super) type TagRow = (Uuid, Uuid, String);
 
@@ -36,12 +45,8 @@ pub(super) trait Bulk {
     async fn insert_trades(&mut self, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error>;
     /// `table` is `trade_tags` or `round_trip_tags` (a constant, not input).
     async fn insert_tags(&mut self, table: &str, rows: &[TagRow]) -> Result<(), sqlx::Error>;
-    async fn insert_keys(
-        &mut self,
-        user: Uuid,
-        import: Uuid,
-        keys: &[&str],
-    ) -> Result<(), sqlx::Error>;
+    async fn insert_keys(&mut self, scope: &KeyScope<'_>, keys: &[&str])
+    -> Result<(), sqlx::Error>;
     async fn insert_round_trips(&mut self, trips: &[&RoundTrip]) -> Result<(), sqlx::Error>;
 }
 
@@ -52,6 +57,8 @@ fn tag_columns(table: &str) -> &'static str {
         "INSERT INTO trade_tags (trade_id, user_id, tag) "
     }
 }
+
+const KEY_INSERT: &str = "INSERT INTO import_keys (user_id, portfolio_id, format, key, import_id) ";
 
 const TRADE_INSERT: &str = "INSERT INTO trades (id, user_id, portfolio_id, symbol, side, \
      quantity, price, fees, executed_at, notes, tags, import_id, created_at, multiplier) ";
@@ -94,17 +101,17 @@ impl Bulk for Transaction<'_, Sqlite> {
 
     async fn insert_keys(
         &mut self,
-        user: Uuid,
-        import: Uuid,
+        scope: &KeyScope<'_>,
         keys: &[&str],
     ) -> Result<(), sqlx::Error> {
         for chunk in keys.chunks(CHUNK) {
-            let mut sql =
-                QueryBuilder::<Sqlite>::new("INSERT INTO import_keys (user_id, key, import_id) ");
+            let mut sql = QueryBuilder::<Sqlite>::new(KEY_INSERT);
             sql.push_values(chunk, |mut b, key| {
-                b.push_bind(user)
+                b.push_bind(scope.user_id)
+                    .push_bind(scope.portfolio_id)
+                    .push_bind(scope.format.to_owned())
                     .push_bind((*key).to_owned())
-                    .push_bind(import);
+                    .push_bind(scope.import_id);
             });
             sql.build().execute(&mut **self).await?;
         }
@@ -194,22 +201,21 @@ impl Bulk for Transaction<'_, Postgres> {
 
     async fn insert_keys(
         &mut self,
-        user: Uuid,
-        import: Uuid,
+        scope: &KeyScope<'_>,
         keys: &[&str],
     ) -> Result<(), sqlx::Error> {
         if keys.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO import_keys (user_id, key, import_id) \
-             SELECT $1, k, $2 FROM UNNEST($3::text[]) AS k",
-        )
-        .bind(user)
-        .bind(import)
-        .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
-        .execute(&mut **self)
-        .await?;
+        let sql = format!("{KEY_INSERT} SELECT $1, $2, $3, k, $4 FROM UNNEST($5::text[]) AS k");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope.user_id)
+            .bind(scope.portfolio_id)
+            .bind(scope.format)
+            .bind(scope.import_id)
+            .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+            .execute(&mut **self)
+            .await?;
         Ok(())
     }
 

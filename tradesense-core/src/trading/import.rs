@@ -4,7 +4,7 @@
 //! before anything is written.
 
 use super::fold::Book;
-use super::import_csv::{Candidate, ImportFormat, RowError};
+use super::imports::{Candidate, ImportFormat, RowError};
 use super::{FoldError, Rules, TradeLeg};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,9 +27,12 @@ pub struct ImportRecord {
     pub rows: u64,
     /// Trades created.
     pub created: u64,
-    /// Rows an earlier import already created.
+    /// Rows an earlier import into the same portfolio, from a file of the
+    /// same layout, already created.
     pub duplicates: u64,
-    /// Rows refused: 1-based data row, column, why.
+    /// Rows that are not fills (dividends, transfers, cancelled orders).
+    pub skipped: u64,
+    /// Rows refused: line in the file, column, why.
     pub errors: Vec<RowError>,
     /// Whether nothing was written (`dry_run=true`).
     pub dry_run: bool,
@@ -48,6 +51,8 @@ pub struct NewImport {
     pub portfolio_id: Option<Uuid>,
     /// Data rows read.
     pub rows: u64,
+    /// Rows that are not fills.
+    pub skipped: u64,
     /// The rows that read into trades.
     pub candidates: Vec<Candidate>,
     /// The rows that did not.

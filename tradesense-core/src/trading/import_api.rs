@@ -4,8 +4,8 @@
 
 use super::api::{Id, write_error};
 use super::{
-    Cursor, ImportFormat, ImportRecord, NewImport, TradeWriteError, TradingStore, parse_file,
-    parse_timezone,
+    Cursor, DateFormat, DecimalMark, FeeSign, ImportRecord, NewImport, ReadOptions,
+    RequestedFormat, TradeWriteError, TradingStore, parse_file, parse_timezone,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -87,10 +87,13 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
 }
 
 struct ImportQuery {
-    format: ImportFormat,
+    format: RequestedFormat,
     portfolio_id: Option<Uuid>,
     dry_run: bool,
     tz: Option<Tz>,
+    decimal: DecimalMark,
+    date_format: Option<DateFormat>,
+    fee_sign: Option<FeeSign>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ImportQuery {
@@ -101,9 +104,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ImportQuery {
         state: &S,
     ) -> Result<Self, ApiError> {
         let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await?;
-        let format_given = map.get("format").is_some_and(|v| !v.is_empty());
         let mut params = QueryParams::new(map);
-        let format = params.get("format", str::parse::<ImportFormat>);
+        let format = params.get("format", str::parse::<RequestedFormat>);
         let portfolio_id = params.get("portfolio_id", |v| v.parse::<Id>().map(|id| id.0));
         let dry_run = params.get("dry_run", |v| match v {
             "true" | "1" => Ok(true),
@@ -111,45 +113,56 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ImportQuery {
             _ => Err("must be `true` or `false`".to_owned()),
         });
         let tz = params.get("tz", parse_timezone);
+        let decimal = params.get("decimal", str::parse::<DecimalMark>);
+        let date_format = params.get("date_format", str::parse::<DateFormat>);
+        let fee_sign = params.get("fee_sign", str::parse::<FeeSign>);
         params.finish()?;
-        let format = match (format, format_given) {
-            (Some(format), _) => format,
-            _ => {
-                return Err(ApiError::invalid(
-                    "format",
-                    "field required: `generic` or `ibkr`",
-                ));
-            }
+        let Some(format) = format else {
+            return Err(ApiError::invalid(
+                "format",
+                "field required: `generic`, `ibkr`, `schwab`, `thinkorswim`, `etrade`, \
+                 `fidelity`, `webull`, `tradovate` or `auto`",
+            ));
         };
         Ok(Self {
             format,
             portfolio_id,
             dry_run: dry_run.unwrap_or(false),
             tz,
+            decimal: decimal.unwrap_or_default(),
+            date_format,
+            fee_sign,
         })
     }
 }
 
-/// Import a broker CSV file: `generic` or `ibkr` (Interactive Brokers Flex
-/// Query trades). Rows apply in `executed_at` order in one transaction;
-/// re-importing a file creates nothing.
+/// Import a broker CSV file: `generic`, a broker's export (`ibkr`: Interactive
+/// Brokers Flex Query trades, `schwab`, `thinkorswim`, `etrade`, `fidelity`,
+/// `webull`, `tradovate`), or `auto` to recognise the layout from the header.
+/// Rows apply in `executed_at` order in one transaction; re-importing a file
+/// into the same portfolio creates nothing. `errors[].row` is the line in the
+/// file (the header is line 1); rows that are not fills are counted in
+/// `skipped`.
 #[utoipa::path(post, path = "/imports", tag = "journal",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(
-        ("format" = ImportFormat, Query, description = "`generic` or `ibkr`"),
-        ("portfolio_id" = Option<Uuid>, Query, description = "Where the trades go"),
+        ("format" = String, Query, description = "`generic`, `ibkr`, `schwab`, `thinkorswim`, `etrade`, `fidelity`, `webull`, `tradovate`, or `auto` (recognised from the header row; `422` naming `format` when none matches)"),
+        ("portfolio_id" = Option<Uuid>, Query, description = "Where the trades go; dedupe keys are per portfolio and layout"),
         ("dry_run" = Option<bool>, Query, description = "Answer the counts and errors, write nothing (200)"),
         ("tz" = Option<String>, Query, description = "IANA zone of times without an offset; default the user's `timezone`"),
+        ("decimal" = Option<String>, Query, description = "`point` (default: `1234.5`; a `,` only groups thousands by three, `1,234.50`) or `comma` (`1.234,5`). A number with a decimal comma is a row error unless `comma`"),
+        ("date_format" = Option<String>, Query, description = "generic only: `iso` (default, `YYYY-MM-DD HH:MM:SS` or RFC 3339), `us` (`MM/DD/YYYY [HH:MM[:SS]]`) or `eu` (`DD/MM/YYYY ...`)"),
+        ("fee_sign" = Option<String>, Query, description = "generic only: `ignore` (default: a fee's sign is ignored) or `signed` (a negative fee is a rebate)"),
     ),
-    request_body(content = String, content_type = "text/csv", description = "The file; its first line is a header"),
+    request_body(content = String, content_type = "text/csv", description = "The file; its first line is a header; `,`, `;` or tab delimited (detected)"),
     responses(
-        (status = 201, description = "The import", body = ImportRecord),
+        (status = 201, description = "The import (`format` is the layout read; `skipped` counts rows that are not fills)", body = ImportRecord),
         (status = 200, description = "A dry run: what the import would do", body = ImportRecord),
         (status = 404, description = "`portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`import_conflict`: a concurrent import of some of the same rows finished first (nothing imported; retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is over the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not `text/csv`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `format`, a bad parameter, or a header without a required column (nothing imported)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `format` (or `auto` recognising none), a bad parameter, a parameter the layout does not read, or a header without a required column (nothing imported)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_import(
     State(store): State<Store>,
@@ -161,12 +174,19 @@ async fn create_import(
         Some(tz) => tz,
         None => parse_timezone(&store.user_timezone(caller.user_id).await?).unwrap_or(Tz::UTC),
     };
-    let parsed = parse_file(&body, query.format, tz).map_err(ApiError::Validation)?;
+    let options = ReadOptions {
+        decimal: query.decimal,
+        date_format: query.date_format,
+        fee_sign: query.fee_sign,
+        ..ReadOptions::in_zone(tz)
+    };
+    let parsed = parse_file(&body, query.format, &options).map_err(ApiError::Validation)?;
     let import = NewImport {
         user_id: caller.user_id,
-        format: query.format,
+        format: parsed.format,
         portfolio_id: query.portfolio_id,
         rows: parsed.rows,
+        skipped: parsed.skipped,
         candidates: parsed.candidates,
         errors: parsed.errors,
         dry_run: query.dry_run,

@@ -7,10 +7,10 @@
 //! 50 000-row file costs a few hundred statements, not 50 000 refolds.
 //! A dry run does all of it and rolls back.
 
-use super::bulk::{Bulk, NewRow, TagRow};
+use super::bulk::{Bulk, KeyScope, NewRow, TagRow};
 use super::group_sql::group_sql;
 use super::import::{Decision, Group, ImportRecord, NewImport, plan};
-use super::import_csv::{RowError, dedupe_keys};
+use super::imports::{RowError, dedupe_keys};
 use super::rows::{TRADE_COLUMNS, TradeRow, corrupt, trade_leg};
 use super::store::TradeWriteError;
 use super::{Cursor, Symbol, Trade};
@@ -28,7 +28,7 @@ const FULL_READ_AT: usize = 2_000;
 const KEY_CHUNK: usize = 100;
 
 const IMPORT_COLUMNS: &str =
-    "id, user_id, format, portfolio_id, rows, created, duplicates, errors, created_at";
+    "id, user_id, format, portfolio_id, rows, created, duplicates, skipped, errors, created_at";
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -39,6 +39,7 @@ struct ImportRow {
     rows: i64,
     created: i64,
     duplicates: i64,
+    skipped: i64,
     errors: String,
     created_at: DateTime<Utc>,
 }
@@ -55,6 +56,7 @@ impl TryFrom<ImportRow> for ImportRecord {
             rows: count(row.rows)?,
             created: count(row.created)?,
             duplicates: count(row.duplicates)?,
+            skipped: count(row.skipped)?,
             errors: serde_json::from_str(&row.errors)
                 .map_err(|e| StoreError::Corrupt(format!("errors: {e}")))?,
             dry_run: false,
@@ -96,21 +98,34 @@ impl SqlStore {
                 }
                 super::Rules::default()
             };
+            // Keys are scoped to the portfolio (or none) and the layout.
+            let scoped = |sql: &mut QueryBuilder<_>| {
+                sql.push_bind(user_id)
+                    .push(" AND format = ")
+                    .push_bind(new.format.as_str());
+                match new.portfolio_id {
+                    Some(portfolio_id) => {
+                        sql.push(" AND portfolio_id = ").push_bind(portfolio_id);
+                    }
+                    None => {
+                        sql.push(" AND portfolio_id IS NULL");
+                    }
+                }
+            };
             let mut existing = HashSet::new();
             if keys.len() > FULL_READ_AT {
-                // A big file: one pass over the user's keys beats thousands
+                // A big file: one pass over the scope's keys beats thousands
                 // of lookups (and does not depend on the planner having
                 // fresh statistics after the last big import).
-                let found: Vec<(String,)> =
-                    sqlx::query_as("SELECT key FROM import_keys WHERE user_id = $1")
-                        .bind(user_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                let mut sql = QueryBuilder::new("SELECT key FROM import_keys WHERE user_id = ");
+                scoped(&mut sql);
+                let found: Vec<(String,)> = sql.build_query_as().fetch_all(&mut *tx).await?;
                 existing.extend(found.into_iter().map(|(k,)| k));
             } else {
                 for chunk in keys.chunks(KEY_CHUNK) {
                     let mut sql = QueryBuilder::new("SELECT key FROM import_keys WHERE user_id = ");
-                    sql.push_bind(user_id).push(" AND key IN (");
+                    scoped(&mut sql);
+                    sql.push(" AND key IN (");
                     let mut list = sql.separated(", ");
                     for key in chunk {
                         list.push_bind(key.clone());
@@ -165,13 +180,15 @@ impl SqlStore {
                 rows: new.rows,
                 created,
                 duplicates,
+                skipped: new.skipped,
                 errors,
                 dry_run: new.dry_run,
                 created_at: to_micros(Utc::now()),
             };
             let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO imports ({IMPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "INSERT INTO imports ({IMPORT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             )))
             .bind(record.id)
             .bind(user_id)
@@ -180,6 +197,7 @@ impl SqlStore {
             .bind(count(record.rows))
             .bind(count(record.created))
             .bind(count(record.duplicates))
+            .bind(count(record.skipped))
             .bind(serde_json::to_string(&record.errors).unwrap_or_else(|_| "[]".to_owned()))
             .bind(record.created_at)
             .execute(&mut *tx)
@@ -206,7 +224,13 @@ impl SqlStore {
                 .collect();
             Bulk::insert_trades(&mut tx, &rows).await?;
             let created_keys: Vec<&str> = accepted.iter().map(|(_, _, k)| k.as_str()).collect();
-            Bulk::insert_keys(&mut tx, user_id, record.id, &created_keys).await?;
+            let scope = KeyScope {
+                user_id,
+                portfolio_id: new.portfolio_id,
+                format: new.format.as_str(),
+                import_id: record.id,
+            };
+            Bulk::insert_keys(&mut tx, &scope, &created_keys).await?;
             let tags: Vec<TagRow> = accepted
                 .iter()
                 .flat_map(|(id, c, _)| c.tags.iter().map(|t| (*id, user_id, t.as_str().to_owned())))

@@ -33,10 +33,8 @@ mod fold;
 mod group_sql;
 mod import;
 mod import_api;
-mod import_csv;
-#[cfg(test)]
-mod import_csv_tests;
 mod import_sql;
+mod imports;
 mod journal_api;
 #[cfg(test)]
 mod journal_explain;
@@ -68,8 +66,9 @@ pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUse
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use group_sql::RoundTripQuery;
 pub use import::{ImportRecord, NewImport};
-pub use import_csv::{
-    Candidate, ImportFormat, ParsedFile, RowError, dedupe_keys, local_to_utc, parse_file,
+pub use imports::{
+    Candidate, DateFormat, DecimalMark, FeeSign, ImportFormat, ParsedFile, ReadOptions,
+    RequestedFormat, RowError, dedupe_keys, local_to_utc, parse_file,
 };
 pub use model::{
     Currency, Cursor, NewTrade, Notes, Portfolio, PortfolioChanges, PortfolioName, Trade,

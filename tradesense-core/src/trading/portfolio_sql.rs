@@ -80,7 +80,7 @@ impl SqlStore {
         // SQLite: queued for the write lock (`SqlStore::write_turn`).
         let _turn = self.write_turn().await;
         let update = format!(
-            "UPDATE portfolios SET name = $3, allow_short = $4, cost_basis = $5 \
+            "UPDATE portfolios SET name = COALESCE($3, name), allow_short = $4, cost_basis = $5 \
              WHERE id = $1 AND user_id = $2 RETURNING {PORTFOLIO_COLUMNS}"
         );
         let row: PortfolioRow = crate::with_pool!(self.db(), |pool| {
@@ -88,23 +88,14 @@ impl SqlStore {
             // The lock every trade write of the portfolio takes: no write
             // folds under the old rules while this one refolds.
             let before = lock_portfolio!(self, tx, user_id, id);
-            let current: PortfolioRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {PORTFOLIO_COLUMNS} FROM portfolios WHERE id = $1 AND user_id = $2"
-            )))
-            .bind(id)
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let current: Portfolio = current.try_into()?;
             let rules = Rules {
                 allow_short: changes.allow_short.unwrap_or(before.allow_short),
                 cost_basis: changes.cost_basis.unwrap_or(before.cost_basis),
             };
-            let name = changes.name.as_ref().unwrap_or(&current.name);
             let row: PortfolioRow = sqlx::query_as(sqlx::AssertSqlSafe(update))
                 .bind(id)
                 .bind(user_id)
-                .bind(name.as_str())
+                .bind(changes.name.as_ref().map(PortfolioName::as_str))
                 .bind(rules.allow_short)
                 .bind(rules.cost_basis.as_str())
                 .fetch_one(&mut *tx)
