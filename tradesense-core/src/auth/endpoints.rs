@@ -250,7 +250,7 @@ pub(crate) fn parse_full_name(raw: &str) -> Result<String, FieldError> {
 }
 
 /// Create an account.
-#[utoipa::path(post, path = "/register", tag = "auth",
+#[utoipa::path(post, path = "/register", operation_id = "auth_register", tag = "auth",
     request_body = RegisterBody,
     responses(
         (status = 201, description = "The new user", body = User),
@@ -315,7 +315,7 @@ pub(crate) struct TokenForm {
 }
 
 /// Log in with email and password; sets the `auth-token` cookie.
-#[utoipa::path(post, path = "/login", tag = "auth",
+#[utoipa::path(post, path = "/login", operation_id = "auth_login", tag = "auth",
     request_body = LoginBody,
     responses(
         (status = 200, description = "The token (and the cookie), or `mfa_required` with an MFA token and no cookie", body = TokenResponse),
@@ -333,7 +333,7 @@ async fn login(
 }
 
 /// OAuth2 password flow (what Swagger's "Authorize" uses).
-#[utoipa::path(post, path = "/token", tag = "auth",
+#[utoipa::path(post, path = "/token", operation_id = "auth_token", tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "As `/login`", body = TokenResponse),
@@ -554,7 +554,7 @@ pub async fn complete_login(
 }
 
 /// End this session: revokes it and clears the cookie.
-#[utoipa::path(post, path = "/logout", tag = "auth",
+#[utoipa::path(post, path = "/logout", operation_id = "auth_logout", tag = "auth",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     responses(
         (status = 204, description = "Logged out"),

@@ -161,7 +161,7 @@ fn invalid_mfa_token() -> ApiError {
 /// Start enabling MFA: a new pending secret, its URI and QR code. Asks for
 /// the current password first: a stolen session must not be able to enrol
 /// its own authenticator (and, through `/mfa/verify`, lock the owner out).
-#[utoipa::path(post, path = "/setup", tag = "mfa",
+#[utoipa::path(post, path = "/setup", operation_id = "mfa_setup", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = SetupBody,
     responses(
@@ -201,7 +201,7 @@ async fn setup(
 }
 
 /// Confirm the pending secret with a code: enables MFA.
-#[utoipa::path(post, path = "/verify", tag = "mfa",
+#[utoipa::path(post, path = "/verify", operation_id = "mfa_verify", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = CodeBody,
     responses(
@@ -250,7 +250,7 @@ async fn verify(
 }
 
 /// Turn MFA off with a TOTP or recovery code.
-#[utoipa::path(post, path = "/disable", tag = "mfa",
+#[utoipa::path(post, path = "/disable", operation_id = "mfa_disable", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = CodeBody,
     responses(
@@ -307,7 +307,7 @@ async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<()
 }
 
 /// Complete a login that answered `mfa_required`.
-#[utoipa::path(post, path = "/login", tag = "mfa",
+#[utoipa::path(post, path = "/login", operation_id = "mfa_login", tag = "mfa",
     request_body = LoginBody,
     responses(
         (status = 200, description = "The token (and the cookie)", body = TokenResponse),

@@ -157,7 +157,7 @@ fn no_store(body: impl IntoResponse) -> Response {
 }
 
 /// Start adding a passkey (asks for the current password first).
-#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/register/start", operation_id = "passkey_register_start", tag = "passkeys",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = RegisterStartBody,
     responses(
@@ -194,7 +194,7 @@ async fn register_start(
 }
 
 /// Finish adding a passkey.
-#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/register/finish", operation_id = "passkey_register_finish", tag = "passkeys",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = RegisterFinishBody,
     responses(
@@ -228,7 +228,7 @@ async fn register_finish(
 }
 
 /// Start a passkey login.
-#[utoipa::path(post, path = "/passkeys/login/start", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/login/start", operation_id = "passkey_login_start", tag = "passkeys",
     request_body = LoginStartBody,
     responses(
         (status = 200, description = "`options` for `PublicKeyCredential.parseRequestOptionsFromJSON()`: no `allowCredentials` (discoverable credentials), user verification required; good for 5 minutes", body = Started),
@@ -250,7 +250,7 @@ async fn login_start(
 
 /// Log in with a passkey; sets the `auth-token` cookie. No TOTP code is
 /// asked: a passkey with user verification is itself two factors.
-#[utoipa::path(post, path = "/passkeys/login/finish", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/login/finish", operation_id = "passkey_login_finish", tag = "passkeys",
     request_body = LoginFinishBody,
     responses(
         (status = 200, description = "The token (and the cookie), as `/login`", body = TokenResponse),
