@@ -1,6 +1,6 @@
 //! The auth endpoints, mountable under any prefix (TradeSense mounts them
 //! at `/api/v1/auth`): `register`, `login` (JSON), `token` (OAuth2 password
-//! form), `logout`; and [`complete_login`], the session-issuing step the MFA
+//! form), `logout`, `logout-all`; and [`complete_login`], the session-issuing step the MFA
 //! module finishes its own login with.
 
 use super::Principal;
@@ -180,6 +180,19 @@ impl AuthState {
             .await;
     }
 
+    /// Ends every session of the caller's user but the caller's own: what a
+    /// change of credentials does (a password, the second factor, a passkey
+    /// added or removed), so whoever else holds a session (perhaps the
+    /// reason for the change) must log in again. Returns how many ended.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<usize, ApiError> {
+        Ok(self
+            .inner
+            .auth
+            .sessions()
+            .revoke_all_except(principal.user_id, Some(principal.session_id))
+            .await?)
+    }
+
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.inner.auth.clone())
@@ -194,7 +207,7 @@ impl AuthState {
 
     /// The auth routes, relative to where they are mounted: `/register`,
     /// `/login`, `/token` behind the [origin rule](Self::origin_layer) and,
-    /// behind this state's [`AuthLayer`], `/logout`. With their OpenAPI
+    /// behind this state's [`AuthLayer`], `/logout` and `/logout-all`. With their OpenAPI
     /// paths (nesting prefixes them).
     pub fn routes(&self) -> OpenApiRouter {
         let origin = self.origin_layer();
@@ -203,6 +216,7 @@ impl AuthState {
             .routes(guard(routes!(login), origin.clone()))
             .routes(guard(routes!(token), origin))
             .routes(guard(routes!(logout), self.layer()))
+            .routes(guard(routes!(logout_all), self.layer()))
             .with_state(self.clone())
     }
 }
@@ -570,16 +584,50 @@ async fn logout(
         .sessions()
         .revoke(principal.user_id, principal.session_id)
         .await?;
+    Ok(logged_out(&state, &principal, &client).await)
+}
+
+/// What both logouts answer once the sessions are revoked: the `logout`
+/// event in the caller's session, `204` and the cleared cookie.
+async fn logged_out(
+    state: &AuthState,
+    principal: &Principal,
+    client: &LoginClient,
+) -> impl IntoResponse + use<> {
     state
         .record_event(
             SecurityEventType::Logout,
             principal.user_id,
-            &client,
+            client,
             Some(principal.session_id),
         )
         .await;
-    Ok((
+    (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, state.auth().cookie().clear())],
-    ))
+    )
+}
+
+/// Log out everywhere: revokes every session of the user, this one
+/// included, and clears the cookie (a lost device, a shared computer left
+/// signed in).
+#[utoipa::path(post, path = "/logout-all", operation_id = "auth_logout_all", tag = "auth",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is over"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: cookie-authenticated from a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn logout_all(
+    State(state): State<AuthState>,
+    principal: Principal,
+    client: LoginClient,
+) -> Result<impl IntoResponse, ApiError> {
+    let revoked = state
+        .auth()
+        .sessions()
+        .revoke_all_except(principal.user_id, None)
+        .await?;
+    tracing::info!(user_id = %principal.user_id, revoked_sessions = revoked, "logged out everywhere");
+    Ok(logged_out(&state, &principal, &client).await)
 }

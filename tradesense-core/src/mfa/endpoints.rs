@@ -5,7 +5,7 @@
 //! and cookie.
 //!
 //! Built on `auth`'s public pieces only (the MFA-pending token check,
-//! `complete_login`, `Sessions::revoke_all_except`); `auth` knows nothing
+//! `complete_login`, `AuthState::revoke_other_sessions`); `auth` knows nothing
 //! of this module.
 
 use super::service::{LoginChallenge, MfaError, MfaService};
@@ -233,7 +233,7 @@ async fn verify(
         .await;
     }
     let codes = result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
-    revoke_others(&state, &principal).await?;
+    state.auth.revoke_other_sessions(&principal).await?;
     state
         .auth
         .record_event(
@@ -279,7 +279,7 @@ async fn disable(
     )
     .await;
     result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
-    revoke_others(&state, &principal).await?;
+    state.auth.revoke_other_sessions(&principal).await?;
     state
         .auth
         .record_event(
@@ -292,18 +292,6 @@ async fn disable(
     Ok(Json(MessageResponse {
         message: "MFA disabled",
     }))
-}
-
-/// A change of the second factor ends every other session: whoever else
-/// holds one (perhaps the reason for the change) must log in again.
-async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<(), ApiError> {
-    state
-        .auth
-        .auth()
-        .sessions()
-        .revoke_all_except(principal.user_id, Some(principal.session_id))
-        .await?;
-    Ok(())
 }
 
 /// Complete a login that answered `mfa_required`.
