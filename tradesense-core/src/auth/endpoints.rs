@@ -10,6 +10,7 @@ use super::password::{Password, PasswordHasher};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::events::{EventContext, SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Form, Json, guard};
+use crate::pseudonym::Pseudonyms;
 use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
 use crate::store::StoreError;
 use crate::users::{Email, NewUser, User, UserStore};
@@ -20,7 +21,6 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,6 +40,7 @@ struct AuthStateInner {
     trusted_origins: Arc<[String]>,
     login_throttle: LoginThrottle,
     events: SecurityEvents,
+    pseudonyms: Pseudonyms,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -59,9 +60,19 @@ pub struct AuthStateBuilder {
     trusted_origins: Vec<String>,
     login_throttle: LoginThrottle,
     events: SecurityEvents,
+    pseudonyms: Pseudonyms,
 }
 
 impl AuthStateBuilder {
+    /// How log lines name an e-mail address that is no account's (an
+    /// unknown or locked login): its keyed pseudonym (default: under a
+    /// random key of this process; give instances one
+    /// [`Pseudonyms::from_secret_key`] to correlate their logs).
+    pub fn pseudonyms(mut self, pseudonyms: Pseudonyms) -> Self {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
     /// The argon2id hasher (default: two concurrent hashes, OWASP params).
     pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
         self.hasher = hasher;
@@ -100,6 +111,7 @@ impl AuthStateBuilder {
                 trusted_origins: self.trusted_origins.into(),
                 login_throttle: self.login_throttle,
                 events: self.events,
+                pseudonyms: self.pseudonyms,
             }),
         }
     }
@@ -132,6 +144,7 @@ impl AuthState {
             trusted_origins: Vec::new(),
             login_throttle: LoginThrottle::new(ThrottlePolicy::default()),
             events: SecurityEvents::log_only(),
+            pseudonyms: Pseudonyms::ephemeral(),
         }
     }
 
@@ -153,6 +166,11 @@ impl AuthState {
     /// The per-account failed-login throttle.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.inner.login_throttle
+    }
+
+    /// How log lines name e-mail addresses (keyed pseudonyms).
+    pub fn pseudonyms(&self) -> &Pseudonyms {
+        &self.inner.pseudonyms
     }
 
     /// The security-event recorder (the recording API of every slice built
@@ -428,13 +446,6 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
     }
 }
 
-/// A short hash of an email for logs: failed attempts are traceable
-/// without writing addresses (personal data) into logs. A string that is no
-/// email is hashed as sent.
-fn email_hash(account: &str) -> String {
-    hex::encode(&Sha256::digest(account.as_bytes())[..8])
-}
-
 /// The shared password step of `/login` and `/token`. Unknown emails (even
 /// malformed ones) cost one argon2 verification, like a wrong password, and
 /// get the same answer.
@@ -455,7 +466,7 @@ async fn password_login(
         .reserve(&account)
         .await
         .map_err(|locked| {
-            tracing::warn!(email_hash = %email_hash(&account), outcome = "locked", "login attempt");
+            tracing::warn!(email_pseudonym = %state.pseudonyms().short(&account), outcome = "locked", "login attempt");
             // `account_locked` was recorded by the failure that set it.
             super::reauth::locked(locked)
         })?;
@@ -495,7 +506,7 @@ async fn password_login(
             return Err(invalid_credentials());
         }
         None => {
-            tracing::warn!(email_hash = %email_hash(&account), ip, outcome = "unknown_email", "login attempt");
+            tracing::warn!(email_pseudonym = %state.pseudonyms().short(&account), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }
     };
