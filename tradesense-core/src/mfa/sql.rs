@@ -7,6 +7,7 @@
 //! database arbitrates, not a read-then-write in the application.
 
 use super::store::{FailureWindow, MfaState, MfaStore, PendingSecret};
+use crate::auth::LEEWAY_SECS;
 use crate::store::{SqlStore, StoreError, to_micros};
 use crate::with_pool;
 use async_trait::async_trait;
@@ -212,9 +213,11 @@ impl MfaStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let rows = with_pool!(self.db(), |pool| {
             // Sweeping here keeps the table at the tokens of the last few
-            // minutes without a background job.
+            // minutes without a background job. A row goes only once its
+            // token is refused by its own `exp`, leeway included: sweeping
+            // at `exp` let a used token replay in the leeway after it.
             sqlx::query("DELETE FROM mfa_used_tokens WHERE expires_at < $1")
-                .bind(now)
+                .bind(now - LEEWAY_SECS as i64)
                 .execute(pool)
                 .await?;
             sqlx::query(

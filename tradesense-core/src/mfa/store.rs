@@ -114,8 +114,10 @@ pub trait MfaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Records that an MFA-pending token was exchanged. `true` the first
-    /// time, `false` on every later attempt (until `expires_at`, after which
-    /// the token is refused by its own expiry and the row is swept).
+    /// time, `false` on every later attempt for as long as the token could
+    /// still be accepted: the row is kept until `expires_at` plus
+    /// [`LEEWAY_SECS`](crate::auth::LEEWAY_SECS) (verification tolerates that
+    /// much clock skew past `exp`), and only then swept.
     async fn consume_mfa_token(
         &self,
         token_id: Uuid,
