@@ -123,7 +123,7 @@ async fn forged_expired_and_misused_tokens_are_refused() {
             chrono::Utc::now() - chrono::TimeDelta::days(3),
         );
         // An MFA-pending token is never an access token.
-        let mfa = keys.issue_mfa(user_id, chrono::Utc::now());
+        let mfa = keys.issue_mfa(user_id, "any password hash", chrono::Utc::now());
         // A well-signed token of a session that does not exist.
         let no_session = keys.issue_access(user_id, uuid::Uuid::now_v7(), chrono::Utc::now());
 

@@ -478,10 +478,10 @@ async fn password_login(
     let verified = state.hasher().verify(password, phc).await;
     let ip = client.ip.as_deref().unwrap_or("-");
     // A wrong password needs nothing more: the reservation counted it.
-    let user = match credentials {
+    let (user, password_hash) = match credentials {
         Some(credentials) if verified => {
             attempt.succeeded().await;
-            credentials.user
+            (credentials.user, credentials.password_hash)
         }
         Some(credentials) => {
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
@@ -512,7 +512,11 @@ async fn password_login(
     };
     if user.mfa_enabled {
         tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
-        let mfa_token = state.auth().keys().issue_mfa(user.id, Utc::now());
+        // Bound to the password just checked: a password change voids it.
+        let mfa_token = state
+            .auth()
+            .keys()
+            .issue_mfa(user.id, &password_hash, Utc::now());
         // A token response too: never stored by a cache (RFC 6749 §5.1).
         let body = Json(MfaRequiredResponse {
             mfa_required: true,

@@ -128,7 +128,7 @@ fn api_error(err: MfaError, invalid_code: fn() -> ApiError) -> ApiError {
             "No MFA setup is pending (or it expired): call /mfa/setup first.",
         ),
         MfaError::InvalidCode => invalid_code(),
-        MfaError::TokenUsed => invalid_mfa_token(),
+        MfaError::TokenUsed | MfaError::TokenStale => invalid_mfa_token(),
         MfaError::LockedOut { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
         MfaError::Store(err) => err.into(),
         err @ (MfaError::Undecryptable | MfaError::Unsealable | MfaError::Provisioning(_)) => {
@@ -317,9 +317,18 @@ async fn login(
         .verify_mfa(&body.mfa_token, now)
         .map_err(|_| invalid_mfa_token())?;
     let user_id: Uuid = claims.sub;
+    // A token from before a password change (or of a user since gone)
+    // stands for a password step that no longer holds: refused before any
+    // code is looked at.
+    let credentials = state.auth.users().credentials_by_id(user_id).await?;
+    if !credentials.is_some_and(|c| claims.checked_password(&c.password_hash)) {
+        tracing::warn!(%user_id, "MFA-pending token from before a password change");
+        return Err(invalid_mfa_token());
+    }
     let challenge = LoginChallenge {
         token_id: claims.jti,
         expires_at: claims.exp,
+        issued_at_ms: claims.iat_ms,
     };
     let result = state
         .mfa

@@ -21,6 +21,10 @@ pub struct MfaState {
     pub pending: Option<PendingSecret>,
     /// The last TOTP step accepted.
     pub last_step: Option<i64>,
+    /// When MFA was last turned on, unix milliseconds (`None` while off,
+    /// or for an enrolment older than the record of it): MFA-pending
+    /// tokens issued before it are refused.
+    pub enabled_at_ms: Option<i64>,
 }
 
 /// A setup awaiting `/mfa/verify`.
@@ -42,6 +46,7 @@ impl fmt::Debug for MfaState {
                 &self.pending.as_ref().map(|p| p.expires_at),
             )
             .field("last_step", &self.last_step)
+            .field("enabled_at_ms", &self.enabled_at_ms)
             .finish()
     }
 }
