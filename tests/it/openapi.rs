@@ -213,14 +213,7 @@ fn document_operations(document: &serde_json::Value) -> BTreeSet<(String, String
 #[tokio::test]
 async fn every_documented_route_is_served() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let document: serde_json::Value = json_body(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let document = served_document(&app).await;
     let documented = document_operations(&document);
     assert!(documented.len() >= 30, "{documented:?}");
     for (method, path) in &documented {
@@ -249,14 +242,7 @@ async fn every_documented_route_is_served() {
 #[tokio::test]
 async fn the_document_is_served_with_both_security_schemes() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let document = json_body(response).await;
+    let document = served_document(&app).await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let schemes = &document["components"]["securitySchemes"];
     assert_eq!(schemes["bearerAuth"]["type"], "http");
@@ -277,14 +263,7 @@ async fn the_document_is_served_with_both_security_schemes() {
 #[tokio::test]
 async fn the_problem_schema_matches_what_errors_render() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let document = json_body(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let document = served_document(&app).await;
     let documented: BTreeSet<String> = document["components"]["schemas"]["Problem"]["properties"]
         .as_object()
         .unwrap()
