@@ -1,13 +1,19 @@
-# Sourced by the browser checks: `start_server [BINARY]` installs the
-# browser tools, starts the server (default: the debug build in
+# Sourced by the browser checks and the OpenAPI check: `start_server
+# [BINARY]` installs the browser tools, then does what `launch_server
+# [BINARY]` does alone: starts the server (default: the debug build in
 # CARGO_TARGET_DIR) on a free loopback port over a throwaway SQLite
 # database, with nothing of the caller's environment but PATH and HOME,
 # and waits for /health. Sets `port`, `workdir` and `root`; an EXIT trap
 # stops the server and removes workdir.
 start_server() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  local server="${1:-${CARGO_TARGET_DIR:-$root/target}/debug/tradesense-server}"
   "$root/scripts/install-browser-tools.sh"
+  launch_server "${1:-}"
+}
+
+launch_server() {
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  local server="${1:-${CARGO_TARGET_DIR:-$root/target}/debug/tradesense-server}"
   workdir="$(mktemp -d)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   env -i PATH="$PATH" HOME="$HOME" BIND_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$workdir/check.db" \
@@ -20,7 +26,7 @@ start_server() {
     sleep 0.1
   done
   if [ "$up" != yes ]; then
-    echo "browser check: the server did not come up:" >&2
+    echo "check: the server did not come up:" >&2
     cat "$workdir/server.log" >&2
     exit 1
   fi

@@ -123,7 +123,7 @@ async fn forged_expired_and_misused_tokens_are_refused() {
             chrono::Utc::now() - chrono::TimeDelta::days(3),
         );
         // An MFA-pending token is never an access token.
-        let mfa = keys.issue_mfa(user_id, chrono::Utc::now());
+        let mfa = keys.issue_mfa(user_id, "any password hash", chrono::Utc::now());
         // A well-signed token of a session that does not exist.
         let no_session = keys.issue_access(user_id, uuid::Uuid::now_v7(), chrono::Utc::now());
 
@@ -395,4 +395,56 @@ async fn production_cookies_are_secure() {
         logout.headers()["set-cookie"],
         "auth-token=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure"
     );
+}
+
+/// `POST /auth/logout-all` ends every session of the user, the caller's
+/// too, and clears the cookie; a cookie caller from a foreign origin is
+/// refused like on `/logout`, and nothing ends; other users keep theirs.
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (_, first) = user(&app, "everywhere@example.com").await;
+        let second = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": "everywhere@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let second = json_body(second).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (_, bystander) = user(&app, "bystander@example.com").await;
+        let logout_all = |origin: Option<&str>| {
+            let mut request = app
+                .client
+                .post(app.url("/api/v1/auth/logout-all"))
+                .header("cookie", format!("auth-token={second}"));
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            request.send()
+        };
+
+        let foreign = logout_all(Some("https://evil.example")).await.unwrap();
+        assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+        assert_eq!(json_body(foreign).await["code"], "csrf_origin_mismatch");
+        assert_eq!(me_status(&app, &first).await, StatusCode::OK);
+
+        let response = logout_all(Some(&app.base)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(
+            cookie.starts_with("auth-token=;") && cookie.contains("Max-Age=0"),
+            "{cookie}"
+        );
+        assert_eq!(me_status(&app, &first).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me_status(&app, &second).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me_status(&app, &bystander).await, StatusCode::OK);
+        // Its session is over: the token cannot call it again.
+        let again = logout_all(None).await.unwrap();
+        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -34,6 +34,7 @@ mod hardening_throttles;
 mod journal;
 mod mfa_flow;
 mod mfa_guards;
+mod mfa_pending_tokens;
 mod openapi;
 mod ops_metrics;
 mod ops_ratelimit;

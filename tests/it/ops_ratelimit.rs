@@ -305,11 +305,15 @@ async fn redis_dying_mid_way_degrades_to_in_process_limits() {
 #[tokio::test]
 #[ignore = "needs Redis: set TEST_REDIS_URL (.ci/run does)"]
 async fn account_lockout_is_shared_through_redis() {
+    use tradesense_core::pseudonym::Pseudonyms;
     use tradesense_core::ratelimit::{LoginThrottle, ThrottlePolicy};
     let (url, _) = shared_redis().await;
     let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    // Two instances with one SECRET_KEY name the account alike.
+    let secret = secrecy::SecretString::from("a-secret-key-of-at-least-32-characters");
     let instance = || {
         LoginThrottle::new(ThrottlePolicy::default())
+            .pseudonyms(Pseudonyms::from_secret_key(&secret))
             .shared_via(SharedRedis::open(&url).unwrap(), &prefix)
     };
     let (a, b) = (instance(), instance());
@@ -317,6 +321,14 @@ async fn account_lockout_is_shared_through_redis() {
     for _ in 0..4 {
         drop(a.reserve("erin@example.com").await.unwrap());
     }
+    // Redis holds the keyed pseudonym, not the address nor its bare hash.
+    let redis = SharedRedis::open(&url).unwrap();
+    let keys: Vec<String> = redis
+        .query(redis::cmd("KEYS").arg(format!("{prefix}*")))
+        .await
+        .unwrap();
+    let pseudonym = Pseudonyms::from_secret_key(&secret).pseudonym("erin@example.com");
+    assert_eq!(keys, [format!("{prefix}fail:{pseudonym}")]);
     drop(b.reserve("erin@example.com").await.unwrap());
     let retry = a.reserve("erin@example.com").await.unwrap_err().retry_after;
     assert!(

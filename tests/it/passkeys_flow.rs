@@ -1,11 +1,12 @@
 //! Passkeys black-box (docs/API.md "Passkeys (WebAuthn)"), every row on
 //! SQLite and PostgreSQL: adding one after re-authentication, logging in
 //! with it (the session, token and cookie of `/login`; no TOTP asked),
-//! listing and removing, the security events, and the re-authentication
-//! rules of `register/start`.
+//! listing and removing (after re-authentication), the security events,
+//! the re-authentication rules of `register/start`, and the other sessions
+//! an addition or a removal ends.
 
 use crate::common::{backends, json_body};
-use crate::mfa_support::{PASSWORD, enable_mfa, mfa_token};
+use crate::mfa_support::{PASSWORD, access_token, enable_mfa, me_status, mfa_token, refused};
 use crate::passkeys_support::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -98,10 +99,7 @@ async fn add_log_in_list_and_remove() {
             "/api/v1/users/me/passkeys/{}",
             passkey["id"].as_str().unwrap()
         );
-        let delete = |token: String| {
-            let request = app.client.delete(app.url(&path)).bearer_auth(token);
-            async move { request.send().await.unwrap() }
-        };
+        let delete = |token: String| remove_passkey(&app, &path, token, PASSWORD);
         problem(delete(eve.clone()).await, StatusCode::NOT_FOUND).await;
 
         // Removed by its owner: it logs in no more.
@@ -207,5 +205,76 @@ async fn adding_a_passkey_needs_the_current_password() {
         assert!(locked.headers().contains_key("retry-after"));
         let events = event_types(&app, &token).await;
         assert!(events.iter().any(|e| e == "account_locked"), "{events:?}");
+    }
+}
+
+/// Adding a passkey is a new way in, removing one a change of credentials:
+/// either ends every other session of the user at once (as a password
+/// change does), and the session that made the change goes on.
+#[tokio::test]
+async fn adding_or_removing_a_passkey_ends_the_other_sessions() {
+    for backend in backends() {
+        let (app, token) = with_ada(backend).await;
+        let other = access_token(&app, "ada@example.com").await;
+        assert_eq!(me_status(&app, &other).await, StatusCode::OK);
+
+        let passkey = add_passkey(&app, &token, &mut phone()).await;
+        assert_eq!(me_status(&app, &other).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me_status(&app, &token).await, StatusCode::OK);
+
+        let other = access_token(&app, "ada@example.com").await;
+        let path = format!(
+            "/api/v1/users/me/passkeys/{}",
+            passkey["id"].as_str().unwrap()
+        );
+        let removed = remove_passkey(&app, &path, token.clone(), PASSWORD).await;
+        assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+        assert_eq!(me_status(&app, &other).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me_status(&app, &token).await, StatusCode::OK);
+    }
+}
+
+/// Removing a passkey re-authenticates: without the current password, or
+/// with a wrong one, nothing is removed and no session ends.
+#[tokio::test]
+async fn removing_a_passkey_needs_the_current_password() {
+    for backend in backends() {
+        let (app, token) = with_ada(backend).await;
+        let passkey = add_passkey(&app, &token, &mut phone()).await;
+        let other = access_token(&app, "ada@example.com").await;
+        let path = format!(
+            "/api/v1/users/me/passkeys/{}",
+            passkey["id"].as_str().unwrap()
+        );
+
+        let wrong = remove_passkey(&app, &path, token.clone(), "not-the-password-at-all").await;
+        assert_eq!(
+            refused(wrong, StatusCode::BAD_REQUEST).await,
+            "invalid_current_password"
+        );
+        let bare = app
+            .client
+            .delete(app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused(bare, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+            "unsupported_media_type"
+        );
+        let empty = app
+            .client
+            .delete(app.url(&path))
+            .bearer_auth(&token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let list = json_body(get(&app, "/api/v1/users/me/passkeys", &token).await).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        assert_eq!(me_status(&app, &other).await, StatusCode::OK);
     }
 }

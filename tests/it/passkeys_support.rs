@@ -195,3 +195,19 @@ pub fn from_origin(credential: &Value, origin: &str) -> Value {
         URL_SAFE_NO_PAD.encode(client_data.to_string()).into();
     credential
 }
+
+/// `DELETE path` (a passkey of the user of `token`) with `current_password`.
+pub async fn remove_passkey(
+    app: &TestApp,
+    path: &str,
+    token: String,
+    current_password: &str,
+) -> reqwest::Response {
+    app.client
+        .delete(app.url(path))
+        .bearer_auth(token)
+        .json(&json!({"current_password": current_password}))
+        .send()
+        .await
+        .unwrap()
+}

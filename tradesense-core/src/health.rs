@@ -159,7 +159,7 @@ impl Health {
 struct Liveness(Bytes);
 
 /// Liveness.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations",
     responses((status = 200, description = "The process answers", body = serde_json::Value)))]
 async fn health(State(Liveness(body)): State<Liveness>) -> impl axum::response::IntoResponse {
     (
@@ -172,7 +172,7 @@ async fn health(State(Liveness(body)): State<Liveness>) -> impl axum::response::
 }
 
 /// Readiness.
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(get, path = "/health/ready", operation_id = "health_ready", tag = "operations",
     responses(
         (status = 200, description = "Every check passes (a degraded cache still passes)", body = serde_json::Value),
         (status = 503, description = "A check failed; the body names it", body = serde_json::Value),

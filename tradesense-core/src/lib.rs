@@ -22,6 +22,7 @@
 //! | [`events`] | security events: recording (log + store), `SecurityEventStore`, the listing |
 //! | [`cache`] | the tiered cache (moka, optional Redis) |
 //! | [`metrics`] | the metrics layer and `/metrics` |
+//! | [`pseudonym`] | keyed (HMAC) pseudonyms of e-mails for logs and Redis keys; keys derived from `SECRET_KEY` |
 //! | [`ratelimit`] | the keyed rate-limiting layer |
 //! | [`shared_redis`] | the one Redis handle shared by the cache, the limits and the throttle |
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
@@ -67,6 +68,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod openapi;
 pub mod passkeys;
+pub mod pseudonym;
 pub mod ratelimit;
 pub mod shared_redis;
 pub mod store;

@@ -32,6 +32,7 @@ use tradesense_core::metrics::{Metrics, MetricsLayer};
 use tradesense_core::mfa::UserInvalidatingMfaStore;
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService};
+use tradesense_core::pseudonym::Pseudonyms;
 use tradesense_core::ratelimit::{
     KeyedRateLimitLayer, Limiter, LoginThrottle, SharedRedis, ThrottlePolicy,
 };
@@ -184,7 +185,11 @@ impl App {
         let health = Health::new(env!("CARGO_PKG_VERSION"))
             .with_check("database", store.clone())
             .with_check("cache", cache.clone());
-        let mut login_throttle = LoginThrottle::new(ThrottlePolicy::default());
+        // E-mail addresses in Redis keys and log lines: keyed pseudonyms
+        // under a key from SECRET_KEY (one for every instance).
+        let pseudonyms = Pseudonyms::from_secret_key(&settings.secret_key);
+        let mut login_throttle =
+            LoginThrottle::new(ThrottlePolicy::default()).pseudonyms(pseudonyms.clone());
         if let Some(redis) = &redis {
             login_throttle = login_throttle.shared_via(redis.clone(), "tradesense:login:");
         }
@@ -216,6 +221,7 @@ impl App {
             .login_throttle(login_throttle.clone())
             .security_events(events)
             .hasher(hasher.clone())
+            .pseudonyms(pseudonyms)
             .build();
         let mut rate_limit =
             KeyedRateLimitLayer::new(Limiter::per_minute("api", settings.rate_limit_per_minute))

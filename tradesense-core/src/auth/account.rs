@@ -179,11 +179,7 @@ async fn change_password(
     } else {
         events.record(event).await;
     }
-    let revoked = state
-        .auth()
-        .sessions()
-        .revoke_all_except(user.id, Some(principal.session_id))
-        .await?;
+    let revoked = state.revoke_other_sessions(&principal).await?;
     tracing::info!(user_id = %user.id, revoked_sessions = revoked, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! The auth endpoints, mountable under any prefix (TradeSense mounts them
 //! at `/api/v1/auth`): `register`, `login` (JSON), `token` (OAuth2 password
-//! form), `logout`; and [`complete_login`], the session-issuing step the MFA
+//! form), `logout`, `logout-all`; and [`complete_login`], the session-issuing step the MFA
 //! module finishes its own login with.
 
 use super::Principal;
@@ -10,6 +10,7 @@ use super::password::{Password, PasswordHasher};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::events::{EventContext, SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Form, Json, guard};
+use crate::pseudonym::Pseudonyms;
 use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
 use crate::store::StoreError;
 use crate::users::{Email, NewUser, User, UserStore};
@@ -20,7 +21,6 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,6 +40,7 @@ struct AuthStateInner {
     trusted_origins: Arc<[String]>,
     login_throttle: LoginThrottle,
     events: SecurityEvents,
+    pseudonyms: Pseudonyms,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -59,9 +60,19 @@ pub struct AuthStateBuilder {
     trusted_origins: Vec<String>,
     login_throttle: LoginThrottle,
     events: SecurityEvents,
+    pseudonyms: Pseudonyms,
 }
 
 impl AuthStateBuilder {
+    /// How log lines name an e-mail address that is no account's (an
+    /// unknown or locked login): its keyed pseudonym (default: under a
+    /// random key of this process; give instances one
+    /// [`Pseudonyms::from_secret_key`] to correlate their logs).
+    pub fn pseudonyms(mut self, pseudonyms: Pseudonyms) -> Self {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
     /// The argon2id hasher (default: two concurrent hashes, OWASP params).
     pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
         self.hasher = hasher;
@@ -100,6 +111,7 @@ impl AuthStateBuilder {
                 trusted_origins: self.trusted_origins.into(),
                 login_throttle: self.login_throttle,
                 events: self.events,
+                pseudonyms: self.pseudonyms,
             }),
         }
     }
@@ -132,6 +144,7 @@ impl AuthState {
             trusted_origins: Vec::new(),
             login_throttle: LoginThrottle::new(ThrottlePolicy::default()),
             events: SecurityEvents::log_only(),
+            pseudonyms: Pseudonyms::ephemeral(),
         }
     }
 
@@ -153,6 +166,11 @@ impl AuthState {
     /// The per-account failed-login throttle.
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.inner.login_throttle
+    }
+
+    /// How log lines name e-mail addresses (keyed pseudonyms).
+    pub fn pseudonyms(&self) -> &Pseudonyms {
+        &self.inner.pseudonyms
     }
 
     /// The security-event recorder (the recording API of every slice built
@@ -180,6 +198,19 @@ impl AuthState {
             .await;
     }
 
+    /// Ends every session of the caller's user but the caller's own: what a
+    /// change of credentials does (a password, the second factor, a passkey
+    /// added or removed), so whoever else holds a session (perhaps the
+    /// reason for the change) must log in again. Returns how many ended.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<usize, ApiError> {
+        Ok(self
+            .inner
+            .auth
+            .sessions()
+            .revoke_all_except(principal.user_id, Some(principal.session_id))
+            .await?)
+    }
+
     /// The layer protecting routes with this state's authenticator.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.inner.auth.clone())
@@ -194,7 +225,7 @@ impl AuthState {
 
     /// The auth routes, relative to where they are mounted: `/register`,
     /// `/login`, `/token` behind the [origin rule](Self::origin_layer) and,
-    /// behind this state's [`AuthLayer`], `/logout`. With their OpenAPI
+    /// behind this state's [`AuthLayer`], `/logout` and `/logout-all`. With their OpenAPI
     /// paths (nesting prefixes them).
     pub fn routes(&self) -> OpenApiRouter {
         let origin = self.origin_layer();
@@ -203,6 +234,7 @@ impl AuthState {
             .routes(guard(routes!(login), origin.clone()))
             .routes(guard(routes!(token), origin))
             .routes(guard(routes!(logout), self.layer()))
+            .routes(guard(routes!(logout_all), self.layer()))
             .with_state(self.clone())
     }
 }
@@ -250,7 +282,7 @@ pub(crate) fn parse_full_name(raw: &str) -> Result<String, FieldError> {
 }
 
 /// Create an account.
-#[utoipa::path(post, path = "/register", tag = "auth",
+#[utoipa::path(post, path = "/register", operation_id = "auth_register", tag = "auth",
     request_body = RegisterBody,
     responses(
         (status = 201, description = "The new user", body = User),
@@ -315,7 +347,7 @@ pub(crate) struct TokenForm {
 }
 
 /// Log in with email and password; sets the `auth-token` cookie.
-#[utoipa::path(post, path = "/login", tag = "auth",
+#[utoipa::path(post, path = "/login", operation_id = "auth_login", tag = "auth",
     request_body = LoginBody,
     responses(
         (status = 200, description = "The token (and the cookie), or `mfa_required` with an MFA token and no cookie", body = TokenResponse),
@@ -333,7 +365,7 @@ async fn login(
 }
 
 /// OAuth2 password flow (what Swagger's "Authorize" uses).
-#[utoipa::path(post, path = "/token", tag = "auth",
+#[utoipa::path(post, path = "/token", operation_id = "auth_token", tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "As `/login`", body = TokenResponse),
@@ -414,13 +446,6 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
     }
 }
 
-/// A short hash of an email for logs: failed attempts are traceable
-/// without writing addresses (personal data) into logs. A string that is no
-/// email is hashed as sent.
-fn email_hash(account: &str) -> String {
-    hex::encode(&Sha256::digest(account.as_bytes())[..8])
-}
-
 /// The shared password step of `/login` and `/token`. Unknown emails (even
 /// malformed ones) cost one argon2 verification, like a wrong password, and
 /// get the same answer.
@@ -441,7 +466,7 @@ async fn password_login(
         .reserve(&account)
         .await
         .map_err(|locked| {
-            tracing::warn!(email_hash = %email_hash(&account), outcome = "locked", "login attempt");
+            tracing::warn!(email_pseudonym = %state.pseudonyms().short(&account), outcome = "locked", "login attempt");
             // `account_locked` was recorded by the failure that set it.
             super::reauth::locked(locked)
         })?;
@@ -453,10 +478,10 @@ async fn password_login(
     let verified = state.hasher().verify(password, phc).await;
     let ip = client.ip.as_deref().unwrap_or("-");
     // A wrong password needs nothing more: the reservation counted it.
-    let user = match credentials {
+    let (user, password_hash) = match credentials {
         Some(credentials) if verified => {
             attempt.succeeded().await;
-            credentials.user
+            (credentials.user, credentials.password_hash)
         }
         Some(credentials) => {
             tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
@@ -481,13 +506,17 @@ async fn password_login(
             return Err(invalid_credentials());
         }
         None => {
-            tracing::warn!(email_hash = %email_hash(&account), ip, outcome = "unknown_email", "login attempt");
+            tracing::warn!(email_pseudonym = %state.pseudonyms().short(&account), ip, outcome = "unknown_email", "login attempt");
             return Err(invalid_credentials());
         }
     };
     if user.mfa_enabled {
         tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
-        let mfa_token = state.auth().keys().issue_mfa(user.id, Utc::now());
+        // Bound to the password just checked: a password change voids it.
+        let mfa_token = state
+            .auth()
+            .keys()
+            .issue_mfa(user.id, &password_hash, Utc::now());
         // A token response too: never stored by a cache (RFC 6749 §5.1).
         let body = Json(MfaRequiredResponse {
             mfa_required: true,
@@ -554,7 +583,7 @@ pub async fn complete_login(
 }
 
 /// End this session: revokes it and clears the cookie.
-#[utoipa::path(post, path = "/logout", tag = "auth",
+#[utoipa::path(post, path = "/logout", operation_id = "auth_logout", tag = "auth",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     responses(
         (status = 204, description = "Logged out"),
@@ -570,16 +599,50 @@ async fn logout(
         .sessions()
         .revoke(principal.user_id, principal.session_id)
         .await?;
+    Ok(logged_out(&state, &principal, &client).await)
+}
+
+/// What both logouts answer once the sessions are revoked: the `logout`
+/// event in the caller's session, `204` and the cleared cookie.
+async fn logged_out(
+    state: &AuthState,
+    principal: &Principal,
+    client: &LoginClient,
+) -> impl IntoResponse + use<> {
     state
         .record_event(
             SecurityEventType::Logout,
             principal.user_id,
-            &client,
+            client,
             Some(principal.session_id),
         )
         .await;
-    Ok((
+    (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, state.auth().cookie().clear())],
-    ))
+    )
+}
+
+/// Log out everywhere: revokes every session of the user, this one
+/// included, and clears the cookie (a lost device, a shared computer left
+/// signed in).
+#[utoipa::path(post, path = "/logout-all", operation_id = "auth_logout_all", tag = "auth",
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is over"),
+        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_origin_mismatch`: cookie-authenticated from a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn logout_all(
+    State(state): State<AuthState>,
+    principal: Principal,
+    client: LoginClient,
+) -> Result<impl IntoResponse, ApiError> {
+    let revoked = state
+        .auth()
+        .sessions()
+        .revoke_all_except(principal.user_id, None)
+        .await?;
+    tracing::info!(user_id = %principal.user_id, revoked_sessions = revoked, "logged out everywhere");
+    Ok(logged_out(&state, &principal, &client).await)
 }

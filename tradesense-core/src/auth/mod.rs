@@ -50,5 +50,6 @@ pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};
 pub use token::{
     ACCESS_TYP, AccessClaims, DEFAULT_ACCESS_AUDIENCE, DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE,
-    LEEWAY_SECS, MFA_TOKEN_TTL, MFA_TYP, MfaClaims, TokenError, TokenKeys, token_hash,
+    LEEWAY_SECS, MFA_TOKEN_TTL, MFA_TYP, MfaClaims, TokenError, TokenKeys, credential_fingerprint,
+    token_hash,
 };

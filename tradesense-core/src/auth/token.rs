@@ -48,15 +48,23 @@ pub struct AccessClaims {
     pub aud: String,
 }
 
-/// The claims of an MFA-pending token: who passed the password step.
+/// The claims of an MFA-pending token: who passed the password step, and
+/// with which password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaClaims {
     /// The user id.
     pub sub: Uuid,
     /// A unique id, so a consumer can refuse reuse if it wants to.
     pub jti: Uuid,
+    /// The [`credential_fingerprint`] of the password hash the password
+    /// step checked: after a password change the token describes a login
+    /// that no longer exists ([`MfaClaims::checked_password`]).
+    pub cfp: String,
     /// Issued at.
     pub iat: i64,
+    /// Issued at, in milliseconds: orders the token against a reset of
+    /// the second factor made in the same second.
+    pub iat_ms: i64,
     /// Expires at.
     pub exp: i64,
     /// The keys' issuer ([`DEFAULT_ISSUER`] unless configured).
@@ -209,13 +217,15 @@ impl TokenKeys {
     }
 
     /// Issues an MFA-pending token (5 minutes) for a user who passed the
-    /// password step.
-    pub fn issue_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> String {
+    /// password step against `password_hash` (their stored PHC string).
+    pub fn issue_mfa(&self, user_id: Uuid, password_hash: &str, now: DateTime<Utc>) -> String {
         let iat = now.timestamp();
         let claims = MfaClaims {
             sub: user_id,
             jti: Uuid::new_v4(),
+            cfp: credential_fingerprint(password_hash),
             iat,
+            iat_ms: now.timestamp_millis(),
             exp: iat + MFA_TOKEN_TTL.as_secs() as i64,
             iss: self.issuer.to_string(),
             aud: self.mfa_audience.to_string(),
@@ -263,6 +273,30 @@ impl TokenKeys {
     }
 }
 
+/// What an MFA-pending token remembers of the password it follows: 128
+/// bits of SHA-256 over the stored PHC string (domain-separated). Nothing
+/// to guess a password from: the PHC string carries a random 128-bit salt
+/// the token's holder does not know, and this is one more one-way step on
+/// top of argon2. A password change writes a new PHC string (new salt),
+/// so the fingerprint changes with it.
+pub fn credential_fingerprint(password_hash: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"tradesense mfa-pending credential v1\0");
+    digest.update(password_hash.as_bytes());
+    hex::encode(&digest.finalize()[..16])
+}
+
+impl MfaClaims {
+    /// Whether the token was issued after a check of `password_hash` (the
+    /// user's current one): `false` for a token from before a password
+    /// change. Constant time.
+    pub fn checked_password(&self, password_hash: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let current = credential_fingerprint(password_hash);
+        bool::from(current.as_bytes().ct_eq(self.cfp.as_bytes()))
+    }
+}
+
 /// SHA-256 (hex) of a token, as stored in `sessions.token_hash`.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -291,8 +325,11 @@ mod tests {
         let claims = keys.verify_access(&token, now).unwrap();
         assert_eq!((claims.sub, claims.sid), (user, sid));
         assert!(keys.verify_mfa(&token, now).is_err());
-        let mfa = keys.issue_mfa(user, now);
-        assert_eq!(keys.verify_mfa(&mfa, now).unwrap().sub, user);
+        let mfa = keys.issue_mfa(user, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", now);
+        let claims = keys.verify_mfa(&mfa, now).unwrap();
+        assert_eq!(claims.sub, user);
+        assert!(claims.checked_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"));
+        assert!(!claims.checked_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdB$aGFzaA"));
         assert!(keys.verify_access(&mfa, now).is_err());
     }
 

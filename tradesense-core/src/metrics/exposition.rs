@@ -21,7 +21,7 @@ pub fn routes(metrics: &'static Metrics) -> OpenApiRouter {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition (or JSON with `Accept: application/json`)", content_type = "text/plain")))]
 async fn scrape(State(metrics): State<&'static Metrics>, headers: HeaderMap) -> Response {
     if wants_json(&headers) {

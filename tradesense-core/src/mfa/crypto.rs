@@ -9,10 +9,8 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use hmac::{Hmac, Mac};
 use rand::RngCore as _;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use secrecy::SecretString;
 use std::fmt;
 use uuid::Uuid;
 
@@ -42,17 +40,11 @@ pub struct SecretCipher {
 pub struct OpenError;
 
 impl SecretCipher {
-    /// Derives the encryption key from `SECRET_KEY`.
-    ///
-    /// HMAC-SHA256 keyed by the secret over a fixed label is a PRF, so the
-    /// output is a uniform 256-bit key even though `SECRET_KEY` is an
-    /// arbitrary string (this is HKDF-Expand with one block; the extract
-    /// step adds nothing when the input is already a high-entropy secret).
+    /// Derives the encryption key from `SECRET_KEY`
+    /// ([`derive_key`](crate::pseudonym::derive_key) under this module's
+    /// own label).
     pub fn from_secret_key(secret_key: &SecretString) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret_key.expose_secret().as_bytes())
-            .expect("HMAC takes keys of any length");
-        mac.update(KDF_LABEL);
-        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        let key = crate::pseudonym::derive_key(secret_key, KDF_LABEL);
         Self {
             cipher: ChaCha20Poly1305::new(&Key::from(key)),
         }

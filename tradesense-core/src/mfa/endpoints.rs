@@ -5,7 +5,7 @@
 //! and cookie.
 //!
 //! Built on `auth`'s public pieces only (the MFA-pending token check,
-//! `complete_login`, `Sessions::revoke_all_except`); `auth` knows nothing
+//! `complete_login`, `AuthState::revoke_other_sessions`); `auth` knows nothing
 //! of this module.
 
 use super::service::{LoginChallenge, MfaError, MfaService};
@@ -128,7 +128,7 @@ fn api_error(err: MfaError, invalid_code: fn() -> ApiError) -> ApiError {
             "No MFA setup is pending (or it expired): call /mfa/setup first.",
         ),
         MfaError::InvalidCode => invalid_code(),
-        MfaError::TokenUsed => invalid_mfa_token(),
+        MfaError::TokenUsed | MfaError::TokenStale => invalid_mfa_token(),
         MfaError::LockedOut { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
         MfaError::Store(err) => err.into(),
         err @ (MfaError::Undecryptable | MfaError::Unsealable | MfaError::Provisioning(_)) => {
@@ -161,7 +161,7 @@ fn invalid_mfa_token() -> ApiError {
 /// Start enabling MFA: a new pending secret, its URI and QR code. Asks for
 /// the current password first: a stolen session must not be able to enrol
 /// its own authenticator (and, through `/mfa/verify`, lock the owner out).
-#[utoipa::path(post, path = "/setup", tag = "mfa",
+#[utoipa::path(post, path = "/setup", operation_id = "mfa_setup", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = SetupBody,
     responses(
@@ -201,7 +201,7 @@ async fn setup(
 }
 
 /// Confirm the pending secret with a code: enables MFA.
-#[utoipa::path(post, path = "/verify", tag = "mfa",
+#[utoipa::path(post, path = "/verify", operation_id = "mfa_verify", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = CodeBody,
     responses(
@@ -233,7 +233,7 @@ async fn verify(
         .await;
     }
     let codes = result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
-    revoke_others(&state, &principal).await?;
+    state.auth.revoke_other_sessions(&principal).await?;
     state
         .auth
         .record_event(
@@ -250,7 +250,7 @@ async fn verify(
 }
 
 /// Turn MFA off with a TOTP or recovery code.
-#[utoipa::path(post, path = "/disable", tag = "mfa",
+#[utoipa::path(post, path = "/disable", operation_id = "mfa_disable", tag = "mfa",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = CodeBody,
     responses(
@@ -279,7 +279,7 @@ async fn disable(
     )
     .await;
     result.map_err(|err| api_error(err, invalid_mfa_code_400))?;
-    revoke_others(&state, &principal).await?;
+    state.auth.revoke_other_sessions(&principal).await?;
     state
         .auth
         .record_event(
@@ -294,20 +294,8 @@ async fn disable(
     }))
 }
 
-/// A change of the second factor ends every other session: whoever else
-/// holds one (perhaps the reason for the change) must log in again.
-async fn revoke_others(state: &MfaEndpoints, principal: &Principal) -> Result<(), ApiError> {
-    state
-        .auth
-        .auth()
-        .sessions()
-        .revoke_all_except(principal.user_id, Some(principal.session_id))
-        .await?;
-    Ok(())
-}
-
 /// Complete a login that answered `mfa_required`.
-#[utoipa::path(post, path = "/login", tag = "mfa",
+#[utoipa::path(post, path = "/login", operation_id = "mfa_login", tag = "mfa",
     request_body = LoginBody,
     responses(
         (status = 200, description = "The token (and the cookie)", body = TokenResponse),
@@ -329,9 +317,18 @@ async fn login(
         .verify_mfa(&body.mfa_token, now)
         .map_err(|_| invalid_mfa_token())?;
     let user_id: Uuid = claims.sub;
+    // A token from before a password change (or of a user since gone)
+    // stands for a password step that no longer holds: refused before any
+    // code is looked at.
+    let credentials = state.auth.users().credentials_by_id(user_id).await?;
+    if !credentials.is_some_and(|c| claims.checked_password(&c.password_hash)) {
+        tracing::warn!(%user_id, "MFA-pending token from before a password change");
+        return Err(invalid_mfa_token());
+    }
     let challenge = LoginChallenge {
         token_id: claims.jti,
         expires_at: claims.exp,
+        issued_at_ms: claims.iat_ms,
     };
     let result = state
         .mfa

@@ -63,6 +63,10 @@ pub enum MfaError {
     /// The MFA-pending token was already exchanged for a session.
     #[error("the MFA token was already used")]
     TokenUsed,
+    /// The MFA-pending token is older than the user's current enrolment
+    /// (MFA turned off and on again since its password step).
+    #[error("the MFA token predates the current MFA enrolment")]
+    TokenStale,
     /// Too many wrong codes: refused until the window ends.
     #[error("too many wrong MFA codes")]
     LockedOut {
@@ -97,6 +101,9 @@ pub struct LoginChallenge {
     pub token_id: Uuid,
     /// Its expiry, unix seconds.
     pub expires_at: i64,
+    /// When it was issued, unix milliseconds (refused if before the
+    /// current enrolment).
+    pub issued_at_ms: i64,
 }
 
 /// The MFA operations. Cheap to clone.
@@ -238,6 +245,14 @@ impl MfaService {
         let state = self.store.mfa_state(user_id).await?;
         if !state.enabled {
             return Err(MfaError::NotEnabled);
+        }
+        // A token from before this enrolment stands for a login of the
+        // enrolment that was reset: refused before any code is looked at.
+        if state
+            .enabled_at_ms
+            .is_some_and(|enabled_at| challenge.issued_at_ms < enabled_at)
+        {
+            return Err(MfaError::TokenStale);
         }
         self.reserve(user_id, now).await?;
         let matched = self.match_code(user_id, &state, code, now).await?;

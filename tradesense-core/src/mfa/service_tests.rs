@@ -25,10 +25,12 @@ fn code(secret: &str, when: DateTime<Utc>) -> String {
 
 const T0: i64 = 1_800_000_000;
 
+/// A token issued at `T0 + 1` (after the enrolment of [`enabled_user`]).
 fn challenge() -> LoginChallenge {
     LoginChallenge {
         token_id: Uuid::now_v7(),
         expires_at: T0 + 100_000,
+        issued_at_ms: (T0 + 1) * 1000,
     }
 }
 
@@ -136,6 +138,43 @@ async fn login_codes_work_once_and_tokens_work_once() {
             .complete_login(id, challenge(), &code(&secret, now), later)
             .await;
         assert!(matches!(earlier, Err(MfaError::InvalidCode)));
+    }
+}
+
+/// Issue 21: a pending token issued before an MFA reset (off, then on
+/// again with a new secret) is refused, even with a right code of the new
+/// secret; one issued after the new enrolment, to the millisecond, works.
+#[tokio::test]
+async fn a_token_from_before_an_mfa_reset_is_refused() {
+    for db in TestDatabase::all().await {
+        let mfa = service(&db);
+        let (id, secret, _) = enabled_user(&mfa, &db).await;
+        let before_reset = challenge();
+        let off = at(T0 + 60);
+        mfa.disable(id, &code(&secret, off), off).await.unwrap();
+        let on = at(T0 + 120);
+        let p = mfa.setup(id, "a@example.com", on).await.unwrap();
+        mfa.verify(id, &code(&p.secret, on), on).await.unwrap();
+        let now = at(T0 + 180);
+        let stale = mfa
+            .complete_login(id, before_reset, &code(&p.secret, now), now)
+            .await;
+        assert!(matches!(stale, Err(MfaError::TokenStale)), "{stale:?}");
+        let just_before = LoginChallenge {
+            issued_at_ms: on.timestamp_millis() - 1,
+            ..challenge()
+        };
+        let stale = mfa
+            .complete_login(id, just_before, &code(&p.secret, now), now)
+            .await;
+        assert!(matches!(stale, Err(MfaError::TokenStale)), "{stale:?}");
+        let after = LoginChallenge {
+            issued_at_ms: on.timestamp_millis(),
+            ..challenge()
+        };
+        mfa.complete_login(id, after, &code(&p.secret, now), now)
+            .await
+            .unwrap();
     }
 }
 

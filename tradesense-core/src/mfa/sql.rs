@@ -7,6 +7,7 @@
 //! database arbitrates, not a read-then-write in the application.
 
 use super::store::{FailureWindow, MfaState, MfaStore, PendingSecret};
+use crate::auth::LEEWAY_SECS;
 use crate::store::{SqlStore, StoreError, to_micros};
 use crate::with_pool;
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ type StateRow = (
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Option<DateTime<Utc>>,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -31,16 +33,16 @@ fn window((failures, window_start): (i32, i64)) -> FailureWindow {
 #[async_trait]
 impl MfaStore for SqlStore {
     async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError> {
-        let (enabled, secret, pending, pending_expires_at, last_step): StateRow =
-            with_pool!(self.db(), |pool| {
-                sqlx::query_as(
-                    "SELECT mfa_enabled, mfa_secret, mfa_pending_secret, \
-                     mfa_pending_expires_at, mfa_last_step FROM users WHERE id = $1",
-                )
-                .bind(user_id)
-                .fetch_one(pool)
-                .await?
-            });
+        let row: StateRow = with_pool!(self.db(), |pool| {
+            sqlx::query_as(
+                "SELECT mfa_enabled, mfa_secret, mfa_pending_secret, mfa_pending_expires_at, \
+                 mfa_last_step, mfa_enabled_at FROM users WHERE id = $1",
+            )
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?
+        });
+        let (enabled, secret, pending, pending_expires_at, last_step, enabled_at_ms) = row;
         let pending = match (pending, pending_expires_at) {
             (Some(sealed), Some(expires_at)) => Some(PendingSecret { sealed, expires_at }),
             _ => None,
@@ -50,6 +52,7 @@ impl MfaStore for SqlStore {
             secret,
             pending,
             last_step,
+            enabled_at_ms,
         })
     }
 
@@ -82,6 +85,7 @@ impl MfaStore for SqlStore {
         recovery_hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let enabled_at_ms = now.timestamp_millis();
         let now = to_micros(now);
         with_pool!(self.db(), |pool| {
             let mut tx = pool.begin().await?;
@@ -90,13 +94,14 @@ impl MfaStore for SqlStore {
             let rows = sqlx::query(
                 "UPDATE users SET mfa_enabled = TRUE, mfa_secret = mfa_pending_secret, \
                  mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
-                 mfa_last_step = $3, updated_at = $4 \
+                 mfa_last_step = $3, updated_at = $4, mfa_enabled_at = $5 \
                  WHERE id = $1 AND mfa_enabled = FALSE AND mfa_pending_secret = $2",
             )
             .bind(user_id)
             .bind(expected_pending)
             .bind(step)
             .bind(now)
+            .bind(enabled_at_ms)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -131,7 +136,7 @@ impl MfaStore for SqlStore {
             let rows = sqlx::query(
                 "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, \
                  mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
-                 mfa_last_step = NULL, updated_at = $2 \
+                 mfa_last_step = NULL, mfa_enabled_at = NULL, updated_at = $2 \
                  WHERE id = $1 AND mfa_enabled = TRUE",
             )
             .bind(user_id)
@@ -212,9 +217,11 @@ impl MfaStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let rows = with_pool!(self.db(), |pool| {
             // Sweeping here keeps the table at the tokens of the last few
-            // minutes without a background job.
+            // minutes without a background job. A row goes only once its
+            // token is refused by its own `exp`, leeway included: sweeping
+            // at `exp` let a used token replay in the leeway after it.
             sqlx::query("DELETE FROM mfa_used_tokens WHERE expires_at < $1")
-                .bind(now)
+                .bind(now - LEEWAY_SECS as i64)
                 .execute(pool)
                 .await?;
             sqlx::query(

@@ -151,8 +151,11 @@ async fn recovery_codes_are_single_use_even_concurrently() {
     }
 }
 
+/// Issue 21: a used token stays used for as long as verification could
+/// still accept it (`exp` plus the leeway), and is swept only after.
 #[tokio::test]
-async fn mfa_tokens_are_single_use_and_swept_after_expiry() {
+async fn mfa_tokens_are_single_use_until_expiry_plus_leeway_then_swept() {
+    let leeway = crate::auth::LEEWAY_SECS as i64;
     for db in TestDatabase::all().await {
         let store = &db.store;
         let id = user(store).await;
@@ -163,17 +166,22 @@ async fn mfa_tokens_are_single_use_and_swept_after_expiry() {
                 .await
                 .unwrap()
         );
-        assert!(
-            !store
-                .consume_mfa_token(token, id, 1_000, 800)
-                .await
-                .unwrap()
-        );
-        // Past its expiry the row is swept (the token itself is refused
-        // by its `exp` before this is ever asked).
+        // Replays before, at, one second after `exp` and at the end of the
+        // leeway (the token verifies until then): still used.
+        for now in [800, 1_000, 1_001, 1_000 + leeway] {
+            assert!(
+                !store
+                    .consume_mfa_token(token, id, 1_000, now)
+                    .await
+                    .unwrap(),
+                "replay at {now} of a token expiring at 1000"
+            );
+        }
+        // Past the leeway the row is swept (the token itself is refused
+        // by its own `exp` before this is ever asked).
         assert!(
             store
-                .consume_mfa_token(token, id, 2_000, 1_001)
+                .consume_mfa_token(token, id, 2_000, 1_001 + leeway)
                 .await
                 .unwrap()
         );

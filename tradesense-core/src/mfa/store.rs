@@ -21,6 +21,10 @@ pub struct MfaState {
     pub pending: Option<PendingSecret>,
     /// The last TOTP step accepted.
     pub last_step: Option<i64>,
+    /// When MFA was last turned on, unix milliseconds (`None` while off,
+    /// or for an enrolment older than the record of it): MFA-pending
+    /// tokens issued before it are refused.
+    pub enabled_at_ms: Option<i64>,
 }
 
 /// A setup awaiting `/mfa/verify`.
@@ -42,6 +46,7 @@ impl fmt::Debug for MfaState {
                 &self.pending.as_ref().map(|p| p.expires_at),
             )
             .field("last_step", &self.last_step)
+            .field("enabled_at_ms", &self.enabled_at_ms)
             .finish()
     }
 }
@@ -114,8 +119,10 @@ pub trait MfaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Records that an MFA-pending token was exchanged. `true` the first
-    /// time, `false` on every later attempt (until `expires_at`, after which
-    /// the token is refused by its own expiry and the row is swept).
+    /// time, `false` on every later attempt for as long as the token could
+    /// still be accepted: the row is kept until `expires_at` plus
+    /// [`LEEWAY_SECS`](crate::auth::LEEWAY_SECS) (verification tolerates that
+    /// much clock skew past `exp`), and only then swept.
     async fn consume_mfa_token(
         &self,
         token_id: Uuid,

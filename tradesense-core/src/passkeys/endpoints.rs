@@ -157,7 +157,7 @@ fn no_store(body: impl IntoResponse) -> Response {
 }
 
 /// Start adding a passkey (asks for the current password first).
-#[utoipa::path(post, path = "/passkeys/register/start", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/register/start", operation_id = "passkey_register_start", tag = "passkeys",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = RegisterStartBody,
     responses(
@@ -194,11 +194,11 @@ async fn register_start(
 }
 
 /// Finish adding a passkey.
-#[utoipa::path(post, path = "/passkeys/register/finish", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/register/finish", operation_id = "passkey_register_finish", tag = "passkeys",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     request_body = RegisterFinishBody,
     responses(
-        (status = 201, description = "The new passkey", body = PasskeyItem),
+        (status = 201, description = "The new passkey; the user's other sessions are revoked", body = PasskeyItem),
         (status = 400, description = "`invalid_passkey`: attestation, origin or RP ID wrong; the challenge unknown, used, expired or another user's", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed `credential` (the field is named)", body = Problem, content_type = "application/problem+json"),
@@ -214,6 +214,8 @@ async fn register_finish(
         .finish_registration(principal.user_id, body.challenge_id, &body.credential)
         .await
         .map_err(|err| api_error(err, StatusCode::BAD_REQUEST, "registration"))?;
+    // A new way in: every other session ends, as after a password change.
+    let revoked = state.auth.revoke_other_sessions(&principal).await?;
     state
         .auth
         .record_event(
@@ -223,12 +225,12 @@ async fn register_finish(
             Some(principal.session_id),
         )
         .await;
-    tracing::info!(user_id = %principal.user_id, passkey_id = %record.id, "passkey added");
+    tracing::info!(user_id = %principal.user_id, passkey_id = %record.id, revoked_sessions = revoked, "passkey added");
     Ok((StatusCode::CREATED, Json(PasskeyItem::from(&record))))
 }
 
 /// Start a passkey login.
-#[utoipa::path(post, path = "/passkeys/login/start", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/login/start", operation_id = "passkey_login_start", tag = "passkeys",
     request_body = LoginStartBody,
     responses(
         (status = 200, description = "`options` for `PublicKeyCredential.parseRequestOptionsFromJSON()`: no `allowCredentials` (discoverable credentials), user verification required; good for 5 minutes", body = Started),
@@ -250,7 +252,7 @@ async fn login_start(
 
 /// Log in with a passkey; sets the `auth-token` cookie. No TOTP code is
 /// asked: a passkey with user verification is itself two factors.
-#[utoipa::path(post, path = "/passkeys/login/finish", tag = "passkeys",
+#[utoipa::path(post, path = "/passkeys/login/finish", operation_id = "passkey_login_finish", tag = "passkeys",
     request_body = LoginFinishBody,
     responses(
         (status = 200, description = "The token (and the cookie), as `/login`", body = TokenResponse),
@@ -310,21 +312,40 @@ async fn list_passkeys(
     }))
 }
 
-/// Remove one of the user's passkeys.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RemoveBody {
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+}
+
+/// Remove one of the user's passkeys (asks for the current password
+/// first); the user's other sessions are revoked.
 #[utoipa::path(delete, path = "/me/passkeys/{id}", tag = "passkeys",
     security(("bearerAuth" = []), ("cookieAuth" = [])),
     params(("id" = uuid::Uuid, Path, description = "The passkey's id")),
+    request_body = RemoveBody,
     responses(
-        (status = 204, description = "Removed: it logs in no more"),
+        (status = 204, description = "Removed: it logs in no more, and the user's other sessions are over"),
+        (status = 400, description = "`invalid_current_password`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the user's passkeys", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: no JSON body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`current_password` missing", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the account is locked after repeated wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_passkey(
     State(state): State<PasskeyEndpoints>,
     principal: Principal,
     client: LoginClient,
     Path(id): Path<Uuid>,
+    Json(body): Json<RemoveBody>,
 ) -> Result<StatusCode, ApiError> {
+    // Re-authentication first (SECURITY.md 7.5.1): a stolen session alone
+    // must not strip the owner's way back in.
+    state
+        .auth
+        .reauthenticate(principal.user_id, &body.current_password, &client)
+        .await?;
     let removed = state
         .passkeys
         .remove(principal.user_id, id)
@@ -333,6 +354,8 @@ async fn delete_passkey(
     if !removed {
         return Err(ApiError::NotFound("passkey"));
     }
+    let revoked = state.auth.revoke_other_sessions(&principal).await?;
+    tracing::info!(user_id = %principal.user_id, passkey_id = %id, revoked_sessions = revoked, "passkey removed");
     state
         .auth
         .record_event(

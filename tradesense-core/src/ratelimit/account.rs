@@ -14,15 +14,17 @@
 //! attempt counts as a failure until the caller reports it right. A burst
 //! of simultaneous wrong passwords therefore gets exactly as many checks
 //! as the same attempts one after another. The caller names the account (TradeSense passes
-//! the normalised email, `users::Email::normalize`); keys are a SHA-256 of
-//! that name, so neither Redis nor memory holds addresses. With
+//! the normalised email, `users::Email::normalize`); keys are its keyed
+//! pseudonym ([`Pseudonyms`], HMAC-SHA-256 under a key from `SECRET_KEY`),
+//! so neither Redis nor memory holds addresses, nor a bare hash that a
+//! reader of the keys could match against guessed addresses. With
 //! Redis the count is shared by every instance; without it (or while it is
 //! down) each instance counts on its own.
 
+use crate::pseudonym::Pseudonyms;
 use crate::shared_redis::SharedRedis;
 use moka::future::Cache;
 use moka::ops::compute::{CompResult, Op};
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -76,6 +78,7 @@ pub struct LoginThrottle {
     policy: ThrottlePolicy,
     local: Cache<String, Entry>,
     shared: Option<(SharedRedis, Arc<str>)>,
+    pseudonyms: Pseudonyms,
 }
 
 impl std::fmt::Debug for LoginThrottle {
@@ -164,10 +167,20 @@ impl LoginThrottle {
                 .time_to_live(policy.window + policy.max_lock)
                 .build(),
             shared: None,
+            pseudonyms: Pseudonyms::ephemeral(),
         }
     }
 
-    /// Shares the counts through Redis under `prefix`.
+    /// Names accounts by `pseudonyms` (default: a random key of this
+    /// process). Instances sharing counts through Redis must share the key
+    /// ([`Pseudonyms::from_secret_key`] with one `SECRET_KEY`).
+    pub fn pseudonyms(mut self, pseudonyms: Pseudonyms) -> Self {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
+    /// Shares the counts through Redis under `prefix` (give every instance
+    /// the same [`pseudonyms`](Self::pseudonyms)).
     pub fn shared_via(mut self, redis: SharedRedis, prefix: &str) -> Self {
         self.shared = Some((redis, Arc::from(prefix)));
         self
@@ -198,7 +211,7 @@ impl LoginThrottle {
     /// # });
     /// ```
     pub async fn reserve(&self, account: &str) -> Result<Reservation, Locked> {
-        let key = account_key(account);
+        let key = self.pseudonyms.pseudonym(account);
         // Always counted locally too: the fallback while Redis is down.
         let local = self.reserve_local(&key).await;
         let decision = match &self.shared {
@@ -276,7 +289,7 @@ impl LoginThrottle {
     /// Clears the account's count and lock, as a successful check does
     /// (an administrator's unlock, or an embedder's own success path).
     pub async fn clear(&self, account: &str) {
-        self.clear_key(&account_key(account)).await;
+        self.clear_key(&self.pseudonyms.pseudonym(account)).await;
     }
 
     async fn clear_key(&self, key: &str) {
@@ -292,11 +305,6 @@ impl LoginThrottle {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The hashed account key.
-fn account_key(account: &str) -> String {
-    hex::encode(Sha256::digest(account.as_bytes()))
 }
 
 #[cfg(test)]
@@ -315,9 +323,11 @@ mod tests {
     }
 
     #[test]
-    fn accounts_are_hashed() {
-        assert_eq!(account_key("alice@example.com").len(), 64);
-        assert!(!account_key("alice@example.com").contains("alice"));
+    fn accounts_are_keyed_pseudonyms() {
+        let throttle = LoginThrottle::new(ThrottlePolicy::default());
+        let key = throttle.pseudonyms.pseudonym("alice@example.com");
+        assert_eq!(key.len(), 64);
+        assert!(!key.contains("alice"));
     }
 
     #[tokio::test]
