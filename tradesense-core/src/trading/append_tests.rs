@@ -177,69 +177,35 @@ fn missing_sums_or_a_disagreeing_position_fall_back_to_the_refold() {
         Decimal::ZERO,
         None,
     )];
+    // Whether `resume` declines (the store then re-folds the history).
+    let declines = |filed, rules, position, open, flat| {
+        resume(
+            &"X".parse().unwrap(),
+            filed,
+            rules,
+            position,
+            open,
+            None,
+            flat,
+        )
+        .unwrap()
+        .is_none()
+    };
     let rules = Rules::default();
     let (position, mut open, _) = stored(&history, true, rules);
     open[0].book_cost = None;
-    assert!(
-        resume(
-            &"X".parse().unwrap(),
-            true,
-            rules,
-            position,
-            open,
-            None,
-            true
-        )
-        .unwrap()
-        .is_none()
-    );
+    assert!(declines(true, rules, position, open, true));
     // Trades, no round trip, no position: not known to be flat.
-    assert!(
-        resume(
-            &"X".parse().unwrap(),
-            false,
-            rules,
-            None,
-            Vec::new(),
-            None,
-            false
-        )
-        .unwrap()
-        .is_none()
-    );
+    assert!(declines(false, rules, None, Vec::new(), false));
     let (mut position, open, _) = stored(&history, true, rules);
     position.as_mut().unwrap().quantity = DbDecimal(Decimal::ONE);
-    assert!(
-        resume(
-            &"X".parse().unwrap(),
-            true,
-            rules,
-            position,
-            open,
-            None,
-            true
-        )
-        .unwrap()
-        .is_none()
-    );
+    assert!(declines(true, rules, position, open, true));
     // Lots are not stored: a fifo group always re-folds.
     let fifo = Rules {
         cost_basis: CostBasis::Fifo,
         ..rules
     };
-    assert!(
-        resume(
-            &"X".parse().unwrap(),
-            false,
-            fifo,
-            None,
-            Vec::new(),
-            None,
-            true
-        )
-        .unwrap()
-        .is_none()
-    );
+    assert!(declines(false, fifo, None, Vec::new(), true));
 }
 
 /// Concurrent writes without a time (the appends) on both backends, with
