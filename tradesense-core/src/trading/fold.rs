@@ -242,23 +242,22 @@ impl Book {
         self.basis
     }
 
-    /// Applies the next trade, or refuses it (the book is then unusable:
-    /// callers drop it or work on a clone).
+    /// Applies the next trade, or refuses it. A refusal of the trade
+    /// (`InsufficientPosition`, `MultiplierMismatch`) leaves the book as it
+    /// was, so a caller can go on with the next trade; after an `Overflow`
+    /// the book is unusable (rebuild it from its trades).
     pub(crate) fn apply(&mut self, leg: &TradeLeg) -> Result<Fill, FoldError> {
         let overflow = || FoldError::Overflow {
             symbol: leg.symbol.clone(),
         };
         let m = leg.multiplier.get();
-        match self.multiplier {
-            Some(expected) if expected != m => {
-                return Err(FoldError::MultiplierMismatch {
-                    trade_id: leg.id,
-                    symbol: leg.symbol.clone(),
-                    expected,
-                    found: m,
-                });
-            }
-            _ => self.multiplier = Some(m),
+        if let Some(expected) = self.multiplier.filter(|expected| *expected != m) {
+            return Err(FoldError::MultiplierMismatch {
+                trade_id: leg.id,
+                symbol: leg.symbol.clone(),
+                expected,
+                found: m,
+            });
         }
         let (q, f) = (leg.quantity.get(), leg.fees.get());
         let held = self.position.quantity;
@@ -282,6 +281,9 @@ impl Book {
                 sold: q,
             });
         }
+        // Every refusal above left the book as it was; from here on only an
+        // overflow can fail, half-way.
+        self.multiplier = Some(m);
         let close_fees = share(f, closing, q).ok_or_else(overflow)?;
         let mut fill = Fill {
             closed: None,

@@ -184,6 +184,24 @@ fn a_second_multiplier_in_a_group_is_refused() {
     assert_eq!(err.trade_id(), Some(trades[1].id));
 }
 
+/// A refused trade leaves the book as it was (an import goes on with its
+/// next row on the same book): not even the group's multiplier is taken
+/// from a trade that was refused.
+#[test]
+fn a_refusal_leaves_the_book_as_it_was() {
+    let mut book = Book::new("X".parse().unwrap(), Rules::default());
+    let refused = trade(0, "X", false, "1", "10", "0", "100");
+    assert!(book.apply(&legs(&[refused])[0]).is_err());
+    let buy = trade(1, "X", true, "2", "10", "1", "1");
+    book.apply(&legs(&[buy])[0]).unwrap();
+    let before = (book.position.clone(), book.basis());
+    let oversell = trade(2, "X", false, "3", "10", "0", "1");
+    assert!(book.apply(&legs(&[oversell])[0]).is_err());
+    let other_multiplier = trade(3, "X", true, "1", "10", "0", "50");
+    assert!(book.apply(&legs(&[other_multiplier])[0]).is_err());
+    assert_eq!((book.position.clone(), book.basis()), before);
+}
+
 #[test]
 fn sold_to_zero_keeps_average_and_pnl() {
     let trades = [

@@ -77,10 +77,7 @@ impl Group {
         rules: Rules,
         trades: Vec<(DateTime<Utc>, Uuid, TradeLeg)>,
     ) -> Result<Self, FoldError> {
-        let mut book = Book::new(symbol, rules);
-        for (_, _, leg) in &trades {
-            book.apply(leg)?;
-        }
+        let book = Self::fold(&symbol, rules, &trades)?;
         Ok(Self {
             rules,
             trades,
@@ -102,23 +99,47 @@ impl Group {
             .last()
             .is_none_or(|(last_at, last_id, _)| (at, id) > (*last_at, *last_id));
         if appends {
-            let mut book = self.book.clone();
-            book.apply(&leg)?;
-            self.book = book;
-            self.trades.push((at, id, leg));
-            return Ok(());
+            // No clone of the book per row: under fifo/lifo it carries every
+            // open lot, and a 50 000-row file would copy them 50 000 times.
+            // A refusal leaves the book as it was; only an overflow spoils
+            // it, and then it is rebuilt from the trades it held.
+            return match self.book.apply(&leg) {
+                Ok(_) => {
+                    self.trades.push((at, id, leg));
+                    Ok(())
+                }
+                Err(err @ FoldError::Overflow { .. }) => {
+                    self.book = Self::fold(&self.book.position.symbol, self.rules, &self.trades)?;
+                    Err(err)
+                }
+                Err(err) => Err(err),
+            };
         }
         let place = self.trades.partition_point(|(t, i, _)| (*t, *i) < (at, id));
         self.trades.insert(place, (at, id, leg));
-        let mut book = Book::new(self.book.position.symbol.clone(), self.rules);
-        for (_, _, leg) in &self.trades {
-            if let Err(err) = book.apply(leg) {
+        match Self::fold(&self.book.position.symbol, self.rules, &self.trades) {
+            Ok(book) => {
+                self.book = book;
+                Ok(())
+            }
+            Err(err) => {
                 self.trades.remove(place);
-                return Err(err);
+                Err(err)
             }
         }
-        self.book = book;
-        Ok(())
+    }
+
+    /// The fold's state after `trades` (in fold order), or its refusal.
+    fn fold(
+        symbol: &super::Symbol,
+        rules: Rules,
+        trades: &[(DateTime<Utc>, Uuid, TradeLeg)],
+    ) -> Result<Book, FoldError> {
+        let mut book = Book::new(symbol.clone(), rules);
+        for (_, _, leg) in trades {
+            book.apply(leg)?;
+        }
+        Ok(book)
     }
 }
 
