@@ -398,6 +398,7 @@ async fn get_trade(
     responses(
         (status = 200, description = "The trade", body = Trade),
         (status = 404, description = "No such trade of yours, or `portfolio_id` is not one of your portfolios", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`write_conflict`: a concurrent edit moved the trade to another group first (nothing changed; retry)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown fields, `insufficient_position` or `multiplier_mismatch` naming the trade that would become invalid", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn update_trade(
