@@ -321,9 +321,15 @@ impl SqlStore {
                 *since = (*since).min(at);
             }
             // Grouped by each trade's own portfolio: the import's may be
-            // gone (its trades with it).
+            // gone (its trades with it). Locked in the one order every
+            // multi-group write uses (`group_lock_key`), so this cannot
+            // wait on a trade edit that moves a trade the other way.
+            let mut order: Vec<&(Option<Uuid>, Symbol)> = groups.keys().collect();
+            order.sort_by_key(|(portfolio, symbol)| {
+                super::group_sql::group_lock_key(user_id, *portfolio, symbol)
+            });
             let mut rules = BTreeMap::new();
-            for (portfolio, symbol) in groups.keys() {
+            for (portfolio, symbol) in order {
                 let locked = lock_group!(self, tx, user_id, *portfolio, symbol);
                 rules.insert((*portfolio, symbol.clone()), locked);
             }
