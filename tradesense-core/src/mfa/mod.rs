@@ -9,7 +9,9 @@
 //! (the MFA columns of TradeSense's `users` table plus the
 //! [`Mfa`](crate::store::MigrationSet::Mfa) tables, so it needs the
 //! [`Users`](crate::store::MigrationSet::Users) set) and decorated by
-//! [`UserInvalidatingMfaStore`] to keep cached users in step.
+//! [`UserInvalidatingMfaStore`] to keep cached users in step. The
+//! authenticator apps name the application
+//! ([`MfaService::with_issuer`], [`totp::DEFAULT_ISSUER`] unless set).
 //! [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`) on top of `auth`'s
 //! public pieces; `auth` never imports this module.
 //!
@@ -21,8 +23,8 @@
 //!
 //! // Setup: a fresh secret, shown to its owner once, stored sealed.
 //! let secret = TotpSecret::generate();
-//! let shown = secret.provisioning("alice@example.com").unwrap();
-//! assert!(shown.uri.starts_with("otpauth://totp/TradeSense:alice%40example.com?secret="));
+//! let shown = secret.provisioning("Acme", "alice@example.com").unwrap();
+//! assert!(shown.uri.starts_with("otpauth://totp/Acme:alice%40example.com?secret="));
 //! assert!(shown.qr_code.starts_with("data:image/png;base64,"));
 //! let cipher = SecretCipher::from_secret_key(&SecretString::from("x".repeat(32)));
 //! let user = Uuid::now_v7();

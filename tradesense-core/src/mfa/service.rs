@@ -9,7 +9,7 @@
 use super::crypto::SecretCipher;
 use super::recovery::RecoveryCode;
 use super::store::{MfaState, MfaStore};
-use super::totp::{Provisioning, TotpCode, TotpError, TotpSecret};
+use super::totp::{DEFAULT_ISSUER, Provisioning, TotpCode, TotpError, TotpSecret, validate_issuer};
 use crate::store::StoreError;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
@@ -112,12 +112,14 @@ pub struct MfaService {
     store: Arc<dyn MfaStore>,
     cipher: SecretCipher,
     lockout: LockoutPolicy,
+    issuer: Arc<str>,
 }
 
 impl std::fmt::Debug for MfaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MfaService")
             .field("lockout", &self.lockout)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -127,13 +129,45 @@ fn unix(now: DateTime<Utc>) -> u64 {
 }
 
 impl MfaService {
-    /// The service over `store`, sealing secrets with `cipher`.
+    /// The service over `store`, sealing secrets with `cipher`, naming
+    /// [`DEFAULT_ISSUER`] in authenticator apps.
     pub fn new(store: Arc<dyn MfaStore>, cipher: SecretCipher) -> Self {
         Self {
             store,
             cipher,
             lockout: LockoutPolicy::default(),
+            issuer: Arc::from(DEFAULT_ISSUER),
         }
+    }
+
+    /// Names `issuer` (the application, e.g. `"Acme Books"`) in the
+    /// provisioning URI, so authenticator apps list the codes under it.
+    ///
+    /// Checked here, once, when the service is configured, rather than at
+    /// each setup: an issuer that is empty or has a `:` (which separates
+    /// issuer and account in the URI's label) is a configuration mistake,
+    /// answered with a [`TotpError`] at startup instead of a failed setup
+    /// for every user later.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tradesense_core::mfa::{MfaService, SecretCipher};
+    /// use tradesense_core::store::{Db, SqlStore};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    /// # let store = Arc::new(SqlStore::from_db(Db::Sqlite(pool)));
+    /// # let cipher = SecretCipher::from_secret_key(&"x".repeat(32).into());
+    /// let mfa = MfaService::new(store.clone(), cipher.clone()).with_issuer("Acme Books");
+    /// assert!(mfa.is_ok());
+    /// assert!(MfaService::new(store, cipher).with_issuer("Acme:Books").is_err());
+    /// # }
+    /// ```
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Result<Self, TotpError> {
+        let issuer = issuer.into();
+        validate_issuer(&issuer)?;
+        self.issuer = Arc::from(issuer);
+        Ok(self)
     }
 
     /// Replaces the lockout policy.
@@ -148,18 +182,19 @@ impl MfaService {
     }
 
     /// Starts (or restarts) a setup: a fresh secret held server-side, sealed,
-    /// for [`PENDING_TTL`]. Returns what the user scans, shown this once.
+    /// for [`PENDING_TTL`]. Returns what the user scans, shown this once:
+    /// `account` (e.g. the email) under the service's issuer.
     pub async fn setup(
         &self,
         user_id: Uuid,
-        email: &str,
+        account: &str,
         now: DateTime<Utc>,
     ) -> Result<Provisioning, MfaError> {
         if self.store.mfa_state(user_id).await?.enabled {
             return Err(MfaError::AlreadyEnabled);
         }
         let secret = TotpSecret::generate();
-        let provisioning = secret.provisioning(email)?;
+        let provisioning = secret.provisioning(&self.issuer, account)?;
         let sealed = self
             .cipher
             .seal(user_id, secret.as_bytes())

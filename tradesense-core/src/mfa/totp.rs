@@ -12,8 +12,10 @@ use rand::RngCore as _;
 use std::fmt;
 use totp_rs::{Algorithm, Builder, Totp};
 
-/// The issuer shown by authenticator apps and used as the label prefix.
-pub const ISSUER: &str = "TradeSense";
+/// The issuer shown by authenticator apps and used as the label prefix,
+/// unless the application names its own
+/// ([`MfaService::with_issuer`](super::MfaService::with_issuer)).
+pub const DEFAULT_ISSUER: &str = "TradeSense";
 /// Digits of a code.
 pub const DIGITS: usize = 6;
 /// Seconds per time step.
@@ -63,7 +65,7 @@ impl TotpSecret {
             .with_skew(SKEW_STEPS)
             .with_step_duration(STEP_SECONDS)
             .with_secret(self.0)
-            .with_issuer(Some(ISSUER))
+            .with_issuer(Some(DEFAULT_ISSUER))
             .with_account_name(account)
             .build_noncompliant()
     }
@@ -81,13 +83,16 @@ impl TotpSecret {
         self.totp("-").check(code.as_str(), unix_time)
     }
 
-    /// The provisioning data for `email`: the secret, the `otpauth://` URI
-    /// and that URI as a locally rendered QR code PNG data URI.
-    pub fn provisioning(&self, email: &str) -> Result<Provisioning, TotpError> {
+    /// The provisioning data for `account` (e.g. an email) under `issuer`
+    /// (the application's name, see [`validate_issuer`]): the secret, the
+    /// `otpauth://` URI and that URI as a locally rendered QR code PNG data
+    /// URI.
+    pub fn provisioning(&self, issuer: &str, account: &str) -> Result<Provisioning, TotpError> {
+        validate_issuer(issuer)?;
         let totp = Builder::new()
             .with_secret(self.0)
-            .with_issuer(Some(ISSUER))
-            .with_account_name(email)
+            .with_issuer(Some(issuer))
+            .with_account_name(account)
             .build()
             .map_err(|err| TotpError(err.to_string()))?;
         let uri = totp.to_url().map_err(|err| TotpError(err.to_string()))?;
@@ -118,7 +123,7 @@ impl fmt::Debug for TotpSecret {
 pub struct Provisioning {
     /// The secret, base32 without padding.
     pub secret: String,
-    /// `otpauth://totp/TradeSense:<email>?secret=...&issuer=TradeSense`.
+    /// `otpauth://totp/<issuer>:<account>?secret=...&issuer=<issuer>`.
     #[serde(rename = "provisioning_uri")]
     pub uri: String,
     /// `data:image/png;base64,...` of the URI as a QR code.
@@ -131,11 +136,25 @@ impl fmt::Debug for Provisioning {
     }
 }
 
-/// The provisioning data could not be built (an account name with `:`, or
-/// a URI too long for a QR code). Never contains the secret.
+/// The provisioning data could not be built (an issuer that is empty or
+/// has a `:`, an account name with `:`, or a URI too long for a QR code).
+/// Never contains the secret.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build TOTP provisioning data: {0}")]
 pub struct TotpError(String);
+
+/// Checks an issuer before it names anything: not empty (apps would show
+/// a blank account) and without `:`, which separates the issuer from the
+/// account in the URI's label (Key Uri Format).
+pub fn validate_issuer(issuer: &str) -> Result<(), TotpError> {
+    if issuer.trim().is_empty() {
+        return Err(TotpError("the issuer is empty".into()));
+    }
+    if issuer.contains(':') {
+        return Err(TotpError("the issuer contains ':'".into()));
+    }
+    Ok(())
+}
 
 /// A syntactically valid TOTP code: exactly six ASCII digits. Spaces
 /// anywhere (`123 456`) are tolerated because apps display codes that way.
@@ -248,7 +267,9 @@ mod tests {
     #[test]
     fn provisioning_uri_and_qr_png() {
         let secret = rfc_secret();
-        let p = secret.provisioning("alice@example.com").unwrap();
+        let p = secret
+            .provisioning(DEFAULT_ISSUER, "alice@example.com")
+            .unwrap();
         assert_eq!(
             p.uri,
             format!(
@@ -265,9 +286,27 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_is_the_applications_and_checked() {
+        let secret = rfc_secret();
+        let p = secret.provisioning("Acme Books", "bob").unwrap();
+        assert_eq!(
+            p.uri,
+            format!(
+                "otpauth://totp/Acme%20Books:bob?secret={}&issuer=Acme%20Books",
+                secret.to_base32()
+            )
+        );
+        for bad in ["", "  ", "Acme:Books"] {
+            assert!(secret.provisioning(bad, "bob").is_err(), "{bad:?}");
+            assert!(validate_issuer(bad).is_err(), "{bad:?}");
+        }
+        assert!(secret.provisioning("Acme", "bob:x").is_err());
+    }
+
+    #[test]
     fn debug_never_shows_the_secret() {
         let secret = rfc_secret();
-        let p = secret.provisioning("a@b.c").unwrap();
+        let p = secret.provisioning(DEFAULT_ISSUER, "a@b.c").unwrap();
         for shown in [format!("{secret:?}"), format!("{p:?}")] {
             assert!(!shown.contains(&secret.to_base32()));
             assert!(shown.contains("redacted"));
