@@ -16,7 +16,6 @@ use tradesense_core::auth::{
 };
 use tradesense_core::cache::{Cache, CacheConfig};
 use tradesense_core::store::testing::TestDatabase;
-use tradesense_core::users::{NewUser, UserStore};
 
 fn keys() -> TokenKeys {
     TokenKeys::new(
@@ -48,16 +47,8 @@ fn bench(c: &mut Criterion) {
             &Cache::in_process(CacheConfig::default()),
         );
         let auth = Authenticator::new(keys(), sessions);
-        let user = db
-            .store
-            .create_user(NewUser {
-                email: "b@example.com".parse().unwrap(),
-                password_hash: "!".into(),
-                full_name: "B".into(),
-            })
-            .await
-            .unwrap();
-        let token = auth.start_session(user.id, None, None).await.unwrap();
+        let user = tradesense_core::store::testing::insert_bare_user(&db.store).await;
+        let token = auth.start_session(user, None, None).await.unwrap();
         (auth, token, db)
     });
     let keys = keys();

@@ -3,9 +3,9 @@
 //! path, the core's layers wrap it with `tower::ServiceBuilder`, and
 //! `TowerToHyperService` hands it to hyper's connection builder.
 //!
-//! The same pieces: users in the service's own `accounts` table
-//! (`support/accounts.rs`), sessions in core's `MemorySessionStore` (the
-//! other choice: fine for one instance, a restart logs everyone out), the
+//! The same pieces: users in the service's own integer-keyed `accounts`
+//! table (`support/accounts.rs`), sessions in core's `MemorySessionStore`
+//! (the other choice: fine for one instance, a restart logs everyone out), the
 //! auth endpoints under `/identity`, the `AuthLayer` in front of the notes,
 //! request ids, the access log, metrics and per-client rate limits.
 //!
@@ -65,6 +65,7 @@ use tradesense_core::http::parse_json;
 use tradesense_core::metrics::{Metrics, MetricsLayer, PROMETHEUS_TEXT};
 use tradesense_core::ratelimit::{KeyedRateLimitLayer, Limiter};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
+use tradesense_core::users::{LoadUser, UserCache};
 
 /// Where this service mounts TradeSense's auth endpoints.
 pub const AUTH_PREFIX: &str = "/identity";
@@ -107,6 +108,12 @@ where
         .get::<Principal>()
         .cloned()
         .ok_or(ApiError::NotAuthenticated)?;
+    // The application's key of the account the token names by its handle.
+    let owner = accounts
+        .load_user(principal.user_id)
+        .await?
+        .ok_or(ApiError::NotAuthenticated)?
+        .account_id;
     let rest = request.uri().path().strip_prefix("/notes").unwrap_or("/");
     match (request.method(), rest) {
         (&Method::POST, "") => {
@@ -119,7 +126,7 @@ where
                 })?
                 .to_bytes();
             let new: NewNote = parse_json(&body)?;
-            let note = accounts.add_note(principal.user_id, &new.text).await?;
+            let note = accounts.add_note(owner, &new.text).await?;
             json(StatusCode::CREATED, &note)
         }
         (_, "") => Err(ApiError::MethodNotAllowed {
@@ -128,7 +135,7 @@ where
         (&Method::GET, id) => {
             let id = id.strip_prefix('/').and_then(|id| id.parse().ok());
             let note = match id {
-                Some(id) => accounts.note(principal.user_id, id).await?,
+                Some(id) => accounts.note(owner, id).await?,
                 None => None,
             };
             json(StatusCode::OK, &note.ok_or(ApiError::NotFound("note"))?)
@@ -172,7 +179,13 @@ where
     // Core's auth endpoints: an axum router, used as a tower service.
     let identity = axum::Router::new().nest(
         AUTH_PREFIX,
-        axum::Router::from(auth.routes().merge(auth.user_routes())),
+        axum::Router::from(
+            auth.register_routes(accounts.clone())
+                .merge(auth.login_routes())
+                .merge(auth.logout_routes())
+                .merge(auth.me_routes(UserCache::new(accounts.clone(), &cache)))
+                .merge(auth.session_routes()),
+        ),
     );
     // The service's own handlers, behind the AuthLayer.
     let notes = auth.layer().layer(service_fn(move |request: Request<B>| {
@@ -277,7 +290,7 @@ async fn main() -> anyhow::Result<()> {
     let json = "-H 'content-type: application/json'";
     println!("listening on {base}; try:");
     println!(
-        "curl -si {base}/identity/register {json} -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple 42\",\"full_name\":\"Ada\"}}'"
+        "curl -si {base}/identity/register {json} -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple 42\"}}'"
     );
     println!(
         "curl -si -c jar {base}/identity/login {json} -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple 42\"}}'"
@@ -328,7 +341,6 @@ mod tests {
 
         // By cookie.
         let (cookie, _) = login(&http, &base).await;
-        let cookie = format!("auth-token={cookie}");
         let created = http
             .post(format!("{base}/notes"))
             .header(COOKIE, &cookie)
@@ -453,7 +465,7 @@ mod tests {
             "198.51.100.2:40000",
         );
         let credentials = json!({"email": EMAIL, "password": PASSWORD});
-        let account = json!({"email": EMAIL, "password": PASSWORD, "full_name": "Ada"});
+        let account = json!({"email": EMAIL, "password": PASSWORD});
         let registered = call(&service, admin, "/identity/register", &account).await;
         assert_eq!(registered.status(), 201);
 

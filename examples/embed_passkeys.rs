@@ -1,15 +1,17 @@
 //! A stranger's axum service with passkeys, on its own users table.
 //!
-//! The "notes" service of `embed_auth_axum` (its `accounts` and `logins`
-//! tables, `support/accounts.rs`) adds TradeSense's passkeys:
+//! The "notes" service of `embed_auth_axum` (its integer-keyed `accounts`
+//! table, `support/accounts.rs`) adds TradeSense's passkeys alone, without
+//! MFA:
 //!
 //! - a [`RelyingParty`]: the frontend's origin (here `http://localhost:3003`,
 //!   where the API is served too) and the RP ID (its host);
-//! - the credentials and ceremonies in a [`SqlStore`] with only the
-//!   `Passkeys` migration set (two tables, no users table: the passkeys'
-//!   `user_id` is the service's account id). Any number of instances
-//!   sharing that database finish each other's ceremonies; a single
-//!   instance could take `MemoryPasskeyStore` instead;
+//! - the credentials and ceremonies in core's [`SqlStore`] on the service's
+//!   own database (the `Passkeys` migration set: two tables, no users
+//!   table; the passkeys' `user_id` is the account's UUID handle, which is
+//!   also the WebAuthn user handle). Any number of instances sharing that
+//!   database finish each other's ceremonies; a single instance could take
+//!   `MemoryPasskeyStore` instead;
 //! - [`PasskeyEndpoints`]: the ceremonies under `/identity` beside the
 //!   password endpoints, the list and removal under `/identity/me`.
 //!
@@ -22,8 +24,8 @@
 //! the calls of docs/API.md (or README's ten lines of JavaScript).
 //! `cargo test --example embed_passkeys` runs the test.
 
-// Shared with the other embedding examples; this one uses the accounts
-// and logins, not the notes.
+// Shared with the other embedding examples; this one uses the accounts,
+// not the notes.
 #[path = "support/accounts.rs"]
 #[allow(dead_code)]
 mod accounts;
@@ -37,25 +39,13 @@ use tradesense_core::auth::{AuthState, Authenticator, Sessions, TokenKeys};
 use tradesense_core::cache::{Cache, CacheConfig};
 use tradesense_core::http::not_found;
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService, RelyingParty};
-use tradesense_core::store::{Db, MigrationSet, SqlStore};
+use tradesense_core::store::SqlStore;
+use tradesense_core::users::UserCache;
 
 /// Where the service mounts the auth endpoints, passkeys included.
 pub const AUTH_PREFIX: &str = "/identity";
 /// The frontend's origin (and the API's: one site).
 pub const ORIGIN: &str = "http://localhost:3003";
-
-/// The passkey tables, in a database of their own here (the service's
-/// accounts live elsewhere; nothing joins the two).
-async fn passkey_store() -> anyhow::Result<SqlStore> {
-    // One connection: every connection to `sqlite::memory:` is a new database.
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await?;
-    let store = SqlStore::from_db(Db::Sqlite(pool));
-    store.migrate_sets(&[MigrationSet::Passkeys]).await?;
-    Ok(store)
-}
 
 /// The whole service.
 pub async fn app(accounts: Accounts) -> anyhow::Result<Router> {
@@ -66,21 +56,23 @@ pub async fn app(accounts: Accounts) -> anyhow::Result<Router> {
     )
     .with_issuer("notes.example");
     let cache = Cache::in_process(CacheConfig::default());
-    let sessions = Sessions::new(Arc::new(accounts.clone()), &cache);
+    // Sessions and passkeys in core's tables, beside the accounts.
+    let store: Arc<SqlStore> = Arc::new(accounts.core_store());
+    let sessions = Sessions::new(store.clone(), &cache);
     let auth = AuthState::builder(
         Authenticator::new(keys, sessions),
         Arc::new(accounts.clone()),
     )
     .build();
-    let store = Arc::new(passkey_store().await?);
     let rp = RelyingParty::new(ORIGIN, None, "Notes")?;
     let passkeys = PasskeyEndpoints::new(
         auth.clone(),
         PasskeyService::builder(rp, store.clone(), store).build()?,
     );
     let identity = auth
-        .routes()
-        .merge(auth.user_routes())
+        .register_routes(accounts.clone())
+        .merge(auth.login_routes())
+        .merge(auth.me_routes(UserCache::new(accounts, &cache)))
         .merge(passkeys.routes())
         .merge(passkeys.user_routes());
     Ok(Router::new()
@@ -141,7 +133,7 @@ mod tests {
     #[tokio::test]
     async fn register_a_passkey_and_log_in_with_it() {
         let app = app(Accounts::in_memory().await.unwrap()).await.unwrap();
-        let account = json!({"email": "ada@example.com", "password": PASSWORD, "full_name": "Ada"});
+        let account = json!({"email": "ada@example.com", "password": PASSWORD});
         assert_eq!(call(&app, "/register", None, account).await.0, 201);
         let login = json!({"email": "ada@example.com", "password": PASSWORD});
         let (_, cookie, _) = call(&app, "/login", None, login).await;

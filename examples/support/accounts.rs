@@ -1,53 +1,50 @@
-//! The embedding application's own storage, shared by the two
-//! `embed_auth_*` examples: its `accounts` table behind TradeSense's
-//! [`UserStore`], its `logins` table behind [`SessionStore`], and its
-//! `notes`. Plain sqlx on an in-memory SQLite database, created by the
-//! application's own `CREATE TABLE`s: none of TradeSense's migrations, tables
-//! or column names.
+//! The embedding application's own storage, shared by the `embed_*`
+//! examples: its `accounts` table (keyed by an integer, with no display
+//! name and no time zone) and its `notes`, created by its own `CREATE
+//! TABLE`s; and, in the same SQLite database, the tables core provides for
+//! everything else (sessions, MFA, passkeys, security events: their
+//! migration sets, applied alone).
 //!
-//! The shapes differ from TradeSense's on purpose (ids are hyphenated text,
-//! the name column is `display_name`, sessions are `logins` that `end`):
-//! the traits are the only contract.
+//! What it had to write for core: `UserStore` (find by login, find by id,
+//! set the password hash), `Registration` (create) and `LoadUser` (its own
+//! record for `CurrentUser`): the block between the two `----` rules below,
+//! under 80 lines. Core names each account by a UUID *handle* kept beside
+//! the integer key (`accounts.handle`): tokens, sessions, MFA and passkeys
+//! use it, the application keeps its primary key.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
-use tradesense_core::auth::{NewSession, SessionRecord, SessionStore};
-use tradesense_core::store::StoreError;
-use tradesense_core::users::{Email, NewUser, User, UserCredentials, UserStore};
+use tradesense_core::auth::{NewAccount, NoExtraFields, Registration};
+use tradesense_core::store::{Db, MigrationSet, SqlStore, StoreError};
+use tradesense_core::users::{Credentials, Email, LoadUser, UserStore};
 use uuid::Uuid;
-use uuid::fmt::Hyphenated;
 
 /// The application's schema. `COLLATE NOCASE` keeps emails unique however
-/// they are cased (TradeSense's [`Email`] lower-cases them anyway).
+/// they are cased (core's [`Email`] lower-cases them anyway).
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS accounts (
-        account_id   TEXT PRIMARY KEY,
+        account_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        handle       BLOB NOT NULL UNIQUE,
         email        TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        display_name TEXT NOT NULL,
         password_phc TEXT NOT NULL,
-        joined_at    TEXT NOT NULL,
-        time_zone    TEXT NOT NULL DEFAULT 'UTC'
+        joined_at    TEXT NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS logins (
-        login_id     TEXT PRIMARY KEY,
-        account_id   TEXT NOT NULL REFERENCES accounts (account_id),
-        token_sha256 TEXT NOT NULL,
-        user_agent   TEXT,
-        ip           TEXT,
-        started_at   TEXT NOT NULL,
-        seen_at      TEXT NOT NULL,
-        expires_at   TEXT NOT NULL,
-        ended_at     TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS logins_by_account ON logins (account_id)",
     "CREATE TABLE IF NOT EXISTS notes (
         note_id    INTEGER PRIMARY KEY AUTOINCREMENT,
-        account_id TEXT NOT NULL REFERENCES accounts (account_id),
+        account_id INTEGER NOT NULL REFERENCES accounts (account_id),
         text       TEXT NOT NULL
     )",
+];
+
+/// The tables core provides, each set standing alone (no `users` table).
+const CORE_SETS: &[MigrationSet] = &[
+    MigrationSet::Sessions,
+    MigrationSet::Mfa,
+    MigrationSet::Passkeys,
+    MigrationSet::SecurityEvents,
 ];
 
 /// The application's database. Cheap to clone (a pool handle).
@@ -56,9 +53,23 @@ pub struct Accounts {
     pool: SqlitePool,
 }
 
+/// An account, as the application's own code (and `/identity/me`) sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Account {
+    /// The application's key.
+    pub account_id: i64,
+    /// The UUID core names the account by.
+    pub handle: Uuid,
+    /// The login.
+    pub email: String,
+    /// When it signed up.
+    pub joined_at: DateTime<Utc>,
+}
+
 impl Accounts {
-    /// A fresh in-memory database with the application's tables.
-    pub async fn in_memory() -> Result<Self, sqlx::Error> {
+    /// A fresh in-memory database with the application's tables and
+    /// core's.
+    pub async fn in_memory() -> Result<Self, StoreError> {
         // An in-memory SQLite database lives as long as its connection:
         // exactly one, never closed for idleness or age.
         let pool = SqlitePoolOptions::new()
@@ -70,15 +81,23 @@ impl Accounts {
         for &statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
-        Ok(Self { pool })
+        let accounts = Self { pool };
+        accounts.core_store().migrate_sets(CORE_SETS).await?;
+        Ok(accounts)
     }
 
-    /// Stores a note of `owner`.
-    pub async fn add_note(&self, owner: Uuid, text: &str) -> Result<Note, StoreError> {
+    /// Core's provided SQL stores (sessions, MFA, passkeys, security
+    /// events) on the same database.
+    pub fn core_store(&self) -> SqlStore {
+        SqlStore::from_db(Db::Sqlite(self.pool.clone()))
+    }
+
+    /// Stores a note of account `owner`.
+    pub async fn add_note(&self, owner: i64, text: &str) -> Result<Note, StoreError> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO notes (account_id, text) VALUES (?1, ?2) RETURNING note_id",
         )
-        .bind(owner.hyphenated())
+        .bind(owner)
         .bind(text)
         .fetch_one(&self.pool)
         .await?;
@@ -90,19 +109,19 @@ impl Accounts {
 
     /// The note `id` if `owner` wrote it: someone else's note is as absent
     /// as a missing one.
-    pub async fn note(&self, owner: Uuid, id: i64) -> Result<Option<Note>, StoreError> {
+    pub async fn note(&self, owner: i64, id: i64) -> Result<Option<Note>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT note_id AS id, text FROM notes WHERE note_id = ?1 AND account_id = ?2",
         )
         .bind(id)
-        .bind(owner.hyphenated())
+        .bind(owner)
         .fetch_optional(&self.pool)
         .await?)
     }
 }
 
 /// A note, as the application's API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Note {
     /// The note id.
     pub id: i64,
@@ -110,275 +129,73 @@ pub struct Note {
     pub text: String,
 }
 
-/// A row of `accounts`.
-#[derive(sqlx::FromRow)]
-struct AccountRow {
-    account_id: Hyphenated,
-    email: String,
-    display_name: String,
-    password_phc: String,
-    joined_at: DateTime<Utc>,
-    time_zone: String,
-}
+// ---- What the application writes for core: its accounts, nothing else.
 
-impl AccountRow {
-    /// The row as TradeSense's auth endpoints see it. This application has
-    /// no second factor, so `mfa_enabled` is always `false` (the login
-    /// endpoint then never asks for one).
-    fn into_credentials(self) -> UserCredentials {
-        UserCredentials {
-            user: User {
-                id: self.account_id.into_uuid(),
-                email: self.email,
-                full_name: self.display_name,
-                mfa_enabled: false,
-                timezone: self.time_zone,
-                created_at: self.joined_at,
-            },
-            password_hash: self.password_phc,
-        }
+fn credentials((id, email, password_hash): (Uuid, String, String)) -> Credentials {
+    Credentials {
+        id,
+        email,
+        password_hash,
     }
-}
-
-// Macros, not consts: sqlx takes only literal SQL (`concat!` of literals),
-// so no query text is ever built from input.
-macro_rules! account_columns {
-    () => {
-        "account_id, email, display_name, password_phc, joined_at, time_zone"
-    };
 }
 
 #[async_trait]
 impl UserStore for Accounts {
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        let user = User {
-            id: Uuid::now_v7(),
-            email: new.email.as_str().to_owned(),
-            full_name: new.full_name,
-            mfa_enabled: false,
-            timezone: "UTC".to_owned(),
-            created_at: Utc::now(),
-        };
-        // A taken email violates the UNIQUE constraint, which sqlx reports
-        // and `StoreError::from` turns into `Conflict` (the endpoint's 409).
-        sqlx::query(
-            "INSERT INTO accounts (account_id, email, display_name, password_phc, joined_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(user.id.hyphenated())
-        .bind(&user.email)
-        .bind(&user.full_name)
-        .bind(&new.password_hash)
-        .bind(user.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(user)
+    async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
+        let sql = "SELECT handle, email, password_phc FROM accounts WHERE email = ?1";
+        let row = sqlx::query_as(sql).bind(email.as_str());
+        Ok(row.fetch_optional(&self.pool).await?.map(credentials))
     }
 
-    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        Ok(self.credentials_by_id(id).await?.map(|c| c.user))
-    }
-
-    async fn credentials_by_email(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserCredentials>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE email = ?1"
-        );
-        let row: Option<AccountRow> = sqlx::query_as(sql)
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(AccountRow::into_credentials))
-    }
-
-    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE account_id = ?1"
-        );
-        let row: Option<AccountRow> = sqlx::query_as(sql)
-            .bind(id.hyphenated())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(AccountRow::into_credentials))
-    }
-
-    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError> {
-        let sql = concat!(
-            "UPDATE accounts SET display_name = ?2 WHERE account_id = ?1 RETURNING ",
-            account_columns!()
-        );
-        let row: Option<AccountRow> = sqlx::query_as(sql)
-            .bind(id.hyphenated())
-            .bind(full_name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| row.into_credentials().user)
-            .ok_or(StoreError::NotFound)
-    }
-
-    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError> {
-        let sql = concat!(
-            "UPDATE accounts SET time_zone = ?2 WHERE account_id = ?1 RETURNING ",
-            account_columns!()
-        );
-        let row: Option<AccountRow> = sqlx::query_as(sql)
-            .bind(id.hyphenated())
-            .bind(timezone)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| row.into_credentials().user)
-            .ok_or(StoreError::NotFound)
+    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
+        let sql = "SELECT handle, email, password_phc FROM accounts WHERE handle = ?1";
+        let row = sqlx::query_as(sql).bind(id);
+        Ok(row.fetch_optional(&self.pool).await?.map(credentials))
     }
 
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE accounts SET password_phc = ?2 WHERE account_id = ?1")
-            .bind(id.hyphenated())
-            .bind(password_hash)
-            .execute(&self.pool)
-            .await?;
-        match done.rows_affected() {
+        let sql = "UPDATE accounts SET password_phc = ?2 WHERE handle = ?1";
+        let done = sqlx::query(sql).bind(id).bind(password_hash);
+        match done.execute(&self.pool).await?.rows_affected() {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
     }
 }
 
-/// A row of `logins`.
-#[derive(sqlx::FromRow)]
-struct LoginRow {
-    login_id: Hyphenated,
-    account_id: Hyphenated,
-    user_agent: Option<String>,
-    ip: Option<String>,
-    started_at: DateTime<Utc>,
-    seen_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    ended_at: Option<DateTime<Utc>>,
-}
+#[async_trait]
+impl Registration for Accounts {
+    type Extra = NoExtraFields;
+    type Created = Account;
 
-impl From<LoginRow> for SessionRecord {
-    fn from(row: LoginRow) -> Self {
-        SessionRecord {
-            id: row.login_id.into_uuid(),
-            user_id: row.account_id.into_uuid(),
-            user_agent: row.user_agent,
-            ip: row.ip,
-            created_at: row.started_at,
-            last_seen_at: row.seen_at,
-            expires_at: row.expires_at,
-            revoked_at: row.ended_at,
-        }
+    async fn create_account(
+        &self,
+        new: NewAccount,
+        _: NoExtraFields,
+    ) -> Result<Account, StoreError> {
+        // A taken email fails the UNIQUE index: core answers `409`.
+        let sql = "INSERT INTO accounts (handle, email, password_phc, joined_at) \
+                   VALUES (?1, ?2, ?3, ?4) RETURNING account_id, handle, email, joined_at";
+        let insert = sqlx::query_as(sql)
+            .bind(new.id)
+            .bind(new.email.as_str())
+            .bind(&new.password_hash)
+            .bind(Utc::now());
+        Ok(insert.fetch_one(&self.pool).await?)
     }
-}
-
-macro_rules! login_columns {
-    () => {
-        "login_id, account_id, user_agent, ip, started_at, seen_at, expires_at, ended_at"
-    };
 }
 
 #[async_trait]
-impl SessionStore for Accounts {
-    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
-        // The record every store keeps for this login (timestamps to the
-        // microsecond, so it reads back equal).
-        let record = new.record_at(Utc::now());
-        sqlx::query(
-            "INSERT INTO logins \
-             (login_id, account_id, token_sha256, user_agent, ip, started_at, seen_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-        )
-        .bind(record.id.hyphenated())
-        .bind(record.user_id.hyphenated())
-        .bind(&new.token_hash)
-        .bind(&record.user_agent)
-        .bind(&record.ip)
-        .bind(record.created_at)
-        .bind(record.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(record)
-    }
+impl LoadUser for Accounts {
+    type User = Account;
 
-    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            login_columns!(),
-            " FROM logins WHERE login_id = ?1"
-        );
-        let row: Option<LoginRow> = sqlx::query_as(sql)
-            .bind(id.hyphenated())
+    async fn load_user(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
+        let sql = "SELECT account_id, handle, email, joined_at FROM accounts WHERE handle = ?1";
+        Ok(sqlx::query_as(sql)
+            .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(SessionRecord::from))
-    }
-
-    async fn touch_session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
-        let sql = concat!(
-            "UPDATE logins SET seen_at = ?2 WHERE login_id = ?1 RETURNING ",
-            login_columns!()
-        );
-        let row: Option<LoginRow> = sqlx::query_as(sql)
-            .bind(id.hyphenated())
-            .bind(Utc::now())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(SessionRecord::from))
-    }
-
-    async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            login_columns!(),
-            " FROM logins WHERE account_id = ?1 AND ended_at IS NULL ORDER BY started_at, login_id"
-        );
-        let rows: Vec<LoginRow> = sqlx::query_as(sql)
-            .bind(user_id.hyphenated())
-            .fetch_all(&self.pool)
-            .await?;
-        // Expiry is judged in Rust: SQLite keeps the times as text.
-        let now = Utc::now();
-        Ok(rows
-            .into_iter()
-            .map(SessionRecord::from)
-            .filter(|session| session.is_live(now))
-            .collect())
-    }
-
-    async fn revoke_session(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE logins SET ended_at = ?3 \
-             WHERE login_id = ?1 AND account_id = ?2 AND ended_at IS NULL",
-        )
-        .bind(id.hyphenated())
-        .bind(user_id.hyphenated())
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn revoke_other_sessions(
-        &self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let ended: Vec<(Hyphenated,)> = sqlx::query_as(
-            "UPDATE logins SET ended_at = ?3 \
-             WHERE account_id = ?1 AND login_id IS NOT ?2 AND ended_at IS NULL \
-             RETURNING login_id",
-        )
-        .bind(user_id.hyphenated())
-        .bind(keep.map(|id| id.hyphenated()))
-        .bind(Utc::now())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ended.into_iter().map(|(id,)| id.into_uuid()).collect())
+            .await?)
     }
 }
+
+// ----

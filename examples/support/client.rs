@@ -1,6 +1,6 @@
 //! What the two `embed_auth_*` examples' tests do as an HTTP client of the
-//! notes service: register and log in under `/identity`, taking the
-//! `auth-token` cookie from `Set-Cookie` and the bearer token from the body.
+//! notes service: register and log in under `/identity`, taking the auth
+//! cookie from `Set-Cookie` and the bearer token from the body.
 
 use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ pub fn client() -> reqwest::Client {
 pub async fn register(http: &reqwest::Client, base: &str) {
     let response = http
         .post(format!("{base}/identity/register"))
-        .json(&json!({"email": EMAIL, "password": PASSWORD, "full_name": "Ada"}))
+        .json(&json!({"email": EMAIL, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -31,8 +31,9 @@ pub async fn register(http: &reqwest::Client, base: &str) {
     assert_eq!(user["email"], EMAIL);
 }
 
-/// Logs [`EMAIL`] in at `base`; returns the `auth-token` cookie's value
-/// and the body's bearer token (the same token, delivered both ways).
+/// Logs [`EMAIL`] in at `base`; returns the auth cookie as a `Cookie`
+/// header (`name=value`) and the body's bearer token (the same token,
+/// delivered both ways).
 pub async fn login(http: &reqwest::Client, base: &str) -> (String, String) {
     let response = http
         .post(format!("{base}/identity/login"))
@@ -46,16 +47,16 @@ pub async fn login(http: &reqwest::Client, base: &str) -> (String, String) {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("auth-token="))
-        .expect("an auth-token cookie")
+        .find(|value| value.contains("HttpOnly"))
+        .expect("an httpOnly auth cookie")
         .to_owned();
-    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
-    let cookie = set_cookie["auth-token=".len()..]
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(!cookie.is_empty(), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    assert!(
+        cookie
+            .split_once('=')
+            .is_some_and(|(_, value)| !value.is_empty()),
+        "{set_cookie}"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "bearer");
     (cookie, body["access_token"].as_str().unwrap().to_owned())

@@ -19,6 +19,7 @@ mod trading_model;
 mod trading_scenarios;
 
 // Tests.
+mod architecture;
 mod auth_flow;
 mod auth_security;
 mod cache_redis;

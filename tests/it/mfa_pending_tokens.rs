@@ -41,7 +41,7 @@ async fn a_used_token_is_refused_at_expiry_plus_one_second() {
         });
         let keys = Settings::for_tests(&app.database.url).token_keys();
         let issued = Utc::now() - TimeDelta::seconds(299);
-        let token = keys.issue_mfa(credentials.user.id, &credentials.password_hash, issued);
+        let token = keys.issue_mfa(credentials.id, &credentials.password_hash, issued);
         let exp = keys.verify_mfa(&token, Utc::now()).unwrap().exp;
 
         let first = mfa_login(&app, &token, &codes[0]).await;

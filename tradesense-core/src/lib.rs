@@ -15,8 +15,8 @@
 //! | [`telemetry`] | request ids, `X-Process-Time`, the access log, tracing setup |
 //! | [`health`] | `/health` and `/health/ready` with pluggable checks |
 //! | [`store`] | the sqlx plumbing: SQLite/PostgreSQL pools, migration sets, errors |
-//! | [`users`] | accounts: `Email`, `UserStore`, its SQL, the cached decorator |
-//! | [`auth`] | passwords, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, auth endpoints |
+//! | [`users`] | accounts as login needs them: `Email`, `Credentials`, `UserStore` and its SQL; `LoadUser`/`UserCache`: the application's own record, cached |
+//! | [`auth`] | passwords and their policy, tokens, sessions (`SessionStore`), `AuthLayer`, CSRF, `CurrentUser`, the auth endpoints as separate routers, `Registration` |
 //! | [`mfa`] | TOTP setup/verify/login, recovery codes, replay guard |
 //! | [`passkeys`] | WebAuthn passkeys: registration, discoverable login, `PasskeyStore` |
 //! | [`events`] | security events: recording (log + store), `SecurityEventStore`, the listing |
@@ -26,6 +26,7 @@
 //! | [`ratelimit`] | the keyed rate-limiting layer |
 //! | [`shared_redis`] | the one Redis handle shared by the cache, the limits and the throttle |
 //! | [`trading`] | trades, portfolios, positions and the average-cost fold |
+//! | [`profile`] | TradeSense's profile (display name, time zone, creation time): its registration, its `/users/me`; composed by the server like any embedder's accounts |
 //! | [`openapi`] | serving the generated OpenAPI document and the offline `/docs` page |
 //!
 //! Endpoint groups are [`utoipa_axum::router::OpenApiRouter`]s with paths
@@ -68,6 +69,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod openapi;
 pub mod passkeys;
+pub mod profile;
 pub mod pseudonym;
 pub mod ratelimit;
 pub mod shared_redis;

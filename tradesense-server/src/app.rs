@@ -29,19 +29,16 @@ use tradesense_core::http::{
     RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
-use tradesense_core::mfa::UserInvalidatingMfaStore;
 use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService};
+use tradesense_core::profile::Profiles;
 use tradesense_core::pseudonym::Pseudonyms;
 use tradesense_core::ratelimit::{
     KeyedRateLimitLayer, Limiter, LoginThrottle, SharedRedis, ThrottlePolicy,
 };
 use tradesense_core::store::{SqlStore, StoreError};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
-use tradesense_core::trading::{
-    InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers,
-};
-use tradesense_core::users::CachedUsers;
+use tradesense_core::trading::{InvalidatingTradingStore, TRADING_CACHE_TTL};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -203,20 +200,26 @@ impl App {
         // cached per caller, the caller's scope invalidated by every trading
         // write and by a change of their time zone (the analytics' default).
         let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
-        // `/users/me` on every request: user records read through the cache,
-        // invalidated by every write, MFA's included.
-        let users = CachedUsers::new(
-            Arc::new(ZoneInvalidatingUsers::new(
-                Arc::new(store.clone()),
-                trading_responses.clone(),
-            )),
+        // MFA: its own tables, the one source of truth for "MFA is on"
+        // (asked by the login and by `/users/me`).
+        let mfa = MfaService::new(
+            Arc::new(store.clone()),
+            SecretCipher::from_secret_key(&settings.secret_key),
+        );
+        // The product is one embedder: its accounts are the `users` table's
+        // login columns (core's `UserStore` on the store) and its profile
+        // (`Profiles`: the registration payload, `/users/me`, cached).
+        let profiles = Profiles::new(
+            Arc::new(store.clone()),
             &cache,
+            Some(Arc::new(mfa.clone())),
+            Some(trading_responses.clone()),
         );
         // Security events in the same database as the users, so a password
         // change and its event commit together.
         let events = SecurityEvents::new(Arc::new(store.clone())).beside_users(true);
         let hasher = PasswordHasher::default();
-        let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
+        let auth = AuthState::builder(authenticator.clone(), Arc::new(store.clone()))
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
             .security_events(events)
@@ -235,16 +238,8 @@ impl App {
         if let Some(redis) = &redis {
             rate_limit = rate_limit.shared_via(redis.clone(), "tradesense:ratelimit:");
         }
-        let mfa = MfaEndpoints::new(
-            auth.clone(),
-            MfaService::new(
-                Arc::new(UserInvalidatingMfaStore::new(
-                    Arc::new(store.clone()),
-                    users.clone(),
-                )),
-                SecretCipher::from_secret_key(&settings.secret_key),
-            ),
-        );
+        // Makes the logins of `auth` ask `mfa` for a second factor.
+        let mfa = MfaEndpoints::new(auth.clone(), mfa);
         // Passkeys: credentials and ceremonies in the database, so any
         // instance finishes a ceremony another started.
         let passkeys = PasskeyEndpoints::new(
@@ -274,11 +269,22 @@ impl App {
         let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(health.routes())
             .merge(tradesense_core::metrics::routes(Metrics::global()))
-            .nest("/api/v1/auth", auth.routes().merge(passkeys.routes()))
+            .nest(
+                "/api/v1/auth",
+                auth.register_routes(profiles.clone())
+                    .merge(auth.login_routes())
+                    .merge(auth.logout_routes())
+                    .merge(passkeys.routes()),
+            )
             .nest("/api/v1/auth/mfa", mfa.routes())
             .nest(
                 "/api/v1/users",
-                auth.user_routes().merge(passkeys.user_routes()),
+                profiles
+                    .routes(&auth)
+                    .merge(auth.password_routes())
+                    .merge(auth.session_routes())
+                    .merge(auth.security_event_routes())
+                    .merge(passkeys.user_routes()),
             )
             .nest("/api/v1", trading)
             .split_for_parts();

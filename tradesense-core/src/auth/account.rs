@@ -1,14 +1,14 @@
-//! The `/me` endpoints (TradeSense mounts them at `/api/v1/users`): the
-//! caller's profile, password change and sessions. All behind the
-//! [`AuthLayer`](super::AuthLayer).
+//! The caller's own credentials and sessions (TradeSense mounts them at
+//! `/api/v1/users`): the password change, the sessions list and revoke, the
+//! security events; each group a router of its own, all behind the
+//! [`AuthLayer`](super::AuthLayer). The caller's record (`/me`) is the
+//! application's: [`CurrentUser`](super::CurrentUser).
 
 use super::Principal;
-use super::endpoints::{AuthState, LoginClient, parse_full_name};
-use super::password::Password;
+use super::endpoints::{AuthState, LoginClient};
 use crate::error::{ApiError, Problem};
 use crate::events::{SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Json, Path, guard};
-use crate::users::User;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
@@ -19,102 +19,32 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 impl AuthState {
-    /// The `/me*` routes, relative to where they are mounted, behind this
-    /// state's [`AuthLayer`](super::AuthLayer): the profile, the password,
-    /// the sessions and `/me/security-events` (this state's
-    /// [`security_events`](AuthState::security_events)).
-    pub fn user_routes(&self) -> OpenApiRouter {
-        let auth = self.layer();
-        let events =
-            crate::events::routes(self.security_events().clone(), auth.clone(), |extensions| {
-                extensions.get::<Principal>().map(|p| p.user_id)
-            });
+    /// `POST /me/password`, relative to where it is mounted, behind this
+    /// state's [`AuthLayer`](super::AuthLayer).
+    pub fn password_routes(&self) -> OpenApiRouter {
         OpenApiRouter::new()
-            .routes(guard(routes!(get_me, patch_me), auth.clone()))
-            .routes(guard(routes!(change_password), auth.clone()))
+            .routes(guard(routes!(change_password), self.layer()))
+            .with_state(self.clone())
+    }
+
+    /// `GET /me/sessions` and `DELETE /me/sessions/{id}`, behind this
+    /// state's [`AuthLayer`](super::AuthLayer).
+    pub fn session_routes(&self) -> OpenApiRouter {
+        let auth = self.layer();
+        OpenApiRouter::new()
             .routes(guard(routes!(list_sessions), auth.clone()))
             .routes(guard(routes!(delete_session), auth))
             .with_state(self.clone())
-            .merge(events)
     }
-}
 
-/// The current user.
-#[utoipa::path(get, path = "/me", tag = "users",
-    security(("bearerAuth" = []), ("cookieAuth" = [])),
-    responses(
-        (status = 200, description = "The user", body = User),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn get_me(
-    State(state): State<AuthState>,
-    principal: Principal,
-) -> Result<Json<User>, ApiError> {
-    // A live session of a deleted user: the identity is gone.
-    let user = state
-        .users()
-        .user_by_id(principal.user_id)
-        .await?
-        .ok_or(ApiError::NotAuthenticated)?;
-    Ok(Json(user))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub(crate) struct PatchMe {
-    full_name: Option<String>,
-    /// An IANA time zone (`Europe/Berlin`): the journal's days and hours.
-    timezone: Option<String>,
-}
-
-/// Change the display name or the time zone.
-#[utoipa::path(patch, path = "/me", tag = "users",
-    security(("bearerAuth" = []), ("cookieAuth" = [])),
-    request_body = PatchMe,
-    responses(
-        (status = 200, description = "The user", body = User),
-        (status = 401, description = "`not_authenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn patch_me(
-    State(state): State<AuthState>,
-    principal: Principal,
-    Json(body): Json<PatchMe>,
-) -> Result<Json<User>, ApiError> {
-    // Both validated before either is written: a 422 changes nothing.
-    let timezone = match &body.timezone {
-        Some(raw) => Some(
-            crate::trading::parse_timezone(raw)
-                .map_err(|message| ApiError::invalid("timezone", message))?,
-        ),
-        None => None,
-    };
-    let name = match &body.full_name {
-        Some(raw) => Some(parse_full_name(raw).map_err(|err| ApiError::Validation(vec![err]))?),
-        None => None,
-    };
-    if let Some(timezone) = timezone {
-        let user = state
-            .users()
-            .update_timezone(principal.user_id, timezone.name())
-            .await?;
-        if name.is_none() {
-            return Ok(Json(user));
-        }
+    /// `GET /me/security-events`: this state's
+    /// [`security_events`](AuthState::security_events), behind its
+    /// [`AuthLayer`](super::AuthLayer).
+    pub fn security_event_routes(&self) -> OpenApiRouter {
+        crate::events::routes(self.security_events().clone(), self.layer(), |extensions| {
+            extensions.get::<Principal>().map(|p| p.user_id)
+        })
     }
-    let user = match name {
-        Some(name) => {
-            state
-                .users()
-                .update_full_name(principal.user_id, &name)
-                .await?
-        }
-        None => state
-            .users()
-            .user_by_id(principal.user_id)
-            .await?
-            .ok_or(ApiError::NotAuthenticated)?,
-    };
-    Ok(Json(user))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -145,10 +75,12 @@ async fn change_password(
     // password, so it costs the account's throttle nothing.
     let user = state
         .users()
-        .user_by_id(principal.user_id)
+        .credentials_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
-    let new_password = Password::parse(&body.new_password, &[&user.email, &user.full_name])
+    let new_password = state
+        .password_policy()
+        .parse(&body.new_password, &[&user.email])
         .map_err(|err| ApiError::invalid("new_password", err.to_string()))?;
     state
         .reauthenticate(principal.user_id, &body.current_password, &client)

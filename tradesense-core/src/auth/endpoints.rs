@@ -1,19 +1,21 @@
-//! The auth endpoints, mountable under any prefix (TradeSense mounts them
-//! at `/api/v1/auth`): `register`, `login` (JSON), `token` (OAuth2 password
-//! form), `logout`, `logout-all`; and [`complete_login`], the session-issuing step the MFA
-//! module finishes its own login with.
+//! The auth state and the login endpoints, mountable under any prefix
+//! (TradeSense mounts them at `/api/v1/auth`): `login` (JSON) and `token`
+//! (OAuth2 password form) in [`AuthState::login_routes`], `logout` and
+//! `logout-all` in [`AuthState::logout_routes`] (registration is
+//! `register.rs`'s); and [`complete_login`], the session-issuing step the
+//! MFA and passkey modules finish their own logins with.
 
 use super::Principal;
 use super::layer::{AuthLayer, Authenticator};
 use super::origin::CredentialOriginLayer;
-use super::password::{Password, PasswordHasher};
-use crate::error::{ApiError, FieldError, Problem};
+use super::password::{PasswordHasher, PasswordPolicy};
+use super::second_factor::SecondFactor;
+use crate::error::{ApiError, Problem};
 use crate::events::{EventContext, SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Form, Json, guard};
 use crate::pseudonym::Pseudonyms;
 use crate::ratelimit::{ClientIp, LoginThrottle, ThrottlePolicy};
-use crate::store::StoreError;
-use crate::users::{Email, NewUser, User, UserStore};
+use crate::users::{Email, UserStore};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -22,7 +24,7 @@ use http::{HeaderValue, StatusCode, header};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -41,6 +43,10 @@ struct AuthStateInner {
     login_throttle: LoginThrottle,
     events: SecurityEvents,
     pseudonyms: Pseudonyms,
+    password_policy: PasswordPolicy,
+    /// Set once: by the builder, or by the MFA endpoints built over this
+    /// state (see [`AuthState::require_second_factor`]).
+    second_factor: OnceLock<Arc<dyn SecondFactor>>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -48,6 +54,8 @@ impl std::fmt::Debug for AuthState {
         f.debug_struct("AuthState")
             .field("auth", &self.inner.auth)
             .field("trusted_origins", &self.inner.trusted_origins)
+            .field("password_policy", &self.inner.password_policy)
+            .field("second_factor", &self.inner.second_factor.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -61,9 +69,25 @@ pub struct AuthStateBuilder {
     login_throttle: LoginThrottle,
     events: SecurityEvents,
     pseudonyms: Pseudonyms,
+    password_policy: PasswordPolicy,
+    second_factor: Option<Arc<dyn SecondFactor>>,
 }
 
 impl AuthStateBuilder {
+    /// What a new password must be, at registration and at a change
+    /// (default: [`PasswordPolicy::default`], TradeSense's).
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// Whose logins need a second factor (default: nobody's, until MFA
+    /// endpoints are built over the state, which set their MFA service).
+    pub fn second_factor(mut self, second_factor: Arc<dyn SecondFactor>) -> Self {
+        self.second_factor = Some(second_factor);
+        self
+    }
+
     /// How log lines name an e-mail address that is no account's (an
     /// unknown or locked login): its keyed pseudonym (default: under a
     /// random key of this process; give instances one
@@ -95,7 +119,7 @@ impl AuthStateBuilder {
 
     /// Where security events go (default: [`SecurityEvents::log_only`]):
     /// the auth, user and MFA endpoints record through it, and
-    /// [`AuthState::user_routes`] lists them.
+    /// [`AuthState::security_event_routes`] lists them.
     pub fn security_events(mut self, events: SecurityEvents) -> Self {
         self.events = events;
         self
@@ -103,6 +127,10 @@ impl AuthStateBuilder {
 
     /// The state.
     pub fn build(self) -> AuthState {
+        let second_factor = OnceLock::new();
+        if let Some(factor) = self.second_factor {
+            let _ = second_factor.set(factor);
+        }
         AuthState {
             inner: Arc::new(AuthStateInner {
                 auth: self.auth,
@@ -112,6 +140,8 @@ impl AuthStateBuilder {
                 login_throttle: self.login_throttle,
                 events: self.events,
                 pseudonyms: self.pseudonyms,
+                password_policy: self.password_policy,
+                second_factor,
             }),
         }
     }
@@ -124,7 +154,7 @@ impl AuthState {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use tradesense_core::auth::{AuthState, Authenticator, Sessions, TokenKeys};
+    /// # use tradesense_core::auth::{AuthState, Authenticator, PasswordPolicy, Sessions, TokenKeys};
     /// # use tradesense_core::cache::{Cache, CacheConfig};
     /// # fn demo(sessions: Arc<dyn tradesense_core::auth::SessionStore>,
     /// #         users: Arc<dyn tradesense_core::users::UserStore>) {
@@ -132,8 +162,10 @@ impl AuthState {
     /// let sessions = Sessions::new(sessions, &Cache::in_process(CacheConfig::default()));
     /// let state = AuthState::builder(Authenticator::new(keys, sessions), users)
     ///     .trusted_origins(["https://app.example".to_owned()])
+    ///     .password_policy(PasswordPolicy { min_chars: 10, check_strength: true })
     ///     .build();
-    /// let routes = state.routes(); // mount with `.nest("/auth", ...)`
+    /// // Mount with `.nest("/auth", ...)`: each group is optional.
+    /// let routes = state.login_routes().merge(state.logout_routes());
     /// # }
     /// ```
     pub fn builder(auth: Authenticator, users: Arc<dyn UserStore>) -> AuthStateBuilder {
@@ -145,6 +177,8 @@ impl AuthState {
             login_throttle: LoginThrottle::new(ThrottlePolicy::default()),
             events: SecurityEvents::log_only(),
             pseudonyms: Pseudonyms::ephemeral(),
+            password_policy: PasswordPolicy::default(),
+            second_factor: None,
         }
     }
 
@@ -161,6 +195,28 @@ impl AuthState {
     /// argon2id on the blocking pool.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher
+    }
+
+    /// What a new password must be.
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.inner.password_policy
+    }
+
+    /// Makes this state's logins ask `second_factor` whether an account
+    /// needs one. Called by the MFA endpoints when they are built over the
+    /// state; the first call (or the builder's
+    /// [`second_factor`](AuthStateBuilder::second_factor)) wins, and a later
+    /// one is refused with `false` (one source of truth per state).
+    pub fn require_second_factor(&self, second_factor: Arc<dyn SecondFactor>) -> bool {
+        self.inner.second_factor.set(second_factor).is_ok()
+    }
+
+    /// Whether `user_id` must pass a second factor after its password.
+    async fn needs_second_factor(&self, user_id: Uuid) -> Result<bool, ApiError> {
+        match self.inner.second_factor.get() {
+            Some(factor) => Ok(factor.required(user_id).await?),
+            None => Ok(false),
+        }
     }
 
     /// The per-account failed-login throttle.
@@ -223,16 +279,21 @@ impl AuthState {
         CredentialOriginLayer::new(self.inner.trusted_origins.iter().cloned())
     }
 
-    /// The auth routes, relative to where they are mounted: `/register`,
-    /// `/login`, `/token` behind the [origin rule](Self::origin_layer) and,
-    /// behind this state's [`AuthLayer`], `/logout` and `/logout-all`. With their OpenAPI
-    /// paths (nesting prefixes them).
-    pub fn routes(&self) -> OpenApiRouter {
+    /// The password logins, relative to where they are mounted: `/login`
+    /// (JSON) and `/token` (the OAuth2 password form), behind the
+    /// [origin rule](Self::origin_layer). With their OpenAPI paths (nesting
+    /// prefixes them).
+    pub fn login_routes(&self) -> OpenApiRouter {
         let origin = self.origin_layer();
         OpenApiRouter::new()
-            .routes(guard(routes!(register), origin.clone()))
             .routes(guard(routes!(login), origin.clone()))
             .routes(guard(routes!(token), origin))
+            .with_state(self.clone())
+    }
+
+    /// `/logout` and `/logout-all`, behind this state's [`AuthLayer`].
+    pub fn logout_routes(&self) -> OpenApiRouter {
+        OpenApiRouter::new()
             .routes(guard(routes!(logout), self.layer()))
             .routes(guard(routes!(logout_all), self.layer()))
             .with_state(self.clone())
@@ -259,74 +320,6 @@ pub struct MfaRequiredResponse {
     pub mfa_token: String,
     /// Always `mfa`.
     pub token_type: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub(crate) struct RegisterBody {
-    email: String,
-    password: String,
-    full_name: String,
-}
-
-/// A display name: trimmed, 1-200 characters.
-pub(crate) fn parse_full_name(raw: &str) -> Result<String, FieldError> {
-    let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > 200 || name.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            "full_name",
-            "must be 1 to 200 characters, without control characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-/// Create an account.
-#[utoipa::path(post, path = "/register", operation_id = "auth_register", tag = "auth",
-    request_body = RegisterBody,
-    responses(
-        (status = 201, description = "The new user", body = User),
-        (status = 403, description = "`csrf_origin_mismatch`: a foreign `Origin`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken` (case-insensitive)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad email, or a password that is too short, too long or too guessable", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn register(
-    State(state): State<AuthState>,
-    Json(body): Json<RegisterBody>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
-    let mut errors = Vec::new();
-    let email = Email::parse(&body.email)
-        .map_err(|err| errors.push(FieldError::new("email", err.to_string())));
-    let full_name = parse_full_name(&body.full_name).map_err(|err| errors.push(err));
-    let password = Password::parse(&body.password, &[&body.email, &body.full_name])
-        .map_err(|err| errors.push(FieldError::new("password", err.to_string())));
-    let (Ok(email), Ok(full_name), Ok(password)) = (email, full_name, password) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let password_hash = state
-        .hasher()
-        .hash(&password)
-        .await
-        .map_err(ApiError::internal)?;
-    let user = state
-        .users()
-        .create_user(NewUser {
-            email,
-            password_hash,
-            full_name,
-        })
-        .await
-        .map_err(|err| match err {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "email_taken",
-                detail: "An account with this email already exists.".to_owned(),
-            },
-            other => other.into(),
-        })?;
-    tracing::info!(user_id = %user.id, "user registered");
-    Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -478,26 +471,21 @@ async fn password_login(
     let verified = state.hasher().verify(password, phc).await;
     let ip = client.ip.as_deref().unwrap_or("-");
     // A wrong password needs nothing more: the reservation counted it.
-    let (user, password_hash) = match credentials {
+    let (user_id, password_hash) = match credentials {
         Some(credentials) if verified => {
             attempt.succeeded().await;
-            (credentials.user, credentials.password_hash)
+            (credentials.id, credentials.password_hash)
         }
         Some(credentials) => {
-            tracing::warn!(user_id = %credentials.user.id, ip, outcome = "wrong_password", "login attempt");
+            tracing::warn!(user_id = %credentials.id, ip, outcome = "wrong_password", "login attempt");
             state
-                .record_event(
-                    SecurityEventType::LoginFailed,
-                    credentials.user.id,
-                    client,
-                    None,
-                )
+                .record_event(SecurityEventType::LoginFailed, credentials.id, client, None)
                 .await;
             if attempt.locks_on_failure() {
                 state
                     .record_event(
                         SecurityEventType::AccountLocked,
-                        credentials.user.id,
+                        credentials.id,
                         client,
                         None,
                     )
@@ -510,13 +498,13 @@ async fn password_login(
             return Err(invalid_credentials());
         }
     };
-    if user.mfa_enabled {
-        tracing::info!(user_id = %user.id, ip, outcome = "mfa_required", "login attempt");
+    if state.needs_second_factor(user_id).await? {
+        tracing::info!(%user_id, ip, outcome = "mfa_required", "login attempt");
         // Bound to the password just checked: a password change voids it.
         let mfa_token = state
             .auth()
             .keys()
-            .issue_mfa(user.id, &password_hash, Utc::now());
+            .issue_mfa(user_id, &password_hash, Utc::now());
         // A token response too: never stored by a cache (RFC 6749 §5.1).
         let body = Json(MfaRequiredResponse {
             mfa_required: true,
@@ -529,8 +517,8 @@ async fn password_login(
         )
             .into_response());
     }
-    tracing::info!(user_id = %user.id, ip, outcome = "success", "login attempt");
-    complete_login(state, user.id, client).await
+    tracing::info!(%user_id, ip, outcome = "success", "login attempt");
+    complete_login(state, user_id, client).await
 }
 
 fn invalid_credentials() -> ApiError {

@@ -363,7 +363,6 @@ mod tests {
     use super::*;
 
     async fn authenticator() -> (Authenticator, Uuid, crate::store::testing::TestDatabase) {
-        use crate::users::{NewUser, UserStore};
         let db = crate::store::testing::TestDatabase::sqlite().await;
         let keys = TokenKeys::new(
             b"0123456789abcdef0123456789abcdef",
@@ -372,16 +371,8 @@ mod tests {
         );
         let cache = crate::cache::Cache::in_process(crate::cache::CacheConfig::default());
         let auth = Authenticator::new(keys, Sessions::new(Arc::new(db.store.clone()), &cache));
-        let user = db
-            .store
-            .create_user(NewUser {
-                email: "l@example.com".parse().unwrap(),
-                password_hash: "!".into(),
-                full_name: "L".into(),
-            })
-            .await
-            .unwrap();
-        (auth, user.id, db)
+        let user = crate::store::testing::insert_bare_user(&db.store).await;
+        (auth, user, db)
     }
 
     fn echo_principal() -> impl Service<

@@ -8,7 +8,11 @@
 //! needs no users table; and in memory by [`MemorySessionStore`]),
 //! [`Sessions`] answers "is this session live" from the cache,
 //! [`AuthLayer`] puts both in front of any tower service, and [`AuthState`]
-//! serves `/api/v1/auth/*` and `/api/v1/users/me*`.
+//! serves the auth endpoints as separate routers an application mounts or
+//! leaves out: registration on its own terms ([`Registration`]), the
+//! password logins, logout, `/me` ([`CurrentUser`]: the application's own
+//! record of the caller), the password change, the sessions and the
+//! security events.
 //!
 //! For the MFA module (which builds on this one, never the reverse):
 //! [`TokenKeys::verify_mfa`] checks the MFA-pending token, [`complete_login`]
@@ -18,6 +22,7 @@
 mod account;
 mod cookie;
 mod credentials;
+mod current_user;
 pub(crate) mod endpoints;
 mod jws;
 mod layer;
@@ -25,6 +30,8 @@ mod origin;
 mod password;
 mod principal;
 mod reauth;
+mod register;
+mod second_factor;
 mod session;
 #[cfg(any(test, feature = "testing"))]
 pub mod session_contract;
@@ -36,6 +43,7 @@ mod token;
 pub use crate::users::{Email, EmailError};
 pub use cookie::{AuthCookie, InvalidCookieName};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
+pub use current_user::CurrentUser;
 pub use endpoints::{
     AuthState, AuthStateBuilder, LoginClient, MfaRequiredResponse, TokenResponse, complete_login,
 };
@@ -43,8 +51,11 @@ pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator, VerifiedAcces
 pub use origin::{CredentialOrigin, CredentialOriginFuture, CredentialOriginLayer};
 pub use password::{
     HashError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Password, PasswordError, PasswordHasher,
+    PasswordPolicy,
 };
 pub use principal::{CredentialSource, Principal};
+pub use register::{NewAccount, NoExtraFields, Registration};
+pub use second_factor::SecondFactor;
 pub use session::{SESSION_CACHE_TTL, SessionConfig, Sessions};
 pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};

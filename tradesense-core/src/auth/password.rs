@@ -15,9 +15,7 @@ pub const PASSWORD_MIN_CHARS: usize = 12;
 /// cap bounds the work a single request can ask for).
 pub const PASSWORD_MAX_CHARS: usize = 256;
 
-/// A new password that passed the policy: 12-256 characters and a zxcvbn
-/// score of at least 3. No composition rules (NIST SP 800-63B). `Debug`
-/// never shows it.
+/// A new password that passed a [`PasswordPolicy`]. `Debug` never shows it.
 #[derive(Clone)]
 pub struct Password(SecretString);
 
@@ -30,9 +28,9 @@ impl fmt::Debug for Password {
 /// Why a string is not an acceptable new password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    /// Fewer than [`PASSWORD_MIN_CHARS`] characters.
-    #[error("must be at least 12 characters long")]
-    TooShort,
+    /// Fewer characters than the policy's minimum (carried).
+    #[error("must be at least {0} characters long")]
+    TooShort(usize),
     /// More than [`PASSWORD_MAX_CHARS`] characters.
     #[error("must be at most 256 characters long")]
     TooLong,
@@ -41,13 +39,37 @@ pub enum PasswordError {
     TooWeak,
 }
 
-impl Password {
+/// What a new password must be: at least `min_chars` characters, at most
+/// [`PASSWORD_MAX_CHARS`], and (with `check_strength`) a zxcvbn score of at
+/// least 3. No composition rules (NIST SP 800-63B). The default is
+/// TradeSense's: 12 characters, strength checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Shortest accepted password, in characters (at least 1, at most
+    /// [`PASSWORD_MAX_CHARS`]).
+    pub min_chars: usize,
+    /// Whether guessable passwords (zxcvbn score below 3, or built from the
+    /// user's own details) are refused.
+    pub check_strength: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: PASSWORD_MIN_CHARS,
+            check_strength: true,
+        }
+    }
+}
+
+impl PasswordPolicy {
     /// Applies the policy. `user_inputs` (email, name) make passwords built
     /// from the user's own details count as guessable.
-    pub fn parse(candidate: &str, user_inputs: &[&str]) -> Result<Self, PasswordError> {
+    pub fn parse(&self, candidate: &str, user_inputs: &[&str]) -> Result<Password, PasswordError> {
         let chars = candidate.chars().count();
-        if chars < PASSWORD_MIN_CHARS {
-            return Err(PasswordError::TooShort);
+        let min_chars = self.min_chars.clamp(1, PASSWORD_MAX_CHARS);
+        if chars < min_chars {
+            return Err(PasswordError::TooShort(min_chars));
         }
         if chars > PASSWORD_MAX_CHARS {
             return Err(PasswordError::TooLong);
@@ -55,11 +77,20 @@ impl Password {
         // zxcvbn's matching is quadratic in the length; like the reference
         // implementation we estimate on the first 100 characters (a long
         // password that is weak in its first 100 is weak).
-        let head: String = candidate.chars().take(100).collect();
-        if zxcvbn::zxcvbn(&head, user_inputs).score() < zxcvbn::Score::Three {
-            return Err(PasswordError::TooWeak);
+        if self.check_strength {
+            let head: String = candidate.chars().take(100).collect();
+            if zxcvbn::zxcvbn(&head, user_inputs).score() < zxcvbn::Score::Three {
+                return Err(PasswordError::TooWeak);
+            }
         }
-        Ok(Self(SecretString::from(candidate.to_owned())))
+        Ok(Password(SecretString::from(candidate.to_owned())))
+    }
+}
+
+impl Password {
+    /// Applies the [default policy](PasswordPolicy::default).
+    pub fn parse(candidate: &str, user_inputs: &[&str]) -> Result<Self, PasswordError> {
+        PasswordPolicy::default().parse(candidate, user_inputs)
     }
 
     /// The password, for hashing.
@@ -261,7 +292,7 @@ mod tests {
     fn policy_refuses_short_long_and_common() {
         assert_eq!(
             Password::parse("short", &[]).unwrap_err(),
-            PasswordError::TooShort
+            PasswordError::TooShort(12)
         );
         assert_eq!(
             Password::parse(&"x".repeat(257), &[]).unwrap_err(),
@@ -285,6 +316,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_embedders_policy_sets_the_minimum_and_the_strength_check() {
+        let lenient = PasswordPolicy {
+            min_chars: 8,
+            check_strength: false,
+        };
+        assert_eq!(
+            lenient.parse("1234567", &[]).unwrap_err(),
+            PasswordError::TooShort(8)
+        );
+        assert_eq!(
+            PasswordError::TooShort(8).to_string(),
+            "must be at least 8 characters long"
+        );
+        // Guessable, but this policy does not judge strength.
+        assert!(lenient.parse("password", &[]).is_ok());
+        assert_eq!(
+            PasswordPolicy::default()
+                .parse("password1234", &[])
+                .unwrap_err(),
+            PasswordError::TooWeak
+        );
+        // The length cap holds whatever the policy says.
+        let loose = PasswordPolicy {
+            min_chars: 0,
+            check_strength: false,
+        };
+        assert_eq!(
+            loose.parse("", &[]).unwrap_err(),
+            PasswordError::TooShort(1)
+        );
+        assert_eq!(
+            loose.parse(&"x".repeat(257), &[]).unwrap_err(),
+            PasswordError::TooLong
+        );
+    }
+
     #[tokio::test]
     async fn hash_and_verify_round_trip() {
         let hasher = PasswordHasher::new(2);
@@ -305,7 +373,7 @@ mod tests {
             let chars = s.chars().count();
             match Password::parse(&s, &[]) {
                 Ok(p) => prop_assert!((12..=256).contains(&chars) && p.expose() == s),
-                Err(PasswordError::TooShort) => prop_assert!(chars < 12),
+                Err(PasswordError::TooShort(min)) => prop_assert!(min == 12 && chars < 12),
                 Err(PasswordError::TooLong) => prop_assert!(chars > 256),
                 Err(PasswordError::TooWeak) => prop_assert!((12..=256).contains(&chars)),
             }

@@ -17,7 +17,8 @@ pub enum CredentialSource {
 /// `AuthLayer` for handlers (and the rate limiter) to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The user (`sub`).
+    /// The account's UUID handle (`sub`): see
+    /// [`Credentials`](crate::users::Credentials) for why a handle.
     pub user_id: Uuid,
     /// The session (`sid`): revoking it ends this token's life.
     pub session_id: Uuid,

@@ -11,7 +11,7 @@ use super::endpoints::AuthState;
 use crate::error::ApiError;
 use crate::events::SecurityEventType;
 use crate::ratelimit::Locked;
-use crate::users::{Email, UserCredentials};
+use crate::users::{Credentials, Email};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -42,14 +42,14 @@ impl AuthState {
         user_id: Uuid,
         current_password: &SecretString,
         client: &LoginClient,
-    ) -> Result<UserCredentials, ApiError> {
+    ) -> Result<Credentials, ApiError> {
         let credentials = self
             .users()
             .credentials_by_id(user_id)
             .await?
             .ok_or(ApiError::NotAuthenticated)?;
         // The account as the login names it, so both count together.
-        let account = Email::normalize(&credentials.user.email);
+        let account = Email::normalize(&credentials.email);
         let attempt = self.login_throttle().reserve(&account).await.map_err(|l| {
             tracing::warn!(%user_id, outcome = "locked", "re-authentication refused");
             // Recorded once, by the failure that set the lock.

@@ -206,3 +206,18 @@ mod tests {
         assert!(!store.is_empty());
     }
 }
+
+/// An authenticator over a fresh [`MemorySessionStore`] and in-process
+/// cache, with a test key and one-minute tokens: what the unit tests of the
+/// endpoints and extractors sign in with.
+#[cfg(test)]
+pub(crate) fn test_authenticator() -> super::Authenticator {
+    let cache = crate::cache::Cache::in_process(crate::cache::CacheConfig::default());
+    let keys = super::TokenKeys::new(
+        b"0123456789abcdef0123456789abcdef",
+        &[],
+        std::time::Duration::from_secs(60),
+    );
+    let sessions = super::Sessions::new(Arc::new(MemorySessionStore::new()), &cache);
+    super::Authenticator::new(keys, sessions)
+}

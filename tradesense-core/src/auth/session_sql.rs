@@ -132,21 +132,13 @@ mod tests {
     use super::*;
     use crate::store::MigrationSet;
     use crate::store::testing::TestDatabase;
-    use crate::users::{NewUser, UserStore};
 
     #[tokio::test]
     async fn session_store_contract() {
         for db in TestDatabase::all().await {
             let store = &db.store;
-            let user = store
-                .create_user(NewUser {
-                    email: "s@example.com".parse().unwrap(),
-                    password_hash: "x".into(),
-                    full_name: "S".into(),
-                })
-                .await
-                .unwrap();
-            session_contract::check(store, user.id).await;
+            let user = crate::store::testing::insert_bare_user(store).await;
+            session_contract::check(store, user).await;
         }
     }
 

@@ -37,9 +37,9 @@
 //! Building blocks on top: [`Cache::scoped`] ([`Scoped`]) for groups of
 //! keys invalidated as a whole (all trade pages of a user). This module
 //! knows no feature: the store decorators that read through it and
-//! invalidate on every write live in their slices (`users::CachedUsers`,
-//! `mfa::UserInvalidatingMfaStore`, `trading::InvalidatingTradingStore`),
-//! and session liveness (`auth::Sessions`) uses a plain namespace.
+//! invalidate on every write live in their slices (`users::UserCache`,
+//! `mfa::CachedMfaStore`, `trading::InvalidatingTradingStore`), and
+//! session liveness (`auth::Sessions`) uses a plain namespace.
 //!
 //! ```
 //! use std::time::Duration;

@@ -11,6 +11,7 @@ mod content_length;
 mod cors;
 mod extract;
 mod fallback;
+mod generic_route;
 mod guard;
 mod page;
 mod timeout;
@@ -19,6 +20,7 @@ pub use content_length::{ContentLengthLimit, ContentLengthLimitFuture, ContentLe
 pub use cors::{CorsRequests, CorsRequestsFuture, CorsRequestsLayer};
 pub use extract::{Form, Json, JsonBody, Path, Query, parse_json};
 pub use fallback::{ProblemFallback, ProblemFallbackFuture, ProblemFallbackLayer, not_found};
+pub(crate) use generic_route::{generic_route, schema_ref};
 pub use guard::guard;
 pub use page::{
     DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageCursor, QueryParams, page, page_cursor, page_limit,

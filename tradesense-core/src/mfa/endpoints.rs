@@ -10,10 +10,11 @@
 
 use super::service::{LoginChallenge, MfaError, MfaService};
 use super::totp::{Provisioning, TotpCode};
-use crate::auth::{AuthState, LoginClient, Principal, TokenResponse, complete_login};
+use crate::auth::{AuthState, LoginClient, Principal, SecondFactor, TokenResponse, complete_login};
 use crate::error::{ApiError, Problem};
 use crate::events::SecurityEventType;
 use crate::http::{Json, guard};
+use crate::store::StoreError;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -60,8 +61,14 @@ pub(crate) struct MessageResponse {
 }
 
 impl MfaEndpoints {
-    /// The endpoints over `auth` (tokens, sessions, users) and `mfa`.
+    /// The endpoints over `auth` (tokens, sessions, users) and `mfa`. Also
+    /// makes `auth`'s password logins ask `mfa` whether an account needs
+    /// its second factor ([`AuthState::require_second_factor`]), so MFA
+    /// cannot be mounted without its logins asking for it.
     pub fn new(auth: AuthState, mfa: MfaService) -> Self {
+        if !auth.require_second_factor(std::sync::Arc::new(mfa.clone())) {
+            tracing::warn!("the auth state's logins already ask another second factor");
+        }
         Self { auth, mfa }
     }
 
@@ -75,6 +82,21 @@ impl MfaEndpoints {
             .routes(guard(routes!(verify), auth.clone()))
             .routes(guard(routes!(disable), auth))
             .with_state(self.clone())
+    }
+}
+
+/// "Is MFA on" as the password login asks it: the MFA store's answer (one
+/// source of truth), through its cache.
+#[async_trait::async_trait]
+impl SecondFactor for MfaService {
+    async fn required(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        match self.is_enabled(user_id).await {
+            Ok(enabled) => Ok(enabled),
+            Err(MfaError::Store(error)) => Err(error),
+            // `is_enabled` only reads the store; anything else is a bug,
+            // and a login must not pass without its second factor.
+            Err(other) => Err(StoreError::Corrupt(other.to_string())),
+        }
     }
 }
 
@@ -190,8 +212,7 @@ async fn setup(
     let user = state
         .auth
         .reauthenticate(principal.user_id, &body.current_password, &client)
-        .await?
-        .user;
+        .await?;
     let provisioning = state
         .mfa
         .setup(user.id, &user.email, Utc::now())

@@ -38,7 +38,6 @@
 //! assert_eq!(secret.verify(&code, now), Some(step_of(now)));
 //! ```
 
-mod cache;
 pub mod crypto;
 pub mod endpoints;
 pub mod recovery;
@@ -47,7 +46,6 @@ mod sql;
 mod store;
 pub mod totp;
 
-pub use cache::UserInvalidatingMfaStore;
 pub use crypto::{SealError, SecretCipher};
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};

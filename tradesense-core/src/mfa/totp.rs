@@ -45,6 +45,15 @@ impl TotpSecret {
         bytes.try_into().ok().map(Self)
     }
 
+    /// A secret from the base32 an authenticator app is given (what
+    /// [`to_base32`](Self::to_base32) and `/mfa/setup` show): how a client,
+    /// or an embedder's test, computes codes. `None` unless valid base32 of
+    /// exactly [`SECRET_LEN`] bytes.
+    pub fn from_base32(encoded: &str) -> Option<Self> {
+        let secret = totp_rs::Secret::try_from_base32(encoded).ok()?;
+        Self::from_bytes(secret.as_bytes())
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -193,6 +202,15 @@ pub fn step_of(unix_time: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_reads_back_from_its_base32() {
+        let secret = TotpSecret::generate();
+        let read = TotpSecret::from_base32(&secret.to_base32()).unwrap();
+        assert_eq!(read, secret);
+        assert!(TotpSecret::from_base32("not base32!").is_none());
+        assert!(TotpSecret::from_base32("MFRGG").is_none(), "too short");
+    }
     use proptest::prelude::*;
 
     /// RFC 6238 Appendix B, SHA1 column: the secret is the ASCII string

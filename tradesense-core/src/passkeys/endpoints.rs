@@ -183,11 +183,12 @@ async fn register_start(
     let user = state
         .auth
         .reauthenticate(principal.user_id, &body.current_password, &client)
-        .await?
-        .user;
+        .await?;
+    // The authenticator shows the login identifier: auth knows no display
+    // name (that is the application's profile).
     let started = state
         .passkeys
-        .start_registration(user.id, &user.email, &user.full_name, name)
+        .start_registration(user.id, &user.email, &user.email, name)
         .await
         .map_err(|err| api_error(err, StatusCode::BAD_REQUEST, "registration"))?;
     Ok(no_store(Json(started)))
@@ -277,7 +278,7 @@ async fn login_finish(
     if state
         .auth
         .users()
-        .user_by_id(login.user_id)
+        .credentials_by_id(login.user_id)
         .await?
         .is_none()
     {

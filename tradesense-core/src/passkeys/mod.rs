@@ -10,7 +10,7 @@
 //! rules in [`PasskeyService`], the Level 3 JSON of the wire in [`wire`],
 //! and the HTTP endpoints in [`PasskeyEndpoints`] (built on `auth`'s public
 //! pieces; `auth` never imports this module). With the `testing` feature,
-//! [`testing::SoftAuthenticator`] plays the browser and its authenticator.
+//! `testing::SoftAuthenticator` plays the browser and its authenticator.
 //!
 //! The frontend, with no base64 code of its own:
 //!

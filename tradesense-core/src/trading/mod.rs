@@ -62,7 +62,7 @@ pub use analytics::{
     parse_timezone, summarize,
 };
 pub use api::{DEFAULT_LIMIT, MAX_LIMIT, routes};
-pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL, ZoneInvalidatingUsers};
+pub use cache::{InvalidatingTradingStore, TRADING_CACHE_TTL};
 pub use fold::{FoldError, Position, TradeLeg, fold_positions};
 pub use group_sql::RoundTripQuery;
 pub use import::{ImportRecord, NewImport};

@@ -1,73 +1,90 @@
-//! User records through the cache: a [`UserStore`] decorator, so every
-//! component that reads users by id (`/api/v1/users/me` on each request)
-//! reads them from memory, and every write through the trait invalidates.
+//! The application's own record of an account, read through the cache:
+//! [`LoadUser`] is what the application implements over its table (any
+//! record type: TradeSense's profile, a stranger's `Account` row),
+//! [`UserCache`] answers it from memory (and Redis, when shared), and
+//! [`CurrentUser`](crate::auth::CurrentUser) hands it to handlers.
 
-use super::{Email, NewUser, User, UserCredentials, UserStore};
 use crate::cache::{Cache, Namespace};
 use crate::store::StoreError;
 use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// How long a user record may be answered from the cache. Every write
-/// through [`CachedUsers`] invalidates at once (on every instance); the TTL
-/// only bounds staleness for writes made behind its back (another program
-/// on the database), so it is kept short.
+/// How long a user record may be answered from the cache. A write through
+/// the application's own code calls [`UserCache::invalidate`] (on every
+/// instance, with Redis); the TTL only bounds staleness for writes made
+/// behind its back (another program on the database), so it is kept short.
 pub const USER_CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// A [`UserStore`] whose `user_by_id` is cached (namespace `user`).
-///
-/// Writes made outside this trait that change the user object (MFA
-/// enabling and disabling flip `mfa_enabled`) must call
-/// [`CachedUsers::invalidate`].
-#[derive(Clone)]
-pub struct CachedUsers {
-    inner: Arc<dyn UserStore>,
-    users: Namespace<Option<User>>,
+/// Reads the application's record of an account by its handle (the UUID
+/// that tokens, sessions, MFA and passkeys name it by).
+#[async_trait]
+pub trait LoadUser: Send + Sync + 'static {
+    /// The record: whatever the application's handlers want of the caller.
+    /// Serialisable because the cache may keep it in Redis: never put a
+    /// password hash or a secret in it.
+    type User: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The account with this handle; `None` if it is gone or may not be
+    /// used (its sessions then stop authenticating [`CurrentUser`](crate::auth::CurrentUser)).
+    async fn load_user(&self, id: Uuid) -> Result<Option<Self::User>, StoreError>;
 }
 
-impl std::fmt::Debug for CachedUsers {
+/// [`LoadUser`] through the cache (namespace `user`): concurrent misses for
+/// one account load once. Cheap to clone (two reference counts).
+///
+/// Handlers reach it through [`CurrentUser`](crate::auth::CurrentUser),
+/// which finds it in the request's extensions: add it to the routes with
+/// `.layer(axum::Extension(user_cache))`.
+pub struct UserCache<U> {
+    loader: Arc<dyn LoadUser<User = U>>,
+    users: Namespace<Option<U>>,
+}
+
+impl<U> Clone for UserCache<U> {
+    fn clone(&self) -> Self {
+        Self {
+            loader: self.loader.clone(),
+            users: self.users.clone(),
+        }
+    }
+}
+
+impl<U> std::fmt::Debug for UserCache<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedUsers")
+        f.debug_struct("UserCache")
             .field("cache", &self.users)
             .finish_non_exhaustive()
     }
 }
 
-impl CachedUsers {
-    /// `inner`, read through `cache`.
-    pub fn new(inner: Arc<dyn UserStore>, cache: &Cache) -> Self {
+impl<U> UserCache<U>
+where
+    U: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// `loader`, read through `cache`.
+    pub fn new(loader: impl LoadUser<User = U>, cache: &Cache) -> Self {
+        Self::from_arc(Arc::new(loader), cache)
+    }
+
+    /// [`new`](Self::new) for a loader already shared.
+    pub fn from_arc(loader: Arc<dyn LoadUser<User = U>>, cache: &Cache) -> Self {
         Self {
-            inner,
+            loader,
             users: cache.namespace("user", USER_CACHE_TTL),
         }
     }
 
-    /// The cache it reads through.
-    pub fn cache(&self) -> &Cache {
-        self.users.cache()
-    }
-
-    /// Forgets user `id` everywhere (call after a write that bypassed this
-    /// store).
-    pub async fn invalidate(&self, id: Uuid) {
-        self.users.invalidate(&id.to_string()).await;
-    }
-}
-
-#[async_trait]
-impl UserStore for CachedUsers {
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        self.inner.create_user(new).await
-    }
-
-    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let inner = self.inner.clone();
+    /// The record of account `id`, from the cache or the loader.
+    pub async fn get(&self, id: Uuid) -> Result<Option<U>, StoreError> {
+        let loader = self.loader.clone();
         self.users
             .get_or_load(
                 &id.to_string(),
-                || async move { inner.user_by_id(id).await },
+                || async move { loader.load_user(id).await },
             )
             .await
             // Loader errors are shared between concurrent callers; rebuild
@@ -75,47 +92,10 @@ impl UserStore for CachedUsers {
             .map_err(|error| error.clone_shared())
     }
 
-    async fn credentials_by_email(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserCredentials>, StoreError> {
-        // Login reads the password hash: always from the database, never
-        // kept in memory longer than the request.
-        self.inner.credentials_by_email(email).await
-    }
-
-    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError> {
-        self.inner.credentials_by_id(id).await
-    }
-
-    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError> {
-        let result = self.inner.update_full_name(id, full_name).await;
-        // Invalidate also on error: the write may have happened before the
-        // error surfaced.
-        self.invalidate(id).await;
-        result
-    }
-
-    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError> {
-        let result = self.inner.update_timezone(id, timezone).await;
-        self.invalidate(id).await;
-        result
-    }
-
-    async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
-        // The cached `User` carries no hash, so nothing to invalidate.
-        self.inner.update_password_hash(id, password_hash).await
-    }
-
-    async fn update_password_hash_recording(
-        &self,
-        id: Uuid,
-        password_hash: &str,
-        event: &crate::events::SecurityEvent,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .update_password_hash_recording(id, password_hash, event)
-            .await
+    /// Forgets account `id` everywhere: call it after every write to the
+    /// record (also after a failed one: it may have committed).
+    pub async fn invalidate(&self, id: Uuid) {
+        self.users.invalidate(&id.to_string()).await;
     }
 }
 
@@ -126,79 +106,50 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// One user in memory, counting reads.
-    struct OneUser {
-        user: Mutex<User>,
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Account {
+        number: i64,
+        name: String,
+    }
+
+    /// One account in memory, counting reads.
+    struct OneAccount {
+        id: Uuid,
+        account: Mutex<Account>,
         reads: AtomicUsize,
     }
 
     #[async_trait]
-    impl UserStore for OneUser {
-        async fn create_user(&self, _new: NewUser) -> Result<User, StoreError> {
-            Err(StoreError::Conflict("users_email".into()))
-        }
-        async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    impl LoadUser for Arc<OneAccount> {
+        type User = Account;
+        async fn load_user(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
-            let user = self.user.lock().unwrap().clone();
-            Ok((user.id == id).then_some(user))
-        }
-        async fn credentials_by_email(
-            &self,
-            _email: &Email,
-        ) -> Result<Option<UserCredentials>, StoreError> {
-            Ok(None)
-        }
-        async fn credentials_by_id(
-            &self,
-            _id: Uuid,
-        ) -> Result<Option<UserCredentials>, StoreError> {
-            Ok(None)
-        }
-        async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError> {
-            let mut user = self.user.lock().unwrap();
-            if user.id != id {
-                return Err(StoreError::NotFound);
-            }
-            user.full_name = full_name.to_owned();
-            Ok(user.clone())
-        }
-        async fn update_timezone(&self, _id: Uuid, _timezone: &str) -> Result<User, StoreError> {
-            Err(StoreError::NotFound)
-        }
-        async fn update_password_hash(&self, _id: Uuid, _hash: &str) -> Result<(), StoreError> {
-            Ok(())
+            Ok((id == self.id).then(|| self.account.lock().unwrap().clone()))
         }
     }
 
     #[tokio::test]
-    async fn reads_are_cached_and_writes_invalidate() {
+    async fn reads_are_cached_until_invalidated() {
         let id = Uuid::now_v7();
-        let store = Arc::new(OneUser {
-            user: Mutex::new(User {
-                id,
-                email: "ada@example.com".into(),
-                full_name: "Ada".into(),
-                mfa_enabled: false,
-                timezone: "UTC".into(),
-                created_at: chrono::Utc::now(),
+        let store = Arc::new(OneAccount {
+            id,
+            account: Mutex::new(Account {
+                number: 7,
+                name: "Ada".into(),
             }),
             reads: AtomicUsize::new(0),
         });
-        let users = CachedUsers::new(store.clone(), &Cache::in_process(CacheConfig::default()));
+        let users = UserCache::new(store.clone(), &Cache::in_process(CacheConfig::default()));
         for _ in 0..3 {
-            let user = users.user_by_id(id).await.unwrap().unwrap();
-            assert_eq!(user.full_name, "Ada");
+            assert_eq!(users.get(id).await.unwrap().unwrap().name, "Ada");
         }
         assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        // An unknown account is remembered as unknown too.
+        assert_eq!(users.get(Uuid::now_v7()).await.unwrap(), None);
 
-        users.update_full_name(id, "Ada King").await.unwrap();
-        let user = users.user_by_id(id).await.unwrap().unwrap();
-        assert_eq!(user.full_name, "Ada King");
-        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
-
-        // A write behind the decorator's back, then the explicit hook.
-        store.user.lock().unwrap().mfa_enabled = true;
+        store.account.lock().unwrap().name = "Ada King".into();
+        assert_eq!(users.get(id).await.unwrap().unwrap().name, "Ada");
         users.invalidate(id).await;
-        assert!(users.user_by_id(id).await.unwrap().unwrap().mfa_enabled);
+        assert_eq!(users.get(id).await.unwrap().unwrap().name, "Ada King");
     }
 }

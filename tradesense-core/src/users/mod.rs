@@ -1,18 +1,20 @@
-//! User accounts, as a feature slice: the [`Email`] newtype, the [`User`]
-//! record, the [`UserStore`] trait, its sqlx implementation on
-//! [`SqlStore`](crate::store::SqlStore) (tables: the
-//! [`Users`](crate::store::MigrationSet::Users) migrations) and
-//! [`CachedUsers`], the read-through cache decorator.
+//! Accounts as authentication needs them: the [`Email`] newtype, the
+//! [`Credentials`] of a login, the [`UserStore`] trait (find by login, find
+//! by id, set the password hash) with its sqlx implementation on
+//! [`SqlStore`](crate::store::SqlStore) (TradeSense's `users` table: the
+//! [`Users`](crate::store::MigrationSet::Users) migrations), and
+//! [`LoadUser`] / [`UserCache`]: the application's own record of an
+//! account, read through the cache.
 //!
-//! Accounts know nothing of sessions or MFA: `auth` and `mfa` build on this
-//! module, never the reverse. An embedder with its own users table
-//! implements [`UserStore`] (or only what its login needs) over it.
+//! Accounts know nothing of sessions, MFA or profiles: `auth` and `mfa`
+//! build on this module, never the reverse. An embedder with its own users
+//! table implements [`UserStore`] (and [`LoadUser`] for its record) over it.
 
 mod cache;
 mod email;
 mod sql;
 mod store;
 
-pub use cache::{CachedUsers, USER_CACHE_TTL};
+pub use cache::{LoadUser, USER_CACHE_TTL, UserCache};
 pub use email::{Email, EmailError};
-pub use store::{NewUser, User, UserCredentials, UserStore};
+pub use store::{Credentials, UserStore};

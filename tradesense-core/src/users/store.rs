@@ -1,89 +1,62 @@
-//! The user records and the storage trait the auth and MFA slices program
-//! against. The sqlx implementation is in `sql.rs`; [`CachedUsers`](super::CachedUsers)
-//! decorates any implementation with the read-through cache.
+//! What authentication needs of an account, and the storage trait the auth,
+//! MFA and passkey slices program against. Nothing here is a profile: a
+//! display name, a time zone or a creation time is the application's own
+//! (TradeSense's are in [`profile`](crate::profile)). The sqlx
+//! implementation over TradeSense's `users` table is in `sql.rs`; an
+//! embedder implements [`UserStore`] over its own accounts table.
 
 use super::Email;
 use crate::events::SecurityEvent;
 use crate::store::StoreError;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// A user as the API shows it (never the password hash or MFA secrets).
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    sqlx::FromRow,
-    utoipa::ToSchema,
-)]
-pub struct User {
-    /// The user id.
-    pub id: Uuid,
-    /// The normalised email.
-    pub email: String,
-    /// The display name.
-    pub full_name: String,
-    /// Whether logins need a second factor.
-    pub mfa_enabled: bool,
-    /// IANA time zone of the journal's days (`UTC` unless set); a cached
-    /// record from before the column reads as `UTC`.
-    #[serde(default = "default_timezone")]
-    pub timezone: String,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-}
-
-fn default_timezone() -> String {
-    "UTC".to_owned()
-}
-
-/// A user with the PHC string of their password, for login and password
-/// change only. Deliberately not `Debug`: the hash must not reach logs.
-#[derive(Clone, sqlx::FromRow)]
-pub struct UserCredentials {
-    /// The account.
-    #[sqlx(flatten)]
-    pub user: User,
-    /// The argon2id PHC string.
-    pub password_hash: String,
-}
-
-/// What registration stores.
+/// An account as login sees it: its id, its login identifier and the PHC
+/// string of its password. Read fresh for every password check, never
+/// cached. Deliberately not `Debug`: the hash must not reach logs.
+///
+/// **Ids.** Every piece of core (tokens' `sub`, sessions, MFA, passkeys,
+/// security events, rate-limit keys) names an account by one stable UUID,
+/// the account's *handle*. An application keyed by integers or text keeps
+/// its primary key and adds a `UNIQUE` UUID column beside it (Loco's `pid`;
+/// the `embed_auth_axum` example does exactly that). Chosen over a generic
+/// id type because:
+/// - WebAuthn needs a stable, opaque user handle that is not the account's
+///   key or any personal data (webauthn-rs takes a `Uuid`): the handle is
+///   that, for passkeys and for everything else;
+/// - a token's `sub` then never exposes a sequential key (no enumeration
+///   of accounts from one's own token);
+/// - the provided tables (sessions, MFA, passkeys, events) keep one column
+///   type on both backends, and the store traits stay object-safe
+///   (`Arc<dyn UserStore>`), instead of a type parameter running through
+///   every layer, store and extractor.
 #[derive(Clone)]
-pub struct NewUser {
-    /// The email, normalised by its type.
-    pub email: Email,
+pub struct Credentials {
+    /// The account's stable UUID handle.
+    pub id: Uuid,
+    /// The login identifier: the normalised e-mail.
+    pub email: String,
     /// The argon2id PHC string.
     pub password_hash: String,
-    /// The display name.
-    pub full_name: String,
 }
 
-/// Storage of user accounts.
+/// Storage of the accounts that log in: find by login, find by id, set the
+/// password hash. An account that may not log in (suspended, unverified:
+/// the application's notion) is answered as `None`: login then refuses it
+/// exactly like an unknown e-mail, and its sessions stop authenticating the
+/// application's [`CurrentUser`](crate::auth::CurrentUser).
+///
+/// Creating accounts is [`Registration`](crate::auth::Registration)'s, so
+/// an application without public sign-up implements nothing for it.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates a user. A taken email (case-insensitively) is
-    /// [`StoreError::Conflict`].
-    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
-    /// The user with this id.
-    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
-    /// The user with this email, with the password hash.
-    async fn credentials_by_email(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserCredentials>, StoreError>;
-    /// The user with this id, with the password hash.
-    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError>;
-    /// Changes the display name; [`StoreError::NotFound`] if there is no such user.
-    async fn update_full_name(&self, id: Uuid, full_name: &str) -> Result<User, StoreError>;
-    /// Changes the IANA time zone (validated by the caller);
-    /// [`StoreError::NotFound`] if there is no such user.
-    async fn update_timezone(&self, id: Uuid, timezone: &str) -> Result<User, StoreError>;
-    /// Replaces the password hash.
+    /// The account that logs in with `email` (already normalised by its
+    /// type; match it case-insensitively).
+    async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>, StoreError>;
+    /// The account with this handle.
+    async fn credentials_by_id(&self, id: Uuid) -> Result<Option<Credentials>, StoreError>;
+    /// Replaces the password hash; [`StoreError::NotFound`] if there is no
+    /// such account.
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
     /// Replaces the password hash and records `event` (its
     /// `password_changed`) in the same transaction, answering `true`: both
