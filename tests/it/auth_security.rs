@@ -291,12 +291,16 @@ async fn mfa_users_get_an_mfa_token_and_no_cookie() {
         let app = TestApp::spawn(backend).await;
         let (user_id, _) = user(&app, "m@example.com").await;
         tradesense_core::with_pool!(app.database.store.db(), |pool| {
-            sqlx::query("UPDATE users SET mfa_enabled = $1 WHERE id = $2")
-                .bind(true)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .unwrap();
+            // MFA on (its state is the mfa set's, not a column of `users`).
+            sqlx::query(
+                "INSERT INTO mfa_factors (user_id, enabled, updated_at) VALUES ($2, $1, $3)",
+            )
+            .bind(true)
+            .bind(user_id)
+            .bind(tradesense_core::store::to_micros(chrono::Utc::now()))
+            .execute(pool)
+            .await
+            .unwrap();
         });
         for response in [
             app.client

@@ -6,9 +6,9 @@
 //! from `SECRET_KEY`), [`recovery`] (single-use recovery codes) and
 //! [`service`] (the rules: pending setup, replay guard, lockout), over the
 //! [`MfaStore`] trait, implemented on [`SqlStore`](crate::store::SqlStore)
-//! (the MFA columns of TradeSense's `users` table plus the
-//! [`Mfa`](crate::store::MigrationSet::Mfa) tables, so it needs the
-//! [`Users`](crate::store::MigrationSet::Users) set) and decorated by
+//! over the [`Mfa`](crate::store::MigrationSet::Mfa) set's `mfa_` tables,
+//! which stand alone (keyed by any user id: an application with its own
+//! users table applies that set alone), and decorated by
 //! [`UserInvalidatingMfaStore`] to keep cached users in step. The
 //! authenticator apps name the application
 //! ([`MfaService::with_issuer`], [`totp::DEFAULT_ISSUER`] unless set).
@@ -52,3 +52,7 @@ pub use crypto::{SealError, SecretCipher};
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};
 pub use store::{FailureWindow, MfaState, MfaStore, PendingSecret};
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;

@@ -1,5 +1,7 @@
 //! [`UserStore`] on [`SqlStore`] (the `users` table of the
-//! [`Users`](crate::store::MigrationSet::Users) migrations).
+//! [`Users`](crate::store::MigrationSet::Users) migrations; for now also
+//! the [`Mfa`](crate::store::MigrationSet::Mfa) set's `mfa_factors`, see
+//! `user_columns!`).
 //!
 //! Emails arrive here already normalised (trimmed, lower-cased) by the
 //! [`Email`] newtype; the unique index on `lower(email)` makes uniqueness
@@ -13,9 +15,15 @@ use chrono::Utc;
 use uuid::Uuid;
 
 // A macro, not a const: sqlx takes only literal SQL (`concat!` of literals).
+//
+// TEMPORARY bridge: MFA state left `users` (migration 8001), but `User`
+// still carries `mfa_enabled`, read here from the MFA set's table until the
+// user record is replaced (`MfaStore::mfa_enabled` is the source of truth).
 macro_rules! user_columns {
     () => {
-        "id, email, full_name, mfa_enabled, timezone, created_at"
+        "id, email, full_name, \
+         EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = users.id AND f.enabled) \
+         AS mfa_enabled, timezone, created_at"
     };
 }
 
@@ -33,14 +41,13 @@ impl UserStore for SqlStore {
         };
         with_pool!(self.db(), |pool| {
             sqlx::query(
-                "INSERT INTO users (id, email, password_hash, full_name, mfa_enabled, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                "INSERT INTO users (id, email, password_hash, full_name, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
             )
             .bind(user.id)
             .bind(&user.email)
             .bind(&new.password_hash)
             .bind(&user.full_name)
-            .bind(false)
             .bind(now)
             .execute(pool)
             .await?;
