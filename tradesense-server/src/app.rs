@@ -29,8 +29,7 @@ use tradesense_core::http::{
     RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
-use tradesense_core::mfa::UserInvalidatingMfaStore;
-use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
+use tradesense_core::mfa::{CachedMfaStore, MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService};
 use tradesense_core::pseudonym::Pseudonyms;
 use tradesense_core::ratelimit::{
@@ -203,20 +202,27 @@ impl App {
         // cached per caller, the caller's scope invalidated by every trading
         // write and by a change of their time zone (the analytics' default).
         let trading_responses = cache.scoped("trading", "trading_get", TRADING_CACHE_TTL);
+        // "Is MFA on" (every login) through the cache, invalidated by every
+        // MFA enable and disable.
+        let mfa_store = Arc::new(CachedMfaStore::new(Arc::new(store.clone()), &cache));
         // `/users/me` on every request: user records read through the cache,
-        // invalidated by every write, MFA's included.
-        let users = CachedUsers::new(
-            Arc::new(ZoneInvalidatingUsers::new(
-                Arc::new(store.clone()),
-                trading_responses.clone(),
+        // invalidated by every write; their MFA flag from `mfa_store`
+        // (TEMPORARY, see `mfa_bridge`).
+        let users = crate::mfa_bridge::MfaFlagFromMfaStore {
+            users: Arc::new(CachedUsers::new(
+                Arc::new(ZoneInvalidatingUsers::new(
+                    Arc::new(store.clone()),
+                    trading_responses.clone(),
+                )),
+                &cache,
             )),
-            &cache,
-        );
+            mfa: mfa_store.clone(),
+        };
         // Security events in the same database as the users, so a password
         // change and its event commit together.
         let events = SecurityEvents::new(Arc::new(store.clone())).beside_users(true);
         let hasher = PasswordHasher::default();
-        let auth = AuthState::builder(authenticator.clone(), Arc::new(users.clone()))
+        let auth = AuthState::builder(authenticator.clone(), Arc::new(users))
             .trusted_origins(settings.cors_origins.iter().cloned())
             .login_throttle(login_throttle.clone())
             .security_events(events)
@@ -238,10 +244,7 @@ impl App {
         let mfa = MfaEndpoints::new(
             auth.clone(),
             MfaService::new(
-                Arc::new(UserInvalidatingMfaStore::new(
-                    Arc::new(store.clone()),
-                    users.clone(),
-                )),
+                mfa_store,
                 SecretCipher::from_secret_key(&settings.secret_key),
             ),
         );

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod mfa_bridge;
 mod serve;
 pub mod settings;
 

@@ -38,7 +38,7 @@
 //! keys invalidated as a whole (all trade pages of a user). This module
 //! knows no feature: the store decorators that read through it and
 //! invalidate on every write live in their slices (`users::CachedUsers`,
-//! `mfa::UserInvalidatingMfaStore`, `trading::InvalidatingTradingStore`),
+//! `mfa::CachedMfaStore`, `trading::InvalidatingTradingStore`),
 //! and session liveness (`auth::Sessions`) uses a plain namespace.
 //!
 //! ```

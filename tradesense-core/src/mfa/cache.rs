@@ -1,41 +1,74 @@
-//! Keeps cached user records honest across MFA changes: an [`MfaStore`]
-//! decorator that invalidates the user (whose `mfa_enabled` flips) after
-//! every enable or disable. A decorator rather than a call in the MFA code:
-//! no MFA write can then forget the cache, and `mfa` stays unaware of it.
+//! "Is MFA on for this user?" through the cache: an [`MfaStore`] decorator
+//! answering [`mfa_enabled`](MfaStore::mfa_enabled), asked on every login,
+//! from memory, and forgetting the answer after every enable or disable. A
+//! decorator rather than calls in the MFA code: no MFA write can then
+//! forget the cache. Everything else passes through uncached: secrets never
+//! sit in a cache, and the replay guard, recovery codes, token uses and
+//! failure windows are decided by the database's conditional writes.
 
 use super::store::{FailureWindow, MfaState, MfaStore};
+use crate::cache::{Cache, Namespace};
 use crate::store::StoreError;
-use crate::users::CachedUsers;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
-/// `inner`, invalidating `users` when a user's MFA flag may have changed.
+/// How long "MFA is on" may be answered from the cache. Every enable and
+/// disable through [`CachedMfaStore`] invalidates at once (on every
+/// instance sharing the cache); the TTL only bounds staleness for writes
+/// made behind its back, so it is kept short.
+pub const MFA_ENABLED_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// `inner`, with [`mfa_enabled`](MfaStore::mfa_enabled) cached (namespace
+/// `mfa_enabled`, keyed by user id).
 #[derive(Clone)]
-pub struct UserInvalidatingMfaStore {
+pub struct CachedMfaStore {
     inner: Arc<dyn MfaStore>,
-    users: CachedUsers,
+    enabled: Namespace<bool>,
 }
 
-impl std::fmt::Debug for UserInvalidatingMfaStore {
+impl std::fmt::Debug for CachedMfaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserInvalidatingMfaStore")
+        f.debug_struct("CachedMfaStore")
+            .field("cache", &self.enabled)
             .finish_non_exhaustive()
     }
 }
 
-impl UserInvalidatingMfaStore {
-    /// Wraps `inner`; `users` is the cache to keep in step.
-    pub fn new(inner: Arc<dyn MfaStore>, users: CachedUsers) -> Self {
-        Self { inner, users }
+impl CachedMfaStore {
+    /// `inner`, its `mfa_enabled` read through `cache`.
+    pub fn new(inner: Arc<dyn MfaStore>, cache: &Cache) -> Self {
+        Self {
+            inner,
+            enabled: cache.namespace("mfa_enabled", MFA_ENABLED_CACHE_TTL),
+        }
+    }
+
+    /// Forgets the cached answer for `user_id` everywhere (after a write
+    /// that bypassed this store).
+    pub async fn invalidate(&self, user_id: Uuid) {
+        self.enabled.invalidate(&user_id.to_string()).await;
     }
 }
 
 #[async_trait]
-impl MfaStore for UserInvalidatingMfaStore {
+impl MfaStore for CachedMfaStore {
     async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError> {
         self.inner.mfa_state(user_id).await
+    }
+
+    async fn mfa_enabled(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let inner = self.inner.clone();
+        self.enabled
+            .get_or_load(&user_id.to_string(), || async move {
+                inner.mfa_enabled(user_id).await
+            })
+            .await
+            // Loader errors are shared between concurrent callers; rebuild
+            // an owned one for this caller.
+            .map_err(|error| error.clone_shared())
     }
 
     async fn set_pending_secret(
@@ -62,13 +95,13 @@ impl MfaStore for UserInvalidatingMfaStore {
             .enable_mfa(user_id, expected_pending, step, recovery_hashes, now)
             .await;
         // Also on error: the write may have committed before it surfaced.
-        self.users.invalidate(user_id).await;
+        self.invalidate(user_id).await;
         result
     }
 
     async fn disable_mfa(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let result = self.inner.disable_mfa(user_id, now).await;
-        self.users.invalidate(user_id).await;
+        self.invalidate(user_id).await;
         result
     }
 
@@ -126,3 +159,7 @@ impl MfaStore for UserInvalidatingMfaStore {
         self.inner.clear_mfa_failures(user_id).await
     }
 }
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

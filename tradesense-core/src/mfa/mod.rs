@@ -9,7 +9,7 @@
 //! over the [`Mfa`](crate::store::MigrationSet::Mfa) set's `mfa_` tables,
 //! which stand alone (keyed by any user id: an application with its own
 //! users table applies that set alone), and decorated by
-//! [`UserInvalidatingMfaStore`] to keep cached users in step. The
+//! [`CachedMfaStore`], which answers "is MFA on" from the cache. The
 //! authenticator apps name the application
 //! ([`MfaService::with_issuer`], [`totp::DEFAULT_ISSUER`] unless set).
 //! [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`) on top of `auth`'s
@@ -47,7 +47,7 @@ mod sql;
 mod store;
 pub mod totp;
 
-pub use cache::UserInvalidatingMfaStore;
+pub use cache::{CachedMfaStore, MFA_ENABLED_CACHE_TTL};
 pub use crypto::{SealError, SecretCipher};
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};

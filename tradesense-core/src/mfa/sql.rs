@@ -61,6 +61,16 @@ impl MfaStore for SqlStore {
         })
     }
 
+    async fn mfa_enabled(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let row: Option<(bool,)> = with_pool!(self.db(), |pool| {
+            sqlx::query_as("SELECT enabled FROM mfa_factors WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.is_some_and(|(enabled,)| enabled))
+    }
+
     async fn set_pending_secret(
         &self,
         user_id: Uuid,

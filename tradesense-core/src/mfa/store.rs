@@ -78,6 +78,12 @@ pub trait MfaStore: Send + Sync {
     /// takes any user id.
     async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError>;
 
+    /// Whether MFA is on for the user (`false` for a user the store has
+    /// nothing on): the one answer to "does this login need a second
+    /// factor". Cheap (one indexed lookup), and what
+    /// [`CachedMfaStore`](super::CachedMfaStore) caches.
+    async fn mfa_enabled(&self, user_id: Uuid) -> Result<bool, StoreError>;
+
     /// Stores (or replaces) the pending secret, creating the user's MFA
     /// state if there was none. `false` (nothing changed) when MFA is
     /// already enabled.

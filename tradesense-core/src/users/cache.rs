@@ -18,9 +18,9 @@ pub const USER_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A [`UserStore`] whose `user_by_id` is cached (namespace `user`).
 ///
-/// Writes made outside this trait that change the user object (MFA
-/// enabling and disabling flip `mfa_enabled`) must call
-/// [`CachedUsers::invalidate`].
+/// Writes made outside this trait that change the user object must call
+/// [`CachedUsers::invalidate`]. (The cached `mfa_enabled` is not kept in
+/// step with MFA changes: ask `mfa::MfaStore::mfa_enabled` instead.)
 #[derive(Clone)]
 pub struct CachedUsers {
     inner: Arc<dyn UserStore>,
