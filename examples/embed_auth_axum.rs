@@ -67,7 +67,7 @@ use tradesense_core::error::ApiError;
 use tradesense_core::events::SecurityEvents;
 use tradesense_core::http::{Json, Path, ProblemFallback, ProblemFallbackLayer, not_found};
 use tradesense_core::metrics::{Metrics, MetricsLayer};
-use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
+use tradesense_core::mfa::{CachedMfaStore, MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService, RelyingParty};
 use tradesense_core::ratelimit::{KeyedRateLimitLayer, Limiter};
 use tradesense_core::telemetry::{AccessLogLayer, RequestIdLayer};
@@ -147,6 +147,14 @@ async fn read_note(
 
 /// The whole service. Build it once; clones (per connection) are cheap.
 pub fn app(accounts: Accounts) -> anyhow::Result<ProblemFallback<Router>> {
+    app_with_limit(accounts, LOGINS_PER_MINUTE)
+}
+
+/// [`app`] with `logins_per_minute` credential attempts per client.
+fn app_with_limit(
+    accounts: Accounts,
+    logins_per_minute: u32,
+) -> anyhow::Result<ProblemFallback<Router>> {
     // Install the Prometheus recorder before `MetricsLayer::new()`: the
     // layer binds to the recorder installed when it is created.
     let metrics = Metrics::global();
@@ -165,7 +173,9 @@ pub fn app(accounts: Accounts) -> anyhow::Result<ProblemFallback<Router>> {
         .security_events(SecurityEvents::new(store.clone()))
         .build();
     // Building the MFA endpoints over `auth` makes its logins ask MFA.
-    let mfa = MfaService::new(store.clone(), mfa_cipher()).with_issuer(TOTP_ISSUER)?;
+    // "MFA is on" through the cache: every login asks it.
+    let mfa_store = Arc::new(CachedMfaStore::new(store.clone(), &cache));
+    let mfa = MfaService::new(mfa_store, mfa_cipher()).with_issuer(TOTP_ISSUER)?;
     let mfa = MfaEndpoints::new(auth.clone(), mfa);
     let passkeys = PasskeyEndpoints::new(
         auth.clone(),
@@ -198,7 +208,7 @@ pub fn app(accounts: Accounts) -> anyhow::Result<ProblemFallback<Router>> {
 
     let rate_limit = KeyedRateLimitLayer::new(Limiter::per_minute("api", REQUESTS_PER_MINUTE))
         .strict_paths(
-            Limiter::per_minute("credentials", LOGINS_PER_MINUTE),
+            Limiter::per_minute("credentials", logins_per_minute),
             CREDENTIAL_PATHS,
         )
         .exempt(&["/metrics"]);
@@ -278,10 +288,17 @@ mod tests {
 
     /// The real app on a loopback port, served as `main` serves it.
     async fn spawn() -> String {
+        spawn_with_limit(LOGINS_PER_MINUTE).await
+    }
+
+    /// [`spawn`] with `logins_per_minute` credential attempts per client:
+    /// every loopback client is one client to the limiter, and a test of
+    /// the MFA flow makes more than five.
+    async fn spawn_with_limit(logins_per_minute: u32) -> String {
         let accounts = Accounts::in_memory().await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = app(accounts).unwrap();
+        let app = app_with_limit(accounts, logins_per_minute).unwrap();
         tokio::spawn(serve(listener, app, std::future::pending()));
         base
     }
@@ -484,7 +501,7 @@ mod tests {
     /// recovery code (once only), and the enrolment revokes other sessions.
     #[tokio::test]
     async fn mfa_enrolment_login_and_recovery_code() {
-        let base = spawn().await;
+        let base = spawn_with_limit(100).await;
         let http = client();
         register(&http, &base).await;
         let (cookie, _) = login(&http, &base).await;
@@ -501,7 +518,7 @@ mod tests {
         .await;
         assert_eq!(setup.status(), 200);
         let setup: Value = setup.json().await.unwrap();
-        let uri = setup["uri"].as_str().unwrap();
+        let uri = setup["provisioning_uri"].as_str().unwrap();
         assert!(
             uri.starts_with("otpauth://totp/Notes:ada%40example.com?"),
             "{uri}"

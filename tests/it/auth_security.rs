@@ -18,8 +18,8 @@ fn test_keys() -> TokenKeys {
     Settings::for_tests("sqlite://unused.db").token_keys()
 }
 
-/// Registers `email` and logs in: (user id, access token).
-async fn user(app: &TestApp, email: &str) -> (uuid::Uuid, String) {
+/// Registers `email`; its id.
+async fn register(app: &TestApp, email: &str) -> uuid::Uuid {
     let response = app
         .client
         .post(app.url("/api/v1/auth/register"))
@@ -28,11 +28,16 @@ async fn user(app: &TestApp, email: &str) -> (uuid::Uuid, String) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let id = json_body(response).await["id"]
+    json_body(response).await["id"]
         .as_str()
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+/// Registers `email` and logs in: (user id, access token).
+async fn user(app: &TestApp, email: &str) -> (uuid::Uuid, String) {
+    let id = register(app, email).await;
     let response = app
         .client
         .post(app.url("/api/v1/auth/login"))
@@ -289,14 +294,21 @@ async fn cors_allows_configured_origins_with_credentials() {
 async fn mfa_users_get_an_mfa_token_and_no_cookie() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        let (user_id, _) = user(&app, "m@example.com").await;
+        // Not logged in before MFA is switched on behind the server's back:
+        // a login would have cached "MFA off" (the cache is invalidated by
+        // enrolments through the MFA store, not by this direct write).
+        let user_id = register(&app, "m@example.com").await;
         tradesense_core::with_pool!(app.database.store.db(), |pool| {
-            sqlx::query("UPDATE users SET mfa_enabled = $1 WHERE id = $2")
-                .bind(true)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .unwrap();
+            // MFA on (its state is the mfa set's, not a column of `users`).
+            sqlx::query(
+                "INSERT INTO mfa_factors (user_id, enabled, updated_at) VALUES ($2, $1, $3)",
+            )
+            .bind(true)
+            .bind(user_id)
+            .bind(tradesense_core::store::to_micros(chrono::Utc::now()))
+            .execute(pool)
+            .await
+            .unwrap();
         });
         for response in [
             app.client

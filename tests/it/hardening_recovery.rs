@@ -14,7 +14,7 @@ const CROCKFORD: &str = "0123456789abcdefghjkmnpqrstvwxyz";
 
 async fn stored_hashes(app: &TestApp) -> Vec<String> {
     tradesense_core::with_pool!(app.database.store.db(), |pool| {
-        sqlx::query_scalar("SELECT code_hash FROM recovery_codes ORDER BY id")
+        sqlx::query_scalar("SELECT code_hash FROM mfa_recovery_codes ORDER BY id")
             .fetch_all(pool)
             .await
             .unwrap()
@@ -25,7 +25,7 @@ async fn stored_hashes(app: &TestApp) -> Vec<String> {
 /// attempts behind; the lockout is another test's subject).
 async fn clear_mfa_failures(app: &TestApp) {
     tradesense_core::with_pool!(app.database.store.db(), |pool| {
-        sqlx::query("DELETE FROM mfa_failures")
+        sqlx::query("DELETE FROM mfa_failure_windows")
             .execute(pool)
             .await
             .unwrap();
@@ -145,7 +145,7 @@ async fn a_code_issued_before_still_works_once() {
         assert!(!legacy.hash().starts_with("v2:"));
         tradesense_core::with_pool!(app.database.store.db(), |pool| {
             sqlx::query(
-                "INSERT INTO recovery_codes (id, user_id, code_hash, used_at, created_at) \
+                "INSERT INTO mfa_recovery_codes (id, user_id, code_hash, used_at, created_at) \
                  VALUES ($1, $2, $3, NULL, $4)",
             )
             .bind(uuid::Uuid::now_v7())

@@ -300,7 +300,7 @@ fn wrong_codes(phone: &crate::mfa_support::Authenticator) -> Vec<String> {
 /// What the window's end would do, without waiting 15 minutes.
 async fn clear_mfa_failures(cluster: &Cluster) {
     tradesense_core::with_pool!(cluster.first.database.store.db(), |pool| {
-        sqlx::query("DELETE FROM mfa_failures")
+        sqlx::query("DELETE FROM mfa_failure_windows")
             .execute(pool)
             .await
             .unwrap();

@@ -32,6 +32,18 @@ fn the_test_side_totp_matches_rfc6238_appendix_b() {
     );
 }
 
+/// `/api/v1/users/me` of the session `token`.
+async fn me_json(app: &TestApp, token: &str) -> serde_json::Value {
+    let response = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    json_body(response).await
+}
+
 #[tokio::test]
 async fn setup_shows_the_secret_uri_and_a_png_qr_code() {
     for backend in backends() {
@@ -162,15 +174,7 @@ async fn the_whole_flow_enable_login_recover_disable() {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(me_status(&app, &token).await, StatusCode::OK);
-        let me = json_body(
-            app.client
-                .get(app.url("/api/v1/users/me"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let me = me_json(&app, &token).await;
         assert_eq!(me["mfa_enabled"], true);
         let again = post(
             &app,
@@ -276,6 +280,10 @@ async fn the_whole_flow_enable_login_recover_disable() {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(me_status(&app, &token).await, StatusCode::OK);
+        // The account shows MFA off at once (`/users/me` is cached; the
+        // disable forgot the cached flag).
+        let me = me_json(&app, &token).await;
+        assert_eq!(me["mfa_enabled"], false);
         let twice = post(
             &app,
             "/api/v1/auth/mfa/disable",

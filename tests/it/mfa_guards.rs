@@ -27,7 +27,7 @@ async fn a_pending_setup_expires() {
         // Ten minutes pass (the expiry is moved instead of the clock).
         let past = tradesense_core::store::to_micros(Utc::now() - TimeDelta::seconds(1));
         tradesense_core::with_pool!(app.database.store.db(), |pool| {
-            sqlx::query("UPDATE users SET mfa_pending_expires_at = $1")
+            sqlx::query("UPDATE mfa_factors SET pending_expires_at = $1")
                 .bind(past)
                 .execute(pool)
                 .await

@@ -33,7 +33,7 @@ async fn a_used_token_is_refused_at_expiry_plus_one_second() {
             .unwrap()
             .unwrap();
         tradesense_core::with_pool!(app.database.store.db(), |pool| {
-            sqlx::query("UPDATE users SET mfa_enabled_at = mfa_enabled_at - 600000")
+            sqlx::query("UPDATE mfa_factors SET enabled_at = enabled_at - 600000")
                 .execute(pool)
                 .await
                 .unwrap()

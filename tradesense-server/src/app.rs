@@ -29,7 +29,7 @@ use tradesense_core::http::{
     RequestTimeoutLayer, not_found,
 };
 use tradesense_core::metrics::{Metrics, MetricsLayer};
-use tradesense_core::mfa::{MfaEndpoints, MfaService, SecretCipher};
+use tradesense_core::mfa::{CachedMfaStore, MfaEndpoints, MfaService, SecretCipher};
 use tradesense_core::passkeys::{PasskeyEndpoints, PasskeyService};
 use tradesense_core::profile::Profiles;
 use tradesense_core::pseudonym::Pseudonyms;
@@ -203,7 +203,7 @@ impl App {
         // MFA: its own tables, the one source of truth for "MFA is on"
         // (asked by the login and by `/users/me`).
         let mfa = MfaService::new(
-            Arc::new(store.clone()),
+            Arc::new(CachedMfaStore::new(Arc::new(store.clone()), &cache)),
             SecretCipher::from_secret_key(&settings.secret_key),
         );
         // The product is one embedder: its accounts are the `users` table's

@@ -135,6 +135,21 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
+/// An authenticator over a fresh [`MemorySessionStore`] and in-process
+/// cache, with a test key and one-minute tokens: what the unit tests of the
+/// endpoints and extractors sign in with.
+#[cfg(test)]
+pub(crate) fn test_authenticator() -> super::Authenticator {
+    let cache = crate::cache::Cache::in_process(crate::cache::CacheConfig::default());
+    let keys = super::TokenKeys::new(
+        b"0123456789abcdef0123456789abcdef",
+        &[],
+        std::time::Duration::from_secs(60),
+    );
+    let sessions = super::Sessions::new(Arc::new(MemorySessionStore::new()), &cache);
+    super::Authenticator::new(keys, sessions)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::session_contract;
@@ -205,19 +220,4 @@ mod tests {
         assert_eq!(store.live_sessions(user).await.unwrap()[0].id, live.id);
         assert!(!store.is_empty());
     }
-}
-
-/// An authenticator over a fresh [`MemorySessionStore`] and in-process
-/// cache, with a test key and one-minute tokens: what the unit tests of the
-/// endpoints and extractors sign in with.
-#[cfg(test)]
-pub(crate) fn test_authenticator() -> super::Authenticator {
-    let cache = crate::cache::Cache::in_process(crate::cache::CacheConfig::default());
-    let keys = super::TokenKeys::new(
-        b"0123456789abcdef0123456789abcdef",
-        &[],
-        std::time::Duration::from_secs(60),
-    );
-    let sessions = super::Sessions::new(Arc::new(MemorySessionStore::new()), &cache);
-    super::Authenticator::new(keys, sessions)
 }

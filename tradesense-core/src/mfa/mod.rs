@@ -6,10 +6,10 @@
 //! from `SECRET_KEY`), [`recovery`] (single-use recovery codes) and
 //! [`service`] (the rules: pending setup, replay guard, lockout), over the
 //! [`MfaStore`] trait, implemented on [`SqlStore`](crate::store::SqlStore)
-//! (the MFA columns of TradeSense's `users` table plus the
-//! [`Mfa`](crate::store::MigrationSet::Mfa) tables, so it needs the
-//! [`Users`](crate::store::MigrationSet::Users) set) and decorated by
-//! [`UserInvalidatingMfaStore`] to keep cached users in step. The
+//! over the [`Mfa`](crate::store::MigrationSet::Mfa) set's `mfa_` tables,
+//! which stand alone (keyed by any user id: an application with its own
+//! users table applies that set alone), and decorated by
+//! [`CachedMfaStore`], which answers "is MFA on" from the cache. The
 //! authenticator apps name the application
 //! ([`MfaService::with_issuer`], [`totp::DEFAULT_ISSUER`] unless set).
 //! [`endpoints`] serves them (TradeSense mounts them at `/api/v1/auth/mfa`) on top of `auth`'s
@@ -38,6 +38,7 @@
 //! assert_eq!(secret.verify(&code, now), Some(step_of(now)));
 //! ```
 
+mod cache;
 pub mod crypto;
 pub mod endpoints;
 pub mod recovery;
@@ -46,7 +47,12 @@ mod sql;
 mod store;
 pub mod totp;
 
+pub use cache::{CachedMfaStore, MFA_ENABLED_CACHE_TTL};
 pub use crypto::{SealError, SecretCipher};
 pub use endpoints::MfaEndpoints;
 pub use service::{LockoutPolicy, MfaError, MfaService};
 pub use store::{FailureWindow, MfaState, MfaStore, PendingSecret};
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;

@@ -176,9 +176,10 @@ impl MfaService {
         self
     }
 
-    /// Whether MFA is on for the user.
+    /// Whether MFA is on for the user ([`MfaStore::mfa_enabled`], cached
+    /// when the store is a [`CachedMfaStore`](super::CachedMfaStore)).
     pub async fn is_enabled(&self, user_id: Uuid) -> Result<bool, MfaError> {
-        Ok(self.store.mfa_state(user_id).await?.enabled)
+        Ok(self.store.mfa_enabled(user_id).await?)
     }
 
     /// Starts (or restarts) a setup: a fresh secret held server-side, sealed,

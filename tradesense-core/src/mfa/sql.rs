@@ -1,6 +1,8 @@
-//! [`MfaStore`] on [`SqlStore`]: the MFA columns of `users` (the
-//! [`Users`](crate::store::MigrationSet::Users) migrations) and the tables
-//! of the [`Mfa`](crate::store::MigrationSet::Mfa) migrations.
+//! [`MfaStore`] on [`SqlStore`]: the `mfa_` tables of the
+//! [`Mfa`](crate::store::MigrationSet::Mfa) migrations, keyed by the user id
+//! with no foreign key, so it works beside any users table. A user without
+//! an `mfa_factors` row has MFA off; the first setup (or replay-guard
+//! write) creates the row.
 //!
 //! Every "use once" rule is a single conditional write whose affected-row
 //! count decides, so two concurrent requests can never both pass: the
@@ -33,15 +35,18 @@ fn window((failures, window_start): (i32, i64)) -> FailureWindow {
 #[async_trait]
 impl MfaStore for SqlStore {
     async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError> {
-        let row: StateRow = with_pool!(self.db(), |pool| {
+        let row: Option<StateRow> = with_pool!(self.db(), |pool| {
             sqlx::query_as(
-                "SELECT mfa_enabled, mfa_secret, mfa_pending_secret, mfa_pending_expires_at, \
-                 mfa_last_step, mfa_enabled_at FROM users WHERE id = $1",
+                "SELECT enabled, secret, pending_secret, pending_expires_at, last_step, \
+                 enabled_at FROM mfa_factors WHERE user_id = $1",
             )
             .bind(user_id)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?
         });
+        let Some(row) = row else {
+            return Ok(MfaState::default());
+        };
         let (enabled, secret, pending, pending_expires_at, last_step, enabled_at_ms) = row;
         let pending = match (pending, pending_expires_at) {
             (Some(sealed), Some(expires_at)) => Some(PendingSecret { sealed, expires_at }),
@@ -56,6 +61,16 @@ impl MfaStore for SqlStore {
         })
     }
 
+    async fn mfa_enabled(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let row: Option<(bool,)> = with_pool!(self.db(), |pool| {
+            sqlx::query_as("SELECT enabled FROM mfa_factors WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.is_some_and(|(enabled,)| enabled))
+    }
+
     async fn set_pending_secret(
         &self,
         user_id: Uuid,
@@ -63,13 +78,20 @@ impl MfaStore for SqlStore {
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let rows = with_pool!(self.db(), |pool| {
+            // An upsert whose update is conditional: with MFA on, neither the
+            // insert (the row exists) nor the update (its WHERE) happens.
             sqlx::query(
-                "UPDATE users SET mfa_pending_secret = $2, mfa_pending_expires_at = $3 \
-                 WHERE id = $1 AND mfa_enabled = FALSE",
+                "INSERT INTO mfa_factors (user_id, enabled, pending_secret, pending_expires_at, \
+                 updated_at) VALUES ($1, FALSE, $2, $3, $4) \
+                 ON CONFLICT (user_id) DO UPDATE SET pending_secret = excluded.pending_secret, \
+                 pending_expires_at = excluded.pending_expires_at, \
+                 updated_at = excluded.updated_at \
+                 WHERE mfa_factors.enabled = FALSE",
             )
             .bind(user_id)
             .bind(sealed)
             .bind(to_micros(expires_at))
+            .bind(to_micros(Utc::now()))
             .execute(pool)
             .await?
             .rows_affected()
@@ -92,10 +114,10 @@ impl MfaStore for SqlStore {
             // Comparing the pending ciphertext makes the promotion
             // conditional on the exact setup the code was checked against.
             let rows = sqlx::query(
-                "UPDATE users SET mfa_enabled = TRUE, mfa_secret = mfa_pending_secret, \
-                 mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
-                 mfa_last_step = $3, updated_at = $4, mfa_enabled_at = $5 \
-                 WHERE id = $1 AND mfa_enabled = FALSE AND mfa_pending_secret = $2",
+                "UPDATE mfa_factors SET enabled = TRUE, secret = pending_secret, \
+                 pending_secret = NULL, pending_expires_at = NULL, \
+                 last_step = $3, updated_at = $4, enabled_at = $5 \
+                 WHERE user_id = $1 AND enabled = FALSE AND pending_secret = $2",
             )
             .bind(user_id)
             .bind(expected_pending)
@@ -109,13 +131,13 @@ impl MfaStore for SqlStore {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
             for hash in recovery_hashes {
                 sqlx::query(
-                    "INSERT INTO recovery_codes (id, user_id, code_hash, used_at, created_at) \
+                    "INSERT INTO mfa_recovery_codes (id, user_id, code_hash, used_at, created_at) \
                      VALUES ($1, $2, $3, NULL, $4)",
                 )
                 .bind(Uuid::now_v7())
@@ -134,10 +156,10 @@ impl MfaStore for SqlStore {
         with_pool!(self.db(), |pool| {
             let mut tx = pool.begin().await?;
             let rows = sqlx::query(
-                "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, \
-                 mfa_pending_secret = NULL, mfa_pending_expires_at = NULL, \
-                 mfa_last_step = NULL, mfa_enabled_at = NULL, updated_at = $2 \
-                 WHERE id = $1 AND mfa_enabled = TRUE",
+                "UPDATE mfa_factors SET enabled = FALSE, secret = NULL, \
+                 pending_secret = NULL, pending_expires_at = NULL, \
+                 last_step = NULL, enabled_at = NULL, updated_at = $2 \
+                 WHERE user_id = $1 AND enabled = TRUE",
             )
             .bind(user_id)
             .bind(to_micros(now))
@@ -148,7 +170,7 @@ impl MfaStore for SqlStore {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
@@ -159,12 +181,17 @@ impl MfaStore for SqlStore {
 
     async fn accept_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError> {
         let rows = with_pool!(self.db(), |pool| {
+            // An upsert, so the guard holds for any user id (a row with MFA
+            // off records the step too); the update's WHERE is the guard.
             sqlx::query(
-                "UPDATE users SET mfa_last_step = $2 \
-                 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+                "INSERT INTO mfa_factors (user_id, enabled, last_step, updated_at) \
+                 VALUES ($1, FALSE, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET last_step = excluded.last_step \
+                 WHERE mfa_factors.last_step IS NULL OR mfa_factors.last_step < excluded.last_step",
             )
             .bind(user_id)
             .bind(step)
+            .bind(to_micros(Utc::now()))
             .execute(pool)
             .await?
             .rows_affected()
@@ -178,7 +205,7 @@ impl MfaStore for SqlStore {
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
         Ok(with_pool!(self.db(), |pool| {
             sqlx::query_as(
-                "SELECT id, code_hash FROM recovery_codes \
+                "SELECT id, code_hash FROM mfa_recovery_codes \
                  WHERE user_id = $1 AND used_at IS NULL ORDER BY id",
             )
             .bind(user_id)
@@ -195,7 +222,7 @@ impl MfaStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let rows = with_pool!(self.db(), |pool| {
             sqlx::query(
-                "UPDATE recovery_codes SET used_at = $3 \
+                "UPDATE mfa_recovery_codes SET used_at = $3 \
                  WHERE id = $1 AND user_id = $2 AND used_at IS NULL",
             )
             .bind(code_id)
@@ -220,12 +247,12 @@ impl MfaStore for SqlStore {
             // minutes without a background job. A row goes only once its
             // token is refused by its own `exp`, leeway included: sweeping
             // at `exp` let a used token replay in the leeway after it.
-            sqlx::query("DELETE FROM mfa_used_tokens WHERE expires_at < $1")
+            sqlx::query("DELETE FROM mfa_token_uses WHERE expires_at < $1")
                 .bind(now - LEEWAY_SECS as i64)
                 .execute(pool)
                 .await?;
             sqlx::query(
-                "INSERT INTO mfa_used_tokens (token_id, user_id, expires_at) \
+                "INSERT INTO mfa_token_uses (token_id, user_id, expires_at) \
                  VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
             )
             .bind(token_id)
@@ -252,13 +279,14 @@ impl MfaStore for SqlStore {
             // count the previous one left. Past the limit the count stays
             // put (no overflow, however long a flood goes on).
             sqlx::query_as(
-                "INSERT INTO mfa_failures (user_id, failures, window_start) VALUES ($1, 1, $2) \
+                "INSERT INTO mfa_failure_windows (user_id, failures, window_start) \
+                 VALUES ($1, 1, $2) \
                  ON CONFLICT (user_id) DO UPDATE SET \
-                 failures = CASE WHEN mfa_failures.window_start <= $3 THEN 1 \
-                                 WHEN mfa_failures.failures > $4 THEN mfa_failures.failures \
-                                 ELSE mfa_failures.failures + 1 END, \
-                 window_start = CASE WHEN mfa_failures.window_start <= $3 THEN $2 \
-                                     ELSE mfa_failures.window_start END \
+                 failures = CASE WHEN mfa_failure_windows.window_start <= $3 THEN 1 \
+                                 WHEN mfa_failure_windows.failures > $4 THEN mfa_failure_windows.failures \
+                                 ELSE mfa_failure_windows.failures + 1 END, \
+                 window_start = CASE WHEN mfa_failure_windows.window_start <= $3 THEN $2 \
+                                     ELSE mfa_failure_windows.window_start END \
                  RETURNING failures, window_start",
             )
             .bind(user_id)
@@ -273,17 +301,19 @@ impl MfaStore for SqlStore {
 
     async fn mfa_failures(&self, user_id: Uuid) -> Result<Option<FailureWindow>, StoreError> {
         let row: Option<(i32, i64)> = with_pool!(self.db(), |pool| {
-            sqlx::query_as("SELECT failures, window_start FROM mfa_failures WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT failures, window_start FROM mfa_failure_windows WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
         });
         Ok(row.map(window))
     }
 
     async fn clear_mfa_failures(&self, user_id: Uuid) -> Result<(), StoreError> {
         with_pool!(self.db(), |pool| {
-            sqlx::query("DELETE FROM mfa_failures WHERE user_id = $1")
+            sqlx::query("DELETE FROM mfa_failure_windows WHERE user_id = $1")
                 .bind(user_id)
                 .execute(pool)
                 .await?;

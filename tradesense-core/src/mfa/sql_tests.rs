@@ -18,10 +18,11 @@ async fn pending_setup_enable_and_disable() {
         let id = user(store).await;
         let fresh = store.mfa_state(id).await.unwrap();
         assert!(!fresh.enabled && fresh.secret.is_none() && fresh.pending.is_none());
-        assert!(matches!(
-            store.mfa_state(Uuid::now_v7()).await,
-            Err(StoreError::NotFound)
-        ));
+        // The store takes any user id: one it has nothing on has MFA off.
+        let unknown = Uuid::now_v7();
+        assert_eq!(store.mfa_state(unknown).await.unwrap(), MfaState::default());
+        assert!(!store.mfa_enabled(unknown).await.unwrap());
+        assert!(!store.mfa_enabled(id).await.unwrap());
 
         let expires = Utc::now() + chrono::TimeDelta::minutes(10);
         assert!(
@@ -57,6 +58,7 @@ async fn pending_setup_enable_and_disable() {
         );
         let state = store.mfa_state(id).await.unwrap();
         assert!(state.enabled);
+        assert!(store.mfa_enabled(id).await.unwrap());
         assert_eq!(state.secret.as_deref(), Some(&b"second"[..]));
         assert!(state.pending.is_none());
         assert_eq!(state.last_step, Some(7));
@@ -79,6 +81,8 @@ async fn pending_setup_enable_and_disable() {
         assert!(!store.disable_mfa(id, Utc::now()).await.unwrap());
         let state = store.mfa_state(id).await.unwrap();
         assert!(!state.enabled && state.secret.is_none() && state.last_step.is_none());
+        assert!(state.enabled_at_ms.is_none());
+        assert!(!store.mfa_enabled(id).await.unwrap());
         assert!(store.unused_recovery_codes(id).await.unwrap().is_empty());
         assert!(format!("{state:?}").contains("has_secret"));
     }

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use uuid::Uuid;
 
-/// A user's MFA columns. The secrets are sealed (see `mfa::crypto`);
-/// `Debug` still shows only their presence.
-#[derive(Clone, PartialEq, Eq)]
+/// A user's MFA state. The secrets are sealed (see `mfa::crypto`);
+/// `Debug` still shows only their presence. The default is a user who
+/// never set MFA up: off, nothing stored.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct MfaState {
     /// Whether MFA is on.
     pub enabled: bool,
@@ -72,11 +73,20 @@ pub struct FailureWindow {
 /// MFA storage.
 #[async_trait]
 pub trait MfaStore: Send + Sync {
-    /// The user's MFA columns; `NotFound` when the user does not exist.
+    /// The user's MFA state; the default (off, nothing stored) for a user
+    /// the store has nothing on. The store does not know who exists: it
+    /// takes any user id.
     async fn mfa_state(&self, user_id: Uuid) -> Result<MfaState, StoreError>;
 
-    /// Stores (or replaces) the pending secret. `false` when MFA is already
-    /// enabled or the user does not exist.
+    /// Whether MFA is on for the user (`false` for a user the store has
+    /// nothing on): the one answer to "does this login need a second
+    /// factor". Cheap (one indexed lookup), and what
+    /// [`CachedMfaStore`](super::CachedMfaStore) caches.
+    async fn mfa_enabled(&self, user_id: Uuid) -> Result<bool, StoreError>;
+
+    /// Stores (or replaces) the pending secret, creating the user's MFA
+    /// state if there was none. `false` (nothing changed) when MFA is
+    /// already enabled.
     async fn set_pending_secret(
         &self,
         user_id: Uuid,

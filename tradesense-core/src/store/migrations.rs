@@ -3,19 +3,23 @@
 //! | set | tables | needs |
 //! |---|---|---|
 //! | [`Sessions`](MigrationSet::Sessions) | `sessions` (its `user_id` references nothing) | - |
-//! | [`Users`](MigrationSet::Users) | `users` (with the MFA columns) | - |
+//! | [`Users`](MigrationSet::Users) | `users` | - |
 //! | [`SessionUsers`](MigrationSet::SessionUsers) | ties `sessions.user_id` to `users` | Sessions, Users |
-//! | [`Mfa`](MigrationSet::Mfa) | `recovery_codes`, `mfa_used_tokens`, `mfa_failures` | Users |
+//! | [`Mfa`](MigrationSet::Mfa) | `mfa_factors`, `mfa_recovery_codes`, `mfa_token_uses`, `mfa_failure_windows` (their `user_id` references nothing) | - |
+//! | [`MfaUsers`](MigrationSet::MfaUsers) | moves TradeSense's MFA state out of `users` into the `mfa_` tables | Users, Mfa |
 //! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions`, the journal's `trade_tags`, `round_trips`, `round_trip_tags`, `imports`, `import_keys` | Users |
 //! | [`SecurityEvents`](MigrationSet::SecurityEvents) | `security_events` (its `user_id` references nothing) | - |
 //! | [`Passkeys`](MigrationSet::Passkeys) | `passkeys`, `passkey_challenges` (their `user_id` references nothing) | - |
 //!
 //! An embedder with its own users table runs [`MigrationSet::Sessions`]
 //! alone and gets the sessions table, nothing else (and
-//! [`MigrationSet::Passkeys`] beside it for passkeys). MFA is not in the auth
-//! set: its secrets are columns of TradeSense's `users`, so it needs the
-//! users set (an embedder with its own users implements `MfaStore` itself).
+//! [`MigrationSet::Passkeys`] and [`MigrationSet::Mfa`] beside it for
+//! passkeys and MFA: the SQL `MfaStore` then works on its user ids).
 //! TradeSense runs them all ([`SqlStore::migrate`]).
+//!
+//! Each set's tables have names of their own: an embedder's tables must
+//! not take `sessions`, `passkeys`, `passkey_challenges`,
+//! `security_events`, anything starting `mfa_`, or [`MIGRATIONS_TABLE`].
 //!
 //! Bookkeeping: every set records what it applied in one table,
 //! [`MIGRATIONS_TABLE`], not sqlx's default `_sqlx_migrations`, so an
@@ -49,8 +53,22 @@ pub enum MigrationSet {
     Users,
     /// The foreign key from `sessions.user_id` to TradeSense's `users`.
     SessionUsers,
-    /// MFA state beside TradeSense's `users`.
+    /// MFA state (the `mfa_` tables), standing alone: it requires no set.
+    ///
+    /// Its first two migrations (3001, 3002) predate that and reference
+    /// TradeSense's `users`; 3003 creates the standalone tables. So
+    /// [`SqlStore::migrate_sets`] applies it by this rule: when
+    /// [`Users`](Self::Users) is not among the sets being applied and the
+    /// set has recorded none of its versions yet (a new embedder's
+    /// database), 3001 and 3002 are recorded as applied without being run,
+    /// and only the rest runs. Otherwise (TradeSense, or a database that
+    /// already has them) every migration runs in order, and
+    /// [`MfaUsers`](Self::MfaUsers) then moves the old tables' rows out.
     Mfa,
+    /// TradeSense's MFA state moved out of `users` (its columns and the
+    /// tables of 3001, 3002) into the [`Mfa`](Self::Mfa) set's standalone
+    /// tables. Only for a database whose MFA set ran beside `users`.
+    MfaUsers,
     /// Portfolios, trades, positions and the journal (tags, round trips, imports).
     Trading,
     /// `security_events`, standing alone (events).
@@ -66,6 +84,7 @@ impl MigrationSet {
         Self::Users,
         Self::SessionUsers,
         Self::Mfa,
+        Self::MfaUsers,
         Self::Trading,
         Self::SecurityEvents,
         Self::Passkeys,
@@ -78,6 +97,7 @@ impl MigrationSet {
             Self::Users => "users",
             Self::SessionUsers => "session_users",
             Self::Mfa => "mfa",
+            Self::MfaUsers => "mfa_users",
             Self::Trading => "trading",
             Self::SecurityEvents => "security_events",
             Self::Passkeys => "passkeys",
@@ -88,9 +108,10 @@ impl MigrationSet {
     /// [`SqlStore::migrate_sets`]).
     pub fn requires(self) -> &'static [Self] {
         match self {
-            Self::Sessions | Self::Users | Self::SecurityEvents | Self::Passkeys => &[],
+            Self::Sessions | Self::Users | Self::Mfa | Self::SecurityEvents | Self::Passkeys => &[],
             Self::SessionUsers => &[Self::Sessions, Self::Users],
-            Self::Mfa | Self::Trading => &[Self::Users],
+            Self::MfaUsers => &[Self::Users, Self::Mfa],
+            Self::Trading => &[Self::Users],
         }
     }
 
@@ -109,6 +130,8 @@ impl MigrationSet {
             }
             (Self::Mfa, Sqlite) => sqlx::migrate!("../migrations/sqlite/mfa"),
             (Self::Mfa, Postgres) => sqlx::migrate!("../migrations/postgres/mfa"),
+            (Self::MfaUsers, Sqlite) => sqlx::migrate!("../migrations/sqlite/mfa_users"),
+            (Self::MfaUsers, Postgres) => sqlx::migrate!("../migrations/postgres/mfa_users"),
             (Self::Trading, Sqlite) => sqlx::migrate!("../migrations/sqlite/trading"),
             (Self::Trading, Postgres) => sqlx::migrate!("../migrations/postgres/trading"),
             (Self::SecurityEvents, Sqlite) => {
@@ -161,6 +184,10 @@ const LEGACY_COVERS: &[(i64, &[(MigrationSet, i64)])] = &[
     (20, &[(MigrationSet::Mfa, 3002)]),
 ];
 
+/// The last migration of the [`Mfa`](MigrationSet::Mfa) set that references
+/// TradeSense's `users` (see the set's rule).
+const MFA_BESIDE_USERS_THROUGH: i64 = 3002;
+
 fn legacy_migrator(backend: Backend) -> Migrator {
     match backend {
         Backend::Sqlite => sqlx::migrate!("../migrations/legacy/sqlite"),
@@ -186,12 +213,59 @@ impl SqlStore {
     /// store.migrate_sets(&[MigrationSet::Sessions]).await.unwrap();
     /// # }
     /// ```
+    ///
+    /// The [`Mfa`](MigrationSet::Mfa) set without [`Users`](MigrationSet::Users)
+    /// skips its migrations that reference `users` (see the set).
     pub async fn migrate_sets(&self, sets: &[MigrationSet]) -> Result<(), StoreError> {
-        for set in MigrationSet::closure(sets) {
+        let sets = MigrationSet::closure(sets);
+        for &set in &sets {
             let migrator = set.migrator(self.backend());
+            if set == MigrationSet::Mfa
+                && !sets.contains(&MigrationSet::Users)
+                && !self.recorded_any_of(&migrator).await?
+            {
+                crate::with_pool!(self.db(), |pool| {
+                    migrator.skip(pool, Some(MFA_BESIDE_USERS_THROUGH)).await
+                })
+                .map_err(migrate_error)?;
+            }
             crate::with_pool!(self.db(), |pool| migrator.run(pool).await).map_err(migrate_error)?;
         }
         Ok(())
+    }
+
+    /// Whether [`MIGRATIONS_TABLE`] records any of `migrator`'s versions.
+    async fn recorded_any_of(&self, migrator: &Migrator) -> Result<bool, StoreError> {
+        if !self.table_exists(MIGRATIONS_TABLE).await? {
+            return Ok(false);
+        }
+        let recorded: Vec<(i64,)> = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {MIGRATIONS_TABLE}"
+            )))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(recorded
+            .iter()
+            .any(|(version,)| migrator.version_exists(*version)))
+    }
+
+    /// Whether the table `name` exists (in the current schema on PostgreSQL).
+    pub(crate) async fn table_exists(&self, name: &str) -> Result<bool, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)"
+            }
+            Backend::Postgres => {
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1)"
+            }
+        };
+        let (exists,): (bool,) = crate::with_pool!(self.db(), |pool| {
+            sqlx::query_as(sql).bind(name).fetch_one(pool).await?
+        });
+        Ok(exists)
     }
 
     /// Brings TradeSense's whole schema up to date: every
@@ -209,23 +283,10 @@ impl SqlStore {
     /// that exist rather than skip silently.
     async fn adopt_legacy_schema(&self) -> Result<(), StoreError> {
         let backend = self.backend();
-        let exists_sql = match backend {
-            Backend::Sqlite => {
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)"
-            }
-            Backend::Postgres => {
-                "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = $1)"
-            }
-        };
+        if !self.table_exists(LEGACY_TABLE).await? {
+            return Ok(());
+        }
         let applied: Vec<(i64, Vec<u8>)> = crate::with_pool!(self.db(), |pool| {
-            let (exists,): (bool,) = sqlx::query_as(exists_sql)
-                .bind(LEGACY_TABLE)
-                .fetch_one(pool)
-                .await?;
-            if !exists {
-                return Ok(());
-            }
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT version, checksum FROM {LEGACY_TABLE} WHERE success"
             )))

@@ -68,6 +68,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
         (1, MigrationSet::Sessions),
         (2, MigrationSet::Users),
         (3, MigrationSet::Mfa),
+        (8, MigrationSet::MfaUsers),
         (4, MigrationSet::Trading),
         (5, MigrationSet::SessionUsers),
         (6, MigrationSet::SecurityEvents),
@@ -93,7 +94,7 @@ fn sets_have_disjoint_versions_and_the_same_files_on_both_backends() {
             );
         }
     }
-    assert_eq!(MigrationSet::ALL.len(), 7);
+    assert_eq!(MigrationSet::ALL.len(), 8);
 }
 
 #[test]
@@ -114,6 +115,20 @@ fn requirements_are_applied_first() {
             MigrationSet::SessionUsers
         ]
     );
+    // MFA stands alone; moving TradeSense's MFA state out of `users`
+    // needs both, the mfa set first.
+    assert_eq!(
+        MigrationSet::closure(&[MigrationSet::Mfa]),
+        vec![MigrationSet::Mfa]
+    );
+    assert_eq!(
+        MigrationSet::closure(&[MigrationSet::MfaUsers]),
+        vec![
+            MigrationSet::Users,
+            MigrationSet::Mfa,
+            MigrationSet::MfaUsers
+        ]
+    );
     assert_eq!(MigrationSet::closure(MigrationSet::ALL), MigrationSet::ALL);
 }
 
@@ -121,10 +136,10 @@ fn requirements_are_applied_first() {
 async fn each_set_creates_its_tables_only() {
     let sessions = set_of(&["sessions", MIGRATIONS_TABLE]);
     let mfa = set_of(&[
-        "users",
-        "recovery_codes",
-        "mfa_used_tokens",
-        "mfa_failures",
+        "mfa_factors",
+        "mfa_recovery_codes",
+        "mfa_token_uses",
+        "mfa_failure_windows",
         MIGRATIONS_TABLE,
     ]);
     for db in TestDatabase::all_with_sets(&[]).await {
@@ -135,6 +150,11 @@ async fn each_set_creates_its_tables_only() {
         assert_eq!(recorded(&db.store).await, vec![1001]);
     }
     for db in TestDatabase::all_with_sets(&[MigrationSet::Mfa]).await {
+        assert_eq!(tables(&db.store).await, mfa, "{db:?}");
+        // 3001 and 3002 (beside `users`) recorded, not run.
+        assert_eq!(recorded(&db.store).await, vec![3001, 3002, 3003]);
+        // Again: a no-op.
+        db.store.migrate_sets(&[MigrationSet::Mfa]).await.unwrap();
         assert_eq!(tables(&db.store).await, mfa, "{db:?}");
     }
     // Passkeys beside an embedder's own users table: sessions and passkeys.
@@ -151,6 +171,11 @@ async fn each_set_creates_its_tables_only() {
         let all = tables(&db.store).await;
         for table in ["sessions", "users", "portfolios", "trades", "positions"] {
             assert!(all.contains(table), "{table} in {db:?}");
+        }
+        assert!(mfa.is_subset(&all), "{db:?}");
+        // The MFA tables of before 8001 are gone.
+        for table in ["recovery_codes", "mfa_used_tokens", "mfa_failures"] {
+            assert!(!all.contains(table), "{table} in {db:?}");
         }
         // Nothing in sqlx's default table: an embedder's own migrations
         // never see ours.
@@ -283,8 +308,12 @@ async fn a_database_from_before_the_mfa_guards_gets_them() {
         let store = &db.store;
         legacy_schema(store, 1).await;
         assert!(!tables(store).await.contains("mfa_failures"));
+        // 3002 creates them, and 8001 (which reads `mfa_failures` and
+        // `mfa_used_tokens`, so fails without them) moves them.
         store.migrate().await.unwrap();
-        assert!(tables(store).await.contains("mfa_failures"), "{db:?}");
+        let all = tables(store).await;
+        assert!(all.contains("mfa_failure_windows"), "{db:?}");
+        assert!(all.contains("mfa_token_uses"), "{db:?}");
         assert_eq!(recorded(store).await, all_versions());
     }
 }
