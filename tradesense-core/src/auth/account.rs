@@ -5,7 +5,8 @@
 //! application's: [`CurrentUser`](super::CurrentUser).
 
 use super::Principal;
-use super::endpoints::{AuthState, LoginClient};
+use super::endpoints::LoginClient;
+use super::state::AuthState;
 use crate::error::{ApiError, Problem};
 use crate::events::{SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::http::{Json, Path, guard};

@@ -25,7 +25,7 @@
 //! ```
 
 use super::Principal;
-use super::endpoints::AuthState;
+use super::state::AuthState;
 use crate::error::{ApiError, Problem};
 use crate::http::{Json, generic_route, guard, schema_ref};
 use crate::users::UserCache;

@@ -38,15 +38,14 @@ pub mod session_contract;
 mod session_memory;
 mod session_sql;
 mod session_store;
+mod state;
 mod token;
 
 pub use crate::users::{Email, EmailError};
 pub use cookie::{AuthCookie, InvalidCookieName};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use current_user::CurrentUser;
-pub use endpoints::{
-    AuthState, AuthStateBuilder, LoginClient, MfaRequiredResponse, TokenResponse, complete_login,
-};
+pub use endpoints::{LoginClient, MfaRequiredResponse, TokenResponse, complete_login};
 pub use layer::{AuthFuture, AuthLayer, AuthService, Authenticator, VerifiedAccessToken};
 pub use origin::{CredentialOrigin, CredentialOriginFuture, CredentialOriginLayer};
 pub use password::{
@@ -59,6 +58,7 @@ pub use second_factor::SecondFactor;
 pub use session::{SESSION_CACHE_TTL, SessionConfig, Sessions};
 pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};
+pub use state::{AuthState, AuthStateBuilder};
 pub use token::{
     ACCESS_TYP, AccessClaims, DEFAULT_ACCESS_AUDIENCE, DEFAULT_ISSUER, DEFAULT_MFA_AUDIENCE,
     LEEWAY_SECS, MFA_TOKEN_TTL, MFA_TYP, MfaClaims, TokenError, TokenKeys, credential_fingerprint,

@@ -7,7 +7,7 @@
 //! before anything is checked.
 
 use super::LoginClient;
-use super::endpoints::AuthState;
+use super::state::AuthState;
 use crate::error::ApiError;
 use crate::events::SecurityEventType;
 use crate::ratelimit::Locked;

@@ -5,7 +5,7 @@
 //! /register` for it. An application without public sign-up mounts no
 //! register route and implements nothing here.
 
-use super::endpoints::AuthState;
+use super::state::AuthState;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Json, generic_route, guard, schema_ref};
 use crate::store::StoreError;

@@ -25,8 +25,7 @@ fn cipher() -> SecretCipher {
 
 /// The code of `secret` (base32, as an authenticator app has it) at `unix`.
 fn code_of(base32: &str, unix: i64) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(base32).unwrap();
-    TotpSecret::from_bytes(bytes.as_bytes())
+    TotpSecret::from_base32(base32)
         .unwrap()
         .code_at(unix as u64)
 }
@@ -358,5 +357,70 @@ async fn migration_8001_moves_enrolments_out_of_users() {
             .await;
         assert!(matches!(used, Err(MfaError::InvalidCode)), "{used:?}");
         assert!(!mfa.is_enabled(bystander).await.unwrap());
+    }
+}
+
+/// 8002: in TradeSense's schema a user's MFA rows go with the user, as the
+/// old tables' `ON DELETE CASCADE` made them (the standalone tables
+/// reference nothing).
+#[tokio::test]
+async fn a_deleted_users_mfa_rows_go_with_it() {
+    for db in TestDatabase::all().await {
+        let store = &db.store;
+        let (gone, kept) = (
+            crate::store::testing::insert_bare_user(store).await,
+            crate::store::testing::insert_bare_user(store).await,
+        );
+        for user in [gone, kept] {
+            let expires = at(T0 + 600);
+            assert!(
+                store
+                    .set_pending_secret(user, b"sealed", expires)
+                    .await
+                    .unwrap()
+            );
+            let codes = vec!["hash".to_owned()];
+            assert!(
+                store
+                    .enable_mfa(user, b"sealed", 7, &codes, at(T0))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .consume_mfa_token(Uuid::now_v7(), user, T0 + 300, T0)
+                    .await
+                    .unwrap()
+            );
+            store.reserve_mfa_attempt(user, T0, 900, 5).await.unwrap();
+        }
+        let deleted = with_pool!(store.db(), |pool| {
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(gone)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        });
+        assert_eq!(deleted, 1);
+        for table in [
+            "mfa_factors",
+            "mfa_recovery_codes",
+            "mfa_token_uses",
+            "mfa_failure_windows",
+        ] {
+            let count = |user: Uuid| async move {
+                let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1");
+                with_pool!(store.db(), |pool| {
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                        .bind(user)
+                        .fetch_one(pool)
+                        .await
+                        .unwrap()
+                })
+            };
+            assert_eq!(count(gone).await, 0, "{table} on {:?}", store.backend());
+            assert_eq!(count(kept).await, 1, "{table} on {:?}", store.backend());
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! | [`Users`](MigrationSet::Users) | `users` | - |
 //! | [`SessionUsers`](MigrationSet::SessionUsers) | ties `sessions.user_id` to `users` | Sessions, Users |
 //! | [`Mfa`](MigrationSet::Mfa) | `mfa_factors`, `mfa_recovery_codes`, `mfa_token_uses`, `mfa_failure_windows` (their `user_id` references nothing) | - |
-//! | [`MfaUsers`](MigrationSet::MfaUsers) | moves TradeSense's MFA state out of `users` into the `mfa_` tables | Users, Mfa |
+//! | [`MfaUsers`](MigrationSet::MfaUsers) | moves TradeSense's MFA state out of `users` into the `mfa_` tables; a user's MFA rows go with it | Users, Mfa |
 //! | [`Trading`](MigrationSet::Trading) | `portfolios`, `trades`, `positions`, the journal's `trade_tags`, `round_trips`, `round_trip_tags`, `imports`, `import_keys` | Users |
 //! | [`SecurityEvents`](MigrationSet::SecurityEvents) | `security_events` (its `user_id` references nothing) | - |
 //! | [`Passkeys`](MigrationSet::Passkeys) | `passkeys`, `passkey_challenges` (their `user_id` references nothing) | - |
@@ -67,7 +67,9 @@ pub enum MigrationSet {
     Mfa,
     /// TradeSense's MFA state moved out of `users` (its columns and the
     /// tables of 3001, 3002) into the [`Mfa`](Self::Mfa) set's standalone
-    /// tables. Only for a database whose MFA set ran beside `users`.
+    /// tables (8001), and a deleted user's MFA rows deleted with it (8002,
+    /// as the old foreign keys cascaded). Only for a database whose MFA set
+    /// ran beside `users`.
     MfaUsers,
     /// Portfolios, trades, positions and the journal (tags, round trips, imports).
     Trading,
