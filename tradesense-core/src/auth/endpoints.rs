@@ -37,7 +37,8 @@ impl AuthState {
             .with_state(self.clone())
     }
 
-    /// `/logout` and `/logout-all`, behind this state's [`AuthLayer`].
+    /// `/logout` and `/logout-all`, behind this state's
+    /// [`AuthLayer`](super::AuthLayer).
     pub fn logout_routes(&self) -> OpenApiRouter {
         OpenApiRouter::new()
             .routes(guard(routes!(logout), self.layer()))
