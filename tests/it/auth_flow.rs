@@ -367,3 +367,49 @@ async fn profile_sessions_and_password_change() {
         assert_eq!(me_bearer(&app, &first).await.status(), StatusCode::OK);
     }
 }
+
+/// The product composes its profile into the password policy: a new
+/// password built from the account's own display name is refused, as one
+/// built from its e-mail is; the same string is a fine password for an
+/// account of another name.
+#[tokio::test]
+async fn a_new_password_may_not_be_the_display_name() {
+    const NAME: &str = "Xqzvkpwrtmblq Jfhgdsyuitre";
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        for (email, name) in [("x@example.com", NAME), ("y@example.com", "Ada Lovelace")] {
+            let response = app
+                .client
+                .post(app.url("/api/v1/auth/register"))
+                .json(&json!({"email": email, "password": PASSWORD, "full_name": name}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+        }
+        let change = |email: &'static str| {
+            let app = &app;
+            async move {
+                let (token, _) = session(app, email).await;
+                app.client
+                    .post(app.url("/api/v1/users/me/password"))
+                    .bearer_auth(&token)
+                    .json(&json!({"current_password": PASSWORD, "new_password": NAME}))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let refused = assert_problem(
+            change("x@example.com").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(refused["errors"][0]["field"], "new_password", "{refused}");
+        assert_eq!(
+            change("y@example.com").await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+}

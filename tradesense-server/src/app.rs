@@ -225,6 +225,8 @@ impl App {
             .security_events(events)
             .hasher(hasher.clone())
             .pseudonyms(pseudonyms)
+            // A new password must not be built from the display name either.
+            .personal_words(Arc::new(profiles.clone()))
             .build();
         let mut rate_limit =
             KeyedRateLimitLayer::new(Limiter::per_minute("api", settings.rate_limit_per_minute))

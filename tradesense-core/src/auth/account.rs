@@ -79,9 +79,12 @@ async fn change_password(
         .credentials_by_id(principal.user_id)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
+    let words = state.personal_words_of(user.id).await?;
+    let mut inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    inputs.push(&user.email);
     let new_password = state
         .password_policy()
-        .parse(&body.new_password, &[&user.email])
+        .parse(&body.new_password, &inputs)
         .map_err(|err| ApiError::invalid("new_password", err.to_string()))?;
     state
         .reauthenticate(principal.user_id, &body.current_password, &client)

@@ -20,6 +20,7 @@
 //! [`Sessions::revoke_all_except`] ends the user's other sessions.
 
 mod account;
+mod account_hooks;
 mod cookie;
 mod credentials;
 mod current_user;
@@ -31,7 +32,6 @@ mod password;
 mod principal;
 mod reauth;
 mod register;
-mod second_factor;
 mod session;
 #[cfg(any(test, feature = "testing"))]
 pub mod session_contract;
@@ -42,6 +42,7 @@ mod state;
 mod token;
 
 pub use crate::users::{Email, EmailError};
+pub use account_hooks::{PersonalWords, SecondFactor};
 pub use cookie::{AuthCookie, InvalidCookieName};
 pub use credentials::{AUTH_COOKIE, csrf_allows, extract_token};
 pub use current_user::CurrentUser;
@@ -54,7 +55,6 @@ pub use password::{
 };
 pub use principal::{CredentialSource, Principal};
 pub use register::{NewAccount, NoExtraFields, Registration};
-pub use second_factor::SecondFactor;
 pub use session::{SESSION_CACHE_TTL, SessionConfig, Sessions};
 pub use session_memory::MemorySessionStore;
 pub use session_store::{NewSession, SessionRecord, SessionStore};

@@ -4,11 +4,11 @@
 //! the security events, and the second factor logins ask for.
 
 use super::Principal;
+use super::account_hooks::{PersonalWords, SecondFactor};
 use super::endpoints::LoginClient;
 use super::layer::{AuthLayer, Authenticator};
 use super::origin::CredentialOriginLayer;
 use super::password::{PasswordHasher, PasswordPolicy};
-use super::second_factor::SecondFactor;
 use crate::error::ApiError;
 use crate::events::{SecurityEvent, SecurityEventType, SecurityEvents};
 use crate::pseudonym::Pseudonyms;
@@ -35,6 +35,7 @@ struct AuthStateInner {
     /// Set once: by the builder, or by the MFA endpoints built over this
     /// state (see [`AuthState::require_second_factor`]).
     second_factor: OnceLock<Arc<dyn SecondFactor>>,
+    personal_words: Option<Arc<dyn PersonalWords>>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -59,6 +60,7 @@ pub struct AuthStateBuilder {
     pseudonyms: Pseudonyms,
     password_policy: PasswordPolicy,
     second_factor: Option<Arc<dyn SecondFactor>>,
+    personal_words: Option<Arc<dyn PersonalWords>>,
 }
 
 impl AuthStateBuilder {
@@ -73,6 +75,14 @@ impl AuthStateBuilder {
     /// endpoints are built over the state, which set their MFA service).
     pub fn second_factor(mut self, second_factor: Arc<dyn SecondFactor>) -> Self {
         self.second_factor = Some(second_factor);
+        self
+    }
+
+    /// Where a password change finds the account's words a new password
+    /// must not be built from, beside the e-mail (default: nowhere, the
+    /// e-mail alone).
+    pub fn personal_words(mut self, words: Arc<dyn PersonalWords>) -> Self {
+        self.personal_words = Some(words);
         self
     }
 
@@ -130,6 +140,7 @@ impl AuthStateBuilder {
                 pseudonyms: self.pseudonyms,
                 password_policy: self.password_policy,
                 second_factor,
+                personal_words: self.personal_words,
             }),
         }
     }
@@ -167,6 +178,7 @@ impl AuthState {
             pseudonyms: Pseudonyms::ephemeral(),
             password_policy: PasswordPolicy::default(),
             second_factor: None,
+            personal_words: None,
         }
     }
 
@@ -197,6 +209,15 @@ impl AuthState {
     /// one is refused with `false` (one source of truth per state).
     pub fn require_second_factor(&self, second_factor: Arc<dyn SecondFactor>) -> bool {
         self.inner.second_factor.set(second_factor).is_ok()
+    }
+
+    /// The words of `user_id` a new password must not be built from,
+    /// besides its e-mail.
+    pub(super) async fn personal_words_of(&self, user_id: Uuid) -> Result<Vec<String>, ApiError> {
+        match &self.inner.personal_words {
+            Some(words) => Ok(words.personal_words(user_id).await?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Whether `user_id` must pass a second factor after its password.

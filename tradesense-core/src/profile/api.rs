@@ -2,12 +2,15 @@
 //! as any embedder composes its own. It is the
 //! [`Registration`] of `/auth/register` (a `full_name` beside the
 //! credentials), the [`LoadUser`] behind [`CurrentUser`] (the cached
-//! profile record), and serves `GET`/`PATCH /users/me`.
+//! profile record), the [`PersonalWords`] of a password change (the
+//! name), and serves `GET`/`PATCH /users/me`.
 
 use super::model::{
     Profile, ProfileChanges, ProfileFields, ProfileRecord, ProfileStore, parse_full_name,
 };
-use crate::auth::{AuthState, CurrentUser, NewAccount, Principal, Registration, SecondFactor};
+use crate::auth::{
+    AuthState, CurrentUser, NewAccount, PersonalWords, Principal, Registration, SecondFactor,
+};
 use crate::cache::{Cache, CachedJson, Scoped};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::{Json, guard};
@@ -128,6 +131,15 @@ impl Registration for Profiles {
         let record = self.inner.store.create_profile(account, &full_name).await?;
         // A new account has no second factor yet.
         Ok(Profile::new(record, false))
+    }
+}
+
+/// A new password must not be built from the display name.
+#[async_trait]
+impl PersonalWords for Profiles {
+    async fn personal_words(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let record = self.inner.records.get(user_id).await?;
+        Ok(record.map(|record| record.full_name).into_iter().collect())
     }
 }
 
