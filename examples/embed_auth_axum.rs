@@ -640,6 +640,25 @@ mod tests {
         assert_eq!(note.status(), 201);
     }
 
+    /// The module doc's claim, kept true: the lines of storage code the
+    /// service wrote for core (between the `----` rules of
+    /// `support/accounts.rs`) are the number it states, under 80.
+    #[test]
+    fn the_storage_code_for_core_is_as_long_as_the_doc_says() {
+        let accounts = include_str!("support/accounts.rs");
+        let written = accounts
+            .split("// ---- What the application writes for core")
+            .nth(1)
+            .and_then(|rest| rest.split("\n// ----\n").next())
+            .expect("the two rules");
+        // The rest of the rule's line, then the lines up to the closing rule.
+        let lines = written.lines().count() - 1;
+        let doc = include_str!("embed_auth_axum.rs");
+        let claim = format!("**Storage code it wrote for core: {lines} lines**");
+        assert!(doc.contains(&claim), "the doc should say {claim}");
+        assert!(lines < 80, "{lines}");
+    }
+
     /// Seconds since the epoch.
     fn unix_now() -> u64 {
         std::time::SystemTime::now()
