@@ -7,7 +7,7 @@
 //! Loco's `pid`; tokens, sessions, MFA and passkeys use that, and
 //! [`CurrentUser<Account>`] hands the service its own row back.
 //!
-//! **Storage code it wrote for core: 67 lines**, all for its accounts
+//! **Storage code it wrote for core: 61 lines**, all for its accounts
 //! (`UserStore`: find by login, find by handle, set the password hash;
 //! `Registration`: create; `LoadUser`: its own record). For sessions, MFA
 //! (secrets, recovery codes, replay guard, lockout), passkeys and security

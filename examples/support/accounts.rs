@@ -131,26 +131,20 @@ pub struct Note {
 
 // ---- What the application writes for core: its accounts, nothing else.
 
-fn credentials((id, email, password_hash): (Uuid, String, String)) -> Credentials {
-    Credentials {
-        id,
-        email,
-        password_hash,
-    }
-}
-
 #[async_trait]
 impl UserStore for Accounts {
     async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
-        let sql = "SELECT handle, email, password_phc FROM accounts WHERE email = ?1";
+        let sql = "SELECT handle AS id, email, password_phc AS password_hash \
+                   FROM accounts WHERE email = ?1";
         let row = sqlx::query_as(sql).bind(email.as_str());
-        Ok(row.fetch_optional(&self.pool).await?.map(credentials))
+        Ok(row.fetch_optional(&self.pool).await?)
     }
 
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
-        let sql = "SELECT handle, email, password_phc FROM accounts WHERE handle = ?1";
+        let sql = "SELECT handle AS id, email, password_phc AS password_hash \
+                   FROM accounts WHERE handle = ?1";
         let row = sqlx::query_as(sql).bind(id);
-        Ok(row.fetch_optional(&self.pool).await?.map(credentials))
+        Ok(row.fetch_optional(&self.pool).await?)
     }
 
     async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {

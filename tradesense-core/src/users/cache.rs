@@ -67,13 +67,8 @@ where
 {
     /// `loader`, read through `cache`.
     pub fn new(loader: impl LoadUser<User = U>, cache: &Cache) -> Self {
-        Self::from_arc(Arc::new(loader), cache)
-    }
-
-    /// [`new`](Self::new) for a loader already shared.
-    pub fn from_arc(loader: Arc<dyn LoadUser<User = U>>, cache: &Cache) -> Self {
         Self {
-            loader,
+            loader: Arc::new(loader),
             users: cache.namespace("user", USER_CACHE_TTL),
         }
     }

@@ -14,37 +14,27 @@ use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
 
-fn credentials((id, email, password_hash): (Uuid, String, String)) -> Credentials {
-    Credentials {
-        id,
-        email,
-        password_hash,
-    }
-}
-
 #[async_trait]
 impl UserStore for SqlStore {
     async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
         with_pool!(self.db(), |pool| {
-            Ok(sqlx::query_as::<_, (Uuid, String, String)>(
+            Ok(sqlx::query_as::<_, Credentials>(
                 "SELECT id, email, password_hash FROM users WHERE lower(email) = $1",
             )
             .bind(email.as_str())
             .fetch_optional(pool)
-            .await?
-            .map(credentials))
+            .await?)
         })
     }
 
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
         with_pool!(self.db(), |pool| {
-            Ok(sqlx::query_as::<_, (Uuid, String, String)>(
+            Ok(sqlx::query_as::<_, Credentials>(
                 "SELECT id, email, password_hash FROM users WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
-            .await?
-            .map(credentials))
+            .await?)
         })
     }
 

@@ -30,7 +30,10 @@ use uuid::Uuid;
 ///   type on both backends, and the store traits stay object-safe
 ///   (`Arc<dyn UserStore>`), instead of a type parameter running through
 ///   every layer, store and extractor.
-#[derive(Clone)]
+///
+/// A row of `id`, `email` and `password_hash` columns reads into it
+/// (`sqlx::FromRow`): alias an application's own column names to those.
+#[derive(Clone, sqlx::FromRow)]
 pub struct Credentials {
     /// The account's stable UUID handle.
     pub id: Uuid,
